@@ -1,0 +1,241 @@
+"""Losses: cross-entropy fused with log-softmax, NLL, MSE, BCE with logits, smooth L1/Huber."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _check_labels(name, logits, labels, ignore_index=None):
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{name}: labels must be integers (int64 class indices), received dtype {labels.dtype}")
+    expected = (logits.shape[0],) + logits.shape[2:]
+    if labels.shape != expected:
+        raise ValueError(f"{name}: logits of shape {tuple(logits.shape)} need labels of shape {expected}, "
+                         f"received {tuple(labels.shape)}")
+    valid = labels if ignore_index is None else labels[labels != ignore_index]
+    if valid.size:
+        low, high = int(valid.min()), int(valid.max())
+        if low < 0 or high >= logits.shape[1]:
+            bad = low if low < 0 else high
+            raise ValueError(f"{name}: label {bad} is out of range for {logits.shape[1]} classes (expected 0..{logits.shape[1] - 1})")
+
+
+def _reduce(losses, weights, reduction, count):
+    if reduction == "none":
+        return losses
+    total = losses.sum()
+    return total if reduction == "sum" else total / max(count, 1)
+
+
+def _one_hot_axis1(xp, labels, n_classes, dtype):
+    """One-hot along axis 1 for labels of shape (N, d1, ...)."""
+    eye = xp.eye(n_classes, dtype=dtype)[labels]  # (N, d1, ..., C)
+    return xp.moveaxis(eye, -1, 1)
+
+
+class CrossEntropy(Function):
+    """Softmax + negative log-likelihood in one operator: the gradient is softmax - target."""
+
+    def __init__(self, labels, reduction, label_smoothing, ignore_index) -> None:
+        self.labels, self.reduction = labels, reduction
+        self.label_smoothing, self.ignore_index = label_smoothing, ignore_index
+
+    def forward(self, logits):
+        xp = self.xp
+        if logits.ndim < 2:
+            raise ValueError(f"cross_entropy: logits must be (N, C) or (N, C, d1, ...), received {tuple(logits.shape)}")
+        labels = self.labels
+        _check_labels("cross_entropy", logits, labels, self.ignore_index)
+        n_classes = logits.shape[1]
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        keep = labels != self.ignore_index if self.ignore_index is not None else None
+        safe = xp.where(keep, labels, 0) if keep is not None else labels
+        nll = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
+        eps = self.label_smoothing
+        if eps:
+            nll = (1 - eps) * nll - (eps / n_classes) * logp.sum(axis=1)
+        if keep is not None:
+            nll = nll * keep
+        self.count = int(keep.sum()) if keep is not None else labels.size
+        self.save_for_backward(logp, safe, keep)
+        return xp.asarray(_reduce(nll, None, self.reduction, self.count), dtype=logits.dtype)
+
+    def backward(self, gy):
+        xp = self.xp
+        logp, safe, keep = self.saved
+        n_classes = logp.shape[1]
+        grad = xp.exp(logp)
+        eps = self.label_smoothing
+        if logp.ndim == 2:
+            target_scale = 1 - eps
+            grad[xp.arange(logp.shape[0]), safe] -= target_scale
+        else:
+            grad -= (1 - eps) * _one_hot_axis1(xp, safe, n_classes, logp.dtype)
+        if eps:
+            grad -= eps / n_classes
+        if keep is not None:
+            grad *= xp.expand_dims(keep, 1)
+        if self.reduction == "none":
+            return grad * xp.expand_dims(gy, 1)
+        scale = gy if self.reduction == "sum" else gy / max(self.count, 1)
+        return grad * scale
+
+
+class NLL(Function):
+    """Negative log-likelihood of log-probabilities (use after log_softmax)."""
+
+    def __init__(self, labels, reduction, ignore_index) -> None:
+        self.labels, self.reduction, self.ignore_index = labels, reduction, ignore_index
+
+    def forward(self, logp):
+        xp = self.xp
+        _check_labels("nll_loss", logp, self.labels, self.ignore_index)
+        keep = self.labels != self.ignore_index if self.ignore_index is not None else None
+        safe = xp.where(keep, self.labels, 0) if keep is not None else self.labels
+        losses = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
+        if keep is not None:
+            losses = losses * keep
+        self.count = int(keep.sum()) if keep is not None else safe.size
+        self.shape, self.dtype = logp.shape, logp.dtype
+        self.save_for_backward(safe, keep)
+        return xp.asarray(_reduce(losses, None, self.reduction, self.count), dtype=logp.dtype)
+
+    def backward(self, gy):
+        xp = self.xp
+        safe, keep = self.saved
+        grad = -_one_hot_axis1(xp, safe, self.shape[1], self.dtype)
+        if keep is not None:
+            grad = grad * xp.expand_dims(keep, 1)
+        if self.reduction == "none":
+            return grad * xp.expand_dims(gy, 1)
+        return grad * (gy if self.reduction == "sum" else gy / max(self.count, 1))
+
+
+class MSE(Function):
+    def __init__(self, reduction) -> None:
+        self.reduction = reduction
+
+    def forward(self, prediction, target):
+        if prediction.shape != target.shape:
+            raise ValueError(f"mse_loss: prediction of shape {tuple(prediction.shape)} and target of shape "
+                             f"{tuple(target.shape)} must match")
+        diff = prediction - target
+        self.save_for_backward(diff)
+        return self.xp.asarray(_reduce(diff * diff, None, self.reduction, diff.size), dtype=diff.dtype)
+
+    def backward(self, gy):
+        (diff,) = self.saved
+        scale = gy if self.reduction != "mean" else gy / max(diff.size, 1)
+        g = 2 * diff * scale
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+class BCEWithLogits(Function):
+    """Binary cross-entropy on logits: max(x,0) - x*t + log(1 + exp(-|x|))."""
+
+    def __init__(self, reduction, pos_weight=None) -> None:
+        self.reduction, self.pos_weight = reduction, pos_weight
+
+    def forward(self, x, t):
+        if x.shape != t.shape:
+            raise ValueError(f"binary_cross_entropy_with_logits: logits {tuple(x.shape)} and targets "
+                             f"{tuple(t.shape)} must have the same shape")
+        xp = self.xp
+        softplus = xp.log1p(xp.exp(-xp.abs(x)))
+        losses = xp.maximum(x, 0) - x * t + softplus
+        self.save_for_backward(x, t)
+        return xp.asarray(_reduce(losses, None, self.reduction, x.size), dtype=x.dtype)
+
+    def backward(self, gy):
+        x, t = self.saved
+        xp = self.xp
+        p = xp.tanh(x * 0.5) * 0.5 + 0.5
+        scale = gy if self.reduction != "mean" else gy / max(x.size, 1)
+        gx = (p - t) * scale if self.needs_input_grad[0] else None
+        gt = -x * scale if self.needs_input_grad[1] else None
+        return gx, gt
+
+
+class SmoothL1(Function):
+    """Huber loss with threshold ``beta``; ``delta`` scales it to PyTorch's HuberLoss."""
+
+    def __init__(self, reduction, beta, scale) -> None:
+        self.reduction, self.beta, self.scale = reduction, beta, scale
+
+    def forward(self, prediction, target):
+        if prediction.shape != target.shape:
+            raise ValueError(f"smooth_l1_loss: prediction {tuple(prediction.shape)} and target "
+                             f"{tuple(target.shape)} must have the same shape")
+        xp = self.xp
+        diff = prediction - target
+        a = xp.abs(diff)
+        beta = self.beta
+        losses = xp.where(a < beta, 0.5 * diff * diff / beta, a - 0.5 * beta) if beta > 0 else a
+        self.save_for_backward(diff)
+        return xp.asarray(_reduce(losses * self.scale, None, self.reduction, diff.size), dtype=diff.dtype)
+
+    def backward(self, gy):
+        (diff,) = self.saved
+        xp = self.xp
+        beta = self.beta
+        g = xp.clip(diff / beta, -1, 1) if beta > 0 else xp.sign(diff)
+        g = g * (self.scale * (gy if self.reduction != "mean" else gy / max(diff.size, 1)))
+        return g, (-g if self.needs_input_grad[1] else None)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(name, reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{name}: reduction must be one of {_REDUCTIONS}, received {reduction!r}")
+
+
+def _labels(labels):
+    data = getattr(labels, "data", labels)
+    return data if hasattr(data, "dtype") else np.asarray(data)
+
+
+def cross_entropy(logits, labels, reduction: str = "mean", label_smoothing: float = 0.0,
+                  ignore_index: int | None = None):
+    """Cross-entropy of raw scores against integer class labels, fused with log-softmax.
+
+    >>> loss = cross_entropy(model(x), y)            # logits (N, C), labels (N,) int64
+    """
+    _check_reduction("cross_entropy", reduction)
+    if not 0.0 <= label_smoothing < 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), received {label_smoothing}")
+    return CrossEntropy(_labels(labels), reduction, label_smoothing, ignore_index).apply(logits)
+
+
+def nll_loss(log_probs, labels, reduction: str = "mean", ignore_index: int | None = None):
+    """Negative log-likelihood of log-probabilities (``log_softmax`` output) at the labels."""
+    _check_reduction("nll_loss", reduction)
+    return NLL(_labels(labels), reduction, ignore_index).apply(log_probs)
+
+
+def mse_loss(prediction, target, reduction: str = "mean"):
+    """Mean squared error. ``mse_loss(y_hat, y)``"""
+    _check_reduction("mse_loss", reduction)
+    return MSE(reduction).apply(prediction, target)
+
+
+def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean"):
+    """Sigmoid + binary cross-entropy, stable for large logits."""
+    _check_reduction("binary_cross_entropy_with_logits", reduction)
+    return BCEWithLogits(reduction).apply(logits, targets)
+
+
+def smooth_l1_loss(prediction, target, reduction: str = "mean", beta: float = 1.0):
+    """Quadratic below ``beta``, linear above (PyTorch's SmoothL1Loss)."""
+    _check_reduction("smooth_l1_loss", reduction)
+    return SmoothL1(reduction, beta, 1.0).apply(prediction, target)
+
+
+def huber_loss(prediction, target, reduction: str = "mean", delta: float = 1.0):
+    """Huber loss (PyTorch's HuberLoss): delta * smooth_l1 with beta = delta."""
+    _check_reduction("huber_loss", reduction)
+    return SmoothL1(reduction, delta, delta).apply(prediction, target)

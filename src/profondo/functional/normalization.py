@@ -1,0 +1,93 @@
+"""Batch normalisation over the channel axis 1 of (N, C) or (N, C, H, W) inputs."""
+
+from __future__ import annotations
+
+from ..autograd import Function
+
+
+class BatchNorm(Function):
+    """y = (x - mean) / sqrt(var + eps) * weight + bias.
+
+    Training uses the batch's statistics (biased variance) and updates the running
+    averages in place, the variance unbiased, as PyTorch does; evaluation uses the
+    running averages.
+    """
+
+    def __init__(self, running_mean, running_var, training, momentum, eps) -> None:
+        self.running_mean, self.running_var = running_mean, running_var
+        self.training, self.momentum, self.eps = training, momentum, eps
+
+    def forward(self, x, weight=None, bias=None):
+        xp = self.xp
+        if x.ndim < 2:
+            raise ValueError(f"batch_norm: expected input of shape (N, C, ...), received {tuple(x.shape)}")
+        c = x.shape[1]
+        for name, p in (("weight", weight), ("bias", bias), ("running_mean", self.running_mean),
+                        ("running_var", self.running_var)):
+            if p is not None and p.shape != (c,):
+                raise ValueError(f"batch_norm: {name} of shape {tuple(p.shape)}, expected ({c},) for input {tuple(x.shape)}")
+        axes = (0,) + tuple(range(2, x.ndim))
+        shape = (1, c) + (1,) * (x.ndim - 2)
+        if self.training:
+            n = x.size // c
+            if n < 2:
+                raise ValueError(f"batch_norm: training needs more than one value per channel, received input {tuple(x.shape)}")
+            mean = x.mean(axis=axes, dtype=x.dtype)
+            centered = x - mean.reshape(shape)
+            var = (centered * centered).mean(axis=axes, dtype=x.dtype)
+            if self.running_mean is not None:
+                m = self.momentum
+                self.running_mean *= 1 - m
+                self.running_mean += m * mean
+                self.running_var *= 1 - m
+                self.running_var += (m * n / (n - 1)) * var
+        else:
+            if self.running_mean is None:
+                raise ValueError("batch_norm: evaluation mode needs running_mean and running_var")
+            centered = x - self.running_mean.reshape(shape)
+            var = self.running_var
+        inv_std = (1.0 / xp.sqrt(var + self.eps)).astype(x.dtype)
+        xhat = centered * inv_std.reshape(shape)
+        self.axes, self.shape = axes, shape
+        self.save_for_backward(xhat, inv_std, weight)
+        y = xhat
+        if weight is not None:
+            y = y * weight.reshape(shape)
+        if bias is not None:
+            y = y + bias.reshape(shape)
+        return y
+
+    def backward(self, gy):
+        xhat, inv_std, weight = self.saved
+        axes, shape = self.axes, self.shape
+        needs = self.needs_input_grad
+        gxhat = gy * weight.reshape(shape) if weight is not None else gy
+        gx = gw = gb = None
+        if needs[0]:
+            if self.training:
+                mean_g = gxhat.mean(axis=axes, keepdims=True, dtype=gy.dtype)
+                mean_gx = (gxhat * xhat).mean(axis=axes, keepdims=True, dtype=gy.dtype)
+                gx = (gxhat - mean_g - xhat * mean_gx) * inv_std.reshape(shape)
+            else:
+                gx = gxhat * inv_std.reshape(shape)
+        if len(needs) > 1 and needs[1]:
+            gw = (gy * xhat).sum(axis=axes)
+        if len(needs) > 2 and needs[2]:
+            gb = gy.sum(axis=axes)
+        return gx, gw, gb
+
+
+def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5):
+    """Normalise each channel (axis 1); running statistics are arrays or tensors updated in place.
+
+    >>> y = batch_norm(x, rm, rv, gamma, beta, training=True)
+    """
+    rm = getattr(running_mean, "data", running_mean)
+    rv = getattr(running_var, "data", running_var)
+    op = BatchNorm(rm, rv, training, momentum, eps)
+    if weight is None and bias is None:
+        return op.apply(x)
+    if weight is None or bias is None:
+        raise ValueError("batch_norm: give both weight and bias, or neither")
+    return op.apply(x, weight, bias)

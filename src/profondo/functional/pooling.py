@@ -1,0 +1,110 @@
+"""Max and average pooling over (N, C, H, W) volumes, and global average pooling."""
+
+from __future__ import annotations
+
+from .. import kernels
+from ..autograd import Function
+from .conv import _pair, output_size
+
+
+def _tiles(x, kernel, stride, padding) -> bool:
+    """True when windows tile the input exactly, so a reshape replaces the strided copy."""
+    return padding == (0, 0) and kernel == stride and x.shape[2] % kernel[0] == 0 and x.shape[3] % kernel[1] == 0
+
+
+class _Pool2d(Function):
+    kind = "pool2d"
+
+    def __init__(self, kernel, stride, padding) -> None:
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+
+    def _windows(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"{self.kind}: expected input of shape (N, C, H, W), received {tuple(x.shape)}")
+        (kh, kw), (ph, pw) = self.kernel, self.padding
+        if ph > kh // 2 or pw > kw // 2:
+            raise ValueError(f"{self.kind}: padding {self.padding} must be at most half the kernel {self.kernel}")
+        n, c, h, w = x.shape
+        self.x_shape = x.shape
+        self.out_hw = (output_size(h, kh, self.stride[0], ph, where=self.kind, axis="H"),
+                       output_size(w, kw, self.stride[1], pw, where=self.kind, axis="W"))
+        oh, ow = self.out_hw
+        self.tiled = _tiles(x, self.kernel, self.stride, self.padding)
+        if self.tiled:  # (N*C, KH*KW, OH*OW) by reshape + one transpose copy
+            win = x.reshape(n * c, oh, kh, ow, kw).transpose(0, 2, 4, 1, 3).reshape(n * c, kh * kw, oh * ow)
+            self.padded_shape = None
+            return win
+        pad_value = -self.xp.inf if self.kind == "max_pool2d" else 0.0
+        win, self.padded_shape = kernels.get("pool2d_windows", self.xp)(
+            self.xp, x, self.kernel, self.stride, self.padding, self.out_hw, pad_value)
+        return win
+
+    def _unwindow(self, gwin):
+        n, c, h, w = self.x_shape
+        (kh, kw), (oh, ow) = self.kernel, self.out_hw
+        if self.tiled:
+            return gwin.reshape(n * c, kh, kw, oh, ow).transpose(0, 3, 1, 4, 2).reshape(self.x_shape)
+        return kernels.get("pool2d_backward", self.xp)(
+            self.xp, gwin, self.x_shape, self.padded_shape, self.kernel, self.stride, self.padding, self.out_hw)
+
+
+class MaxPool2d(_Pool2d):
+    kind = "max_pool2d"
+
+    def forward(self, x):
+        win = self._windows(x)
+        idx = win.argmax(axis=1)  # the first maximum takes the gradient, as in PyTorch
+        y = self.xp.take_along_axis(win, idx[:, None], axis=1)[:, 0]
+        self.save_for_backward(idx)
+        n, c = x.shape[:2]
+        return y.reshape(n, c, *self.out_hw)
+
+    def backward(self, gy):
+        (idx,) = self.saved
+        xp = self.xp
+        nc = idx.shape[0]
+        gwin = xp.zeros((nc, self.kernel[0] * self.kernel[1], idx.shape[1]), gy.dtype)
+        xp.put_along_axis(gwin, idx[:, None], gy.reshape(nc, 1, -1), axis=1)
+        return self._unwindow(gwin)
+
+
+class AvgPool2d(_Pool2d):
+    """Average over each window, padding zeros counted (PyTorch's count_include_pad=True)."""
+
+    kind = "avg_pool2d"
+
+    def forward(self, x):
+        win = self._windows(x)
+        n, c = x.shape[:2]
+        return win.mean(axis=1, dtype=x.dtype).reshape(n, c, *self.out_hw)
+
+    def backward(self, gy):
+        k = self.kernel[0] * self.kernel[1]
+        nc = gy.shape[0] * gy.shape[1]
+        gwin = self.xp.broadcast_to(gy.reshape(nc, 1, -1) / k, (nc, k, gy.shape[2] * gy.shape[3]))
+        return self._unwindow(gwin)
+
+
+def _pool_args(kernel_size, stride, padding, name):
+    kernel = _pair(kernel_size, f"{name} kernel_size")
+    return kernel, (kernel if stride is None else _pair(stride, f"{name} stride")), _pair(padding, f"{name} padding")
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0):
+    """Maximum of each window (stride defaults to the kernel size). ``max_pool2d(x, 2)``"""
+    return MaxPool2d(*_pool_args(kernel_size, stride, padding, "max_pool2d")).apply(x)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0):
+    """Mean of each window, padded zeros included. ``avg_pool2d(x, 3, 1, 1)``"""
+    return AvgPool2d(*_pool_args(kernel_size, stride, padding, "avg_pool2d")).apply(x)
+
+
+def global_avg_pool2d(x):
+    """Mean over H and W: (N, C, H, W) -> (N, C)."""
+    from .reduction import mean
+
+    if x.ndim != 4:
+        raise ValueError(f"global_avg_pool2d: expected input of shape (N, C, H, W), received {tuple(x.shape)}")
+    return mean(x, axis=(2, 3))
+

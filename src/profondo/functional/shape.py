@@ -1,0 +1,278 @@
+"""Operators that move elements around: reshape, transpose, broadcast, concat, stack,
+split, pad, indexing and gather."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class Reshape(Function):
+    def __init__(self, shape) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        self.source = x.shape
+        try:
+            return x.reshape(self.shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.size} elements) "
+                             f"into {tuple(self.shape)}") from None
+
+    def backward(self, gy):
+        return gy.reshape(self.source)
+
+
+class Permute(Function):
+    def __init__(self, axes) -> None:
+        self.axes = axes
+
+    def forward(self, x):
+        if sorted(a % max(x.ndim, 1) for a in self.axes) != list(range(x.ndim)):
+            raise ValueError(f"permute: expected a permutation of {list(range(x.ndim))}, received {list(self.axes)}")
+        return x.transpose(self.axes)
+
+    def backward(self, gy):
+        return gy.transpose(np.argsort([a % gy.ndim for a in self.axes]))
+
+
+class BroadcastTo(Function):
+    def __init__(self, shape) -> None:
+        self.shape = shape
+
+    def forward(self, x):
+        try:
+            return self.xp.broadcast_to(x, self.shape)
+        except ValueError:
+            raise ValueError(f"broadcast_to: a tensor of shape {tuple(x.shape)} cannot be broadcast "
+                             f"to {tuple(self.shape)}") from None
+
+    def backward(self, gy):
+        return gy  # the engine sums gradients back over broadcast axes
+
+
+class Concat(Function):
+    def __init__(self, axis) -> None:
+        self.axis = axis
+
+    def forward(self, *xs):
+        ref = xs[0]
+        axis = self.axis % ref.ndim
+        for i, x in enumerate(xs):
+            if x.ndim != ref.ndim or any(a != b for d, (a, b) in enumerate(zip(x.shape, ref.shape)) if d != axis):
+                raise ValueError(f"concat: input {i} has shape {tuple(x.shape)}, expected {tuple(ref.shape)} "
+                                 f"in every dimension except axis {self.axis}")
+        self.sizes = [x.shape[axis] for x in xs]
+        self.axis = axis
+        return self.xp.concatenate(xs, axis=axis)
+
+    def backward(self, gy):
+        cuts = np.cumsum(self.sizes)[:-1].tolist()
+        return tuple(self.xp.split(gy, cuts, axis=self.axis))
+
+
+class Stack(Function):
+    def __init__(self, axis) -> None:
+        self.axis = axis
+
+    def forward(self, *xs):
+        for i, x in enumerate(xs):
+            if x.shape != xs[0].shape:
+                raise ValueError(f"stack: input {i} has shape {tuple(x.shape)}, expected {tuple(xs[0].shape)} like input 0")
+        return self.xp.stack(xs, axis=self.axis)
+
+    def backward(self, gy):
+        return tuple(self.xp.moveaxis(gy, self.axis, 0))
+
+
+class Split(Function):
+    """Cut along an axis into pieces; each piece is one output."""
+
+    def __init__(self, sections, axis) -> None:
+        self.sections, self.axis = sections, axis
+
+    def forward(self, x):
+        self.axis = self.axis % x.ndim
+        n = x.shape[self.axis]
+        if isinstance(self.sections, int):
+            if n % self.sections:
+                raise ValueError(f"split: axis {self.axis} of size {n} does not divide into {self.sections} equal parts")
+            cuts = list(range(n // self.sections, n, n // self.sections))
+        else:
+            if sum(self.sections) != n:
+                raise ValueError(f"split: sizes {list(self.sections)} add up to {sum(self.sections)}, "
+                                 f"axis {self.axis} has {n}")
+            cuts = np.cumsum(self.sections)[:-1].tolist()
+        return tuple(self.xp.split(x, cuts, axis=self.axis))
+
+    def backward(self, *gys):
+        return self.xp.concatenate(gys, axis=self.axis)
+
+
+class Pad(Function):
+    """Constant padding; ``widths`` is one (before, after) pair per axis."""
+
+    def __init__(self, widths, value) -> None:
+        self.widths, self.value = widths, value
+
+    def forward(self, x):
+        if len(self.widths) != x.ndim:
+            raise ValueError(f"pad: expected {x.ndim} (before, after) pairs for a tensor of shape "
+                             f"{tuple(x.shape)}, received {len(self.widths)}")
+        return self.xp.pad(x, self.widths, constant_values=self.value)
+
+    def backward(self, gy):
+        return gy[tuple(slice(b, gy.shape[i] - a) for i, (b, a) in enumerate(self.widths))]
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(not isinstance(i, (int, slice, type(None), type(Ellipsis))) for i in items)
+
+
+class GetItem(Function):
+    """Indexing with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+
+    def __init__(self, index) -> None:
+        self.index = index
+
+    def forward(self, x):
+        self.source = (x.shape, x.dtype)
+        try:
+            return x[self.index]
+        except IndexError as e:
+            raise IndexError(f"indexing a tensor of shape {tuple(x.shape)}: {e}") from None
+
+    def backward(self, gy):
+        shape, dtype = self.source
+        gx = self.xp.zeros(shape, dtype)
+        if _is_advanced(self.index):
+            self.xp.add.at(gx, self.index, gy)  # repeated integer indices must add up
+        else:
+            gx[self.index] = gy
+        return gx
+
+
+class Gather(Function):
+    """out[i][j] = x[i][index[i][j]] along ``axis`` (torch.gather, numpy.take_along_axis)."""
+
+    def __init__(self, axis, index) -> None:
+        self.axis, self.index = axis, index
+
+    def forward(self, x):
+        if self.index.ndim != x.ndim:
+            raise ValueError(f"gather: index has {self.index.ndim} dimensions, the input {x.ndim}")
+        self.source = (x.shape, x.dtype)
+        return self.xp.take_along_axis(x, self.index, axis=self.axis)
+
+    def backward(self, gy):
+        xp = self.xp
+        shape, dtype = self.source
+        gx = xp.zeros(shape, dtype)
+        grid = list(xp.indices(self.index.shape, sparse=True))
+        grid[self.axis % len(shape)] = self.index
+        xp.add.at(gx, tuple(grid), gy)
+        return gx
+
+
+# --- functional wrappers ------------------------------------------------------------------
+def _data(t):
+    return getattr(t, "data", t)
+
+
+def reshape(x, shape):
+    """Same elements, new shape (one -1 allowed). ``reshape(x, (N, -1))``"""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return Reshape(shape).apply(x)
+
+
+def permute(x, axes):
+    """Reorder axes. ``permute(x, (0, 2, 3, 1))`` turns NCHW into NHWC."""
+    return Permute(tuple(axes)).apply(x)
+
+
+def transpose(x, *axes):
+    """Swap two axes (``transpose(x, 0, 1)``), or reverse all of them (``transpose(x)``)."""
+    ndim = x.ndim
+    if not axes:
+        order = tuple(range(ndim - 1, -1, -1))
+    elif len(axes) == 2:
+        order = list(range(ndim))
+        a, b = axes[0] % ndim, axes[1] % ndim
+        order[a], order[b] = order[b], order[a]
+    else:
+        order = tuple(axes[0]) if len(axes) == 1 else axes
+    return Permute(tuple(order)).apply(x)
+
+
+def broadcast_to(x, shape):
+    return BroadcastTo(tuple(shape)).apply(x)
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1):
+    """Merge axes start_dim..end_dim into one. ``flatten(x, 1)`` keeps the batch axis."""
+    shape = x.shape
+    if not shape:
+        return reshape(x, (1,))
+    s, e = start_dim % len(shape), end_dim % len(shape)
+    return reshape(x, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
+
+
+def squeeze(x, axis=None):
+    """Drop axes of size 1 (all of them, or the given one(s))."""
+    shape = x.shape
+    if axis is None:
+        axes = {i for i, n in enumerate(shape) if n == 1}
+    else:
+        axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+        bad = [a for a in axes if shape[a] != 1]
+        if bad:
+            raise ValueError(f"squeeze: axis {bad[0]} has size {shape[bad[0]]}, expected 1 (shape {tuple(shape)})")
+    return reshape(x, tuple(n for i, n in enumerate(shape) if i not in axes))
+
+
+def unsqueeze(x, axis: int):
+    """Insert an axis of size 1 at ``axis``."""
+    shape = list(x.shape)
+    shape.insert(axis % (len(shape) + 1), 1)
+    return reshape(x, tuple(shape))
+
+
+def concat(tensors, axis: int = 0):
+    """Join along an existing axis. ``concat([a, b], axis=1)``"""
+    return Concat(axis).apply(*tensors)
+
+
+cat = concat
+
+
+def stack(tensors, axis: int = 0):
+    """Join along a new axis. ``stack([a, b])``"""
+    return Stack(axis).apply(*tensors)
+
+
+def split(x, sections, axis: int = 0):
+    """Cut into ``sections`` equal parts, or into parts of the listed sizes (a tuple of tensors)."""
+    return Split(sections, axis).apply(x)
+
+
+def pad(x, widths, value: float = 0.0):
+    """Constant padding, NumPy style: ``pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)))``."""
+    widths = tuple((int(b), int(a)) for b, a in widths)
+    return Pad(widths, value).apply(x)
+
+
+def getitem(x, index):
+    if isinstance(index, tuple):
+        index = tuple(_data(i) for i in index)
+    else:
+        index = _data(index)
+    return GetItem(index).apply(x)
+
+
+def gather(x, axis: int, index):
+    """Pick along ``axis`` by an integer index of x's rank. ``gather(q, 1, actions[:, None])``"""
+    return Gather(axis, _data(index)).apply(x)

@@ -1,0 +1,79 @@
+"""Check an operator's backward against central differences in float64."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .autograd import no_grad
+from .tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """Raised when analytic and numeric gradients disagree."""
+
+
+def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, seed: int = 0) -> bool:
+    """Compare the gradients backward() gives with central differences, in float64.
+
+    Floating inputs are copied to float64 (those marked ``requires_grad`` are checked; plain
+    arrays are checked too); integer inputs (labels, indices) pass through unchanged. A
+    random projection of the output, fixed by ``seed``, turns it into a scalar.
+
+    >>> x = profondo.randn(3, 4, dtype="float64", requires_grad=True)
+    >>> gradcheck(lambda t: (t * t).sum(axis=1), [x])
+    True
+    """
+    prepared = []
+    for x in inputs:
+        data = x.data if isinstance(x, Tensor) else np.asarray(x)
+        if data.dtype.kind == "f":
+            wanted = x.requires_grad if isinstance(x, Tensor) else True
+            prepared.append(Tensor(np.array(data.get() if hasattr(data, "get") else data, dtype=np.float64), wanted))
+        else:
+            prepared.append(x if isinstance(x, Tensor) else Tensor(data))
+    rng = np.random.default_rng(seed)
+    projections: list[np.ndarray] = []
+
+    def scalar_output() -> Tensor:
+        out = fn(*prepared)
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        if not projections:
+            projections.extend(rng.standard_normal(o.shape) for o in outs)
+        total = None
+        for o, r in zip(outs, projections):
+            term = (o * Tensor(r)).sum()
+            total = term if total is None else total + term
+        return total
+
+    loss = scalar_output()
+    for t in prepared:
+        t.grad = None
+    loss.backward()
+    for i, t in enumerate(prepared):
+        if not t.requires_grad:
+            continue
+        analytic = t.grad.data if t.grad is not None else np.zeros_like(t.data)
+        numeric = np.zeros_like(t.data)
+        with no_grad():
+            for index in np.ndindex(*t.data.shape):
+                original = t.data[index]
+                t.data[index] = original + eps
+                up = scalar_output().item()
+                t.data[index] = original - eps
+                down = scalar_output().item()
+                t.data[index] = original
+                numeric[index] = (up - down) / (2 * eps)
+        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any():
+            where = tuple(int(j) for j in np.argwhere(bad)[0])
+            message = (f"gradcheck failed for input {i} (shape {tuple(t.shape)}) at index {where}: "
+                       f"analytic {analytic[where]:.8g} vs numeric {numeric[where]:.8g} "
+                       f"({int(bad.sum())} of {bad.size} elements outside atol={atol}, rtol={rtol})"
+                       + ("" if t.grad is not None else "; backward gave this input no gradient"))
+            if raise_exception:
+                raise GradcheckError(message)
+            return False
+    return True
