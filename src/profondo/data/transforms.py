@@ -1,7 +1,8 @@
 """Image transforms on channels-first arrays: one CHW image or a whole NCHW batch.
 
 Every transform is called as ``transform(x, rng)`` with a NumPy ``Generator`` for its
-randomness; a batch is transformed in one vectorised pass with independent draws per image.
+randomness (None: ``profondo.random``'s); a batch is transformed in one vectorised pass with
+independent draws per image.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+from profondo import random as _random
 
 TransformFn = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
@@ -51,7 +54,7 @@ class Transform:
                 f"{self!r} expected a CHW image (3 dims) or an NCHW batch (4 dims), "
                 f"received an array of shape {x.shape}"
             )
-        rng = np.random.default_rng() if rng is None else rng
+        rng = _random.generator() if rng is None else rng
         try:
             return self.apply(x, rng) if x.ndim == 4 else self.apply(x[None], rng)[0]
         except _ShapeError as error:
@@ -89,7 +92,7 @@ class Compose(Transform):
         self.transforms = [as_transform(t) for t in transforms]
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        rng = np.random.default_rng() if rng is None else rng
+        rng = _random.generator() if rng is None else rng
         for transform in self.transforms:
             x = transform(x, rng)
         return x

@@ -1,0 +1,158 @@
+"""DataLoader: batches, reproducible shuffling and background prefetching."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from profondo import random as _random
+from profondo.data.dataset import ArrayDataset, Dataset, Subset
+from profondo.data.transforms import as_transform
+
+Batch = tuple[np.ndarray, ...]
+
+
+class _WorkerError:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def _array_source(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """``(x, y, index map)`` when batches can be gathered by fancy indexing whole arrays:
+    an ArrayDataset without per-sample transform, possibly seen through Subsets."""
+    indices = None
+    while isinstance(dataset, Subset):
+        indices = dataset.indices if indices is None else dataset.indices[indices]
+        dataset = dataset.dataset
+    if isinstance(dataset, ArrayDataset) and dataset.transform is None:
+        return dataset.x, dataset.y, indices
+    return None
+
+
+class DataLoader:
+    """Iterate over ``dataset`` in batches: tuples of NumPy arrays, such as ``(images, labels)``.
+
+    Args:
+        dataset: any object with ``__len__`` and ``__getitem__`` returning a tuple of arrays.
+        batch_size: samples per batch.
+        shuffle: visit the samples in a new random order each epoch.
+        seed: seeds shuffling and ``transform``; epoch k's order depends only on
+            ``(seed, k)``. None draws one from ``profondo.random`` (so ``manual_seed``
+            fixes it) and keeps it in ``loader.seed``.
+        drop_last: drop the final batch when it is smaller than ``batch_size``.
+        transform: batch-level ``transform(images, rng)`` applied to the first array of each
+            batch, in the prefetch thread.
+        prefetch: batches prepared ahead in a background thread; 0 prepares them in the
+            caller's thread.
+
+    Each ``iter(loader)`` is one epoch and advances the epoch counter; ``set_epoch(k)``
+    chooses the epoch of the next iteration.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
+                 seed: int | None = None, drop_last: bool = False,
+                 transform: Callable | None = None, prefetch: int = 2) -> None:
+        if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
+            raise TypeError(f"DataLoader expected a dataset with __len__ and __getitem__, "
+                            f"received {type(dataset).__name__}")
+        for name, value, minimum in (("batch_size", batch_size, 1), ("prefetch", prefetch, 0)):
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
+                raise ValueError(f"DataLoader expected {name} to be an integer >= {minimum}, "
+                                 f"received {value!r}")
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.seed = int(_random.generator().integers(2**63)) if seed is None else seed
+        self.drop_last = drop_last
+        self.transform = None if transform is None else as_transform(transform)
+        self.prefetch = int(prefetch)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Make the next iteration epoch ``epoch`` (its order depends only on seed and epoch)."""
+        if not isinstance(epoch, (int, np.integer)) or epoch < 0:
+            raise ValueError(f"set_epoch expected a non-negative integer, received {epoch!r}")
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.dataset), self.batch_size)
+        return full if self.drop_last or not rest else full + 1
+
+    def __iter__(self) -> Iterator[Batch]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        batches = self._batches(epoch)
+        return _prefetched(batches, self.prefetch) if self.prefetch else batches
+
+    def _batches(self, epoch: int) -> Iterator[Batch]:
+        # Separate streams, so adding a transform does not change the shuffling order.
+        order_seed, transform_seed = np.random.SeedSequence([self.seed, epoch]).spawn(2)
+        size = len(self.dataset)
+        order = np.random.default_rng(order_seed).permutation(size) if self.shuffle else np.arange(size)
+        rng = np.random.default_rng(transform_seed)
+        source = _array_source(self.dataset)
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            picked = order[start:start + self.batch_size]
+            if source is not None:
+                x, y, index_map = source
+                if index_map is not None:
+                    picked = index_map[picked]
+                batch = (x[picked], y[picked])
+            else:
+                samples = [self.dataset[int(i)] for i in picked]
+                batch = tuple(np.stack(field) for field in zip(*samples))
+            if self.transform is not None:
+                batch = (self.transform(batch[0], rng), *batch[1:])
+            yield batch
+
+    def __repr__(self) -> str:
+        return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, prefetch={self.prefetch})")
+
+
+def _put(buffer: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put ``item`` unless the consumer has stopped; polls so a full queue cannot hang us."""
+    while not stop.is_set():
+        try:
+            buffer.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            pass
+    return False
+
+
+def _prefetched(batches: Iterator[Batch], size: int) -> Iterator[Batch]:
+    """Produce ``batches`` in a background thread, at most ``size`` ahead of the consumer.
+
+    A worker exception is re-raised here; leaving the loop early (break, error, garbage
+    collection of this generator) stops and joins the worker.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not _put(buffer, batch, stop):
+                    return
+            _put(buffer, _END, stop)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            _put(buffer, _WorkerError(error), stop)
+
+    worker = threading.Thread(target=produce, name="profondo-DataLoader", daemon=True)
+    worker.start()
+    try:
+        while (item := buffer.get()) is not _END:
+            if isinstance(item, _WorkerError):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()

@@ -1,0 +1,16 @@
+"""Training: the Trainer, callbacks, metrics, checkpoints, progress bars and learning curves."""
+
+from .callbacks import (
+                        Callback,
+                        CSVLogger,
+                        EarlyStopping,
+                        JSONLogger,
+                        LRScheduler,
+                        ModelCheckpoint,
+                        PlotCurves,
+                        plot_history,
+)
+from .metrics import accuracy, confusion_matrix, format_confusion
+from .progress import ProgressBar
+from .state import load_model, restore_training_state, save_training_state
+from .trainer import Trainer

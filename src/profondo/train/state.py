@@ -1,0 +1,85 @@
+"""What a training checkpoint holds and how it is put back: model, optimizer, scheduler,
+epoch and step, RNG state, metrics and the architecture file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .. import random as prandom
+from ..io.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+
+
+def architecture_of(model) -> dict | None:
+    """The model's architecture file as a dict, when it can be written as one."""
+    try:
+        from ..spec import to_dict
+
+        return to_dict(model)
+    except Exception:  # a hand-written Module with no file form: weights only
+        return None
+
+
+def _split_optimizer_state(state: dict) -> tuple[dict, dict]:
+    arrays, scalars = {}, {}
+    for index, entries in state.get("state", {}).items():
+        for name, value in entries.items():
+            if isinstance(value, np.ndarray) or hasattr(value, "shape") and getattr(value, "ndim", 0) > 0:
+                arrays[f"{index}/{name}"] = np.asarray(value)
+            else:
+                scalars.setdefault(str(index), {})[name] = value.item() if hasattr(value, "item") else value
+    return arrays, {"scalars": scalars, "param_groups": state.get("param_groups", [])}
+
+
+def _join_optimizer_state(arrays: dict, meta: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, array in arrays.items():
+        index, _, name = key.partition("/")
+        state.setdefault(int(index), {})[name] = array
+    for index, entries in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(entries)
+    return {"state": state, "param_groups": meta.get("param_groups", [])}
+
+
+def save_training_state(path: str | os.PathLike, model, optimizer=None, scheduler=None, epoch: int = 0,
+                        step: int = 0, metrics: dict | None = None, extra: dict | None = None) -> Path:
+    """Write everything needed to resume training exactly, atomically."""
+    arrays = {"model": {k: np.asarray(v) for k, v in model.state_dict().items()}}
+    meta = {"epoch": epoch, "step": step, "metrics": metrics or {}, "rng": prandom.get_state(),
+            "architecture": architecture_of(model), "extra": extra or {}}
+    if optimizer is not None:
+        arrays["optimizer"], meta["optimizer"] = _split_optimizer_state(optimizer.state_dict())
+        meta["optimizer_class"] = type(optimizer).__name__
+    if scheduler is not None:
+        meta["scheduler"] = scheduler.state_dict()
+    return write_checkpoint(path, Checkpoint(arrays, meta))
+
+
+def load_model(path: str | os.PathLike):
+    """Rebuild the model stored in a checkpoint (its architecture file) with its weights."""
+    ckpt = read_checkpoint(path)
+    arch = ckpt.meta.get("architecture")
+    if arch is None:
+        raise ValueError(f"{path} holds weights only (the model had no architecture file): build the "
+                         "model in code and call load_state_dict(read_checkpoint(path).group('model'))")
+    from ..spec import from_dict
+
+    model = from_dict(arch)
+    model.load_state_dict(ckpt.group("model"))
+    return model, ckpt
+
+
+def restore_training_state(path: str | os.PathLike, model, optimizer=None, scheduler=None) -> Checkpoint:
+    """Load weights, optimizer and scheduler state and the RNG state; returns the checkpoint
+    (``meta['epoch']`` is the last completed epoch)."""
+    ckpt = read_checkpoint(path)
+    model.load_state_dict(ckpt.group("model"))
+    if optimizer is not None and "optimizer" in ckpt.meta:
+        optimizer.load_state_dict(_join_optimizer_state(ckpt.group("optimizer"), ckpt.meta["optimizer"]))
+    if scheduler is not None and "scheduler" in ckpt.meta:
+        scheduler.load_state_dict(ckpt.meta["scheduler"])
+    if "rng" in ckpt.meta:
+        prandom.set_state(ckpt.meta["rng"])
+    return ckpt
