@@ -35,3 +35,5 @@ from .tensor import (
 )
 
 __version__ = "0.1.0"
+
+from . import data, nn, optim  # noqa: E402  (after the engine they build on)

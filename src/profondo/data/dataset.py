@@ -39,7 +39,10 @@ class ArrayDataset(Dataset):
             )
         self.transform = None if transform is None else as_transform(transform)
         self.classes = None if classes is None else list(classes)
-        self._rng = np.random.default_rng(_random.generator().integers(2**63) if seed is None else seed)
+        # Only a per-sample transform needs a generator; drawing one otherwise would shift the
+        # global random stream and make resumed runs differ from uninterrupted ones.
+        self._rng = None if self.transform is None else np.random.default_rng(
+            _random.generator().integers(2**63) if seed is None else seed)
 
     def __len__(self) -> int:
         return len(self.x)

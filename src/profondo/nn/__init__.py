@@ -1,0 +1,23 @@
+"""Layers and networks: Module, Parameter, containers, layers and initialisers (PyTorch's names).
+
+>>> import profondo.nn as nn
+>>> net = nn.Sequential(nn.Linear(2, 32, init="he_normal"), nn.ReLU(), nn.Linear(32, 2))
+"""
+
+from . import init
+from .activation import Identity, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .container import ModuleList, Sequential
+from .conv import Conv2d
+from .dropout import Dropout
+from .embedding import Embedding
+from .flatten import Flatten
+from .graph import Add, Concat, Graph
+from .linear import Linear
+from .module import IncompatibleKeys, Module
+from .parameter import Parameter
+from .pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+
+__all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d", "Dropout", "Embedding", "Flatten",
+           "GlobalAvgPool2d", "Graph", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
+           "Module", "ModuleList", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]
