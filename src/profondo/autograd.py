@@ -16,9 +16,13 @@ _grad_enabled = True
 
 
 class no_grad:
-    """Context manager (or decorator) under which no graph is recorded."""
+    """Context manager (or decorator, with or without parentheses) under which no graph is recorded."""
 
     _enabled = False
+
+    def __new__(cls, fn=None):
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)  # bare @no_grad, as PyTorch allows
 
     def __enter__(self) -> None:
         global _grad_enabled
@@ -100,27 +104,37 @@ class Function:
         return results
 
 
+def unwrap(x):
+    """The array inside a Tensor; anything else unchanged. (Not ``getattr(x, "data", x)``: a
+    NumPy array's ``.data`` is a memoryview.)"""
+    from .tensor import Tensor
+
+    return x.data if isinstance(x, Tensor) else x
+
+
 def _unbroadcast(grad, shape):
     """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast."""
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
-    if extra:
-        grad = grad.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if axes:
-        grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    axes = tuple(range(extra)) + tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    # keepdims, then reshape: an array even for a 0-d input (a plain sum would give a NumPy scalar)
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
 def _topological_order(root_fn) -> list:
     """Functions reachable from ``root_fn``, each after every function that consumes it."""
-    order, visited, stack = [], {id(root_fn)}, [(root_fn, False)]
+    order, visited, stack = [], set(), [(root_fn, False)]
     while stack:
         fn, expanded = stack.pop()
         if expanded:
             order.append(fn)
             continue
+        # Mark on expansion, not on push: a function pushed early by one consumer must still
+        # finish after every other consumer that is expanded before it (y + exp(y)).
+        if id(fn) in visited:
+            continue
+        visited.add(id(fn))
         stack.append((fn, True))
         inputs = getattr(fn, "inputs", None)
         if inputs is None:
@@ -131,7 +145,6 @@ def _topological_order(root_fn) -> list:
         for t in inputs:
             parent = t.creator
             if parent is not None and id(parent) not in visited:
-                visited.add(id(parent))
                 stack.append((parent, False))
     order.reverse()
     return order
@@ -144,6 +157,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad (no input required grad, or it was made under no_grad)")
     xp = root.xp
+    held: set[int] = set()  # buffers that a .grad holds, or the caller's own gradient array
     if grad is None:
         if root.data.size != 1:
             raise RuntimeError(
@@ -155,9 +169,11 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         grad = grad.data if isinstance(grad, Tensor) else xp.asarray(grad, dtype=root.data.dtype)
         if grad.shape != root.data.shape:
             raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} given for a tensor of shape {tuple(root.shape)}")
-    if root.creator is None:  # a leaf
-        _accumulate_leaf(root, grad)
-        return
+        held.add(_buffer(grad))
+    if root.creator is None or root._retain:
+        _accumulate(root, grad, held)
+        if root.creator is None:  # a leaf
+            return
 
     pending: dict[int, list] = {id(root.creator): [None] * root.creator.n_outputs}
     pending[id(root.creator)][root._index] = grad
@@ -177,7 +193,7 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             g = _unbroadcast(g, t.data.shape)
             parent = t.creator
             if parent is None:
-                _accumulate_leaf(t, g)
+                _accumulate(t, g, held)
             else:
                 slots = pending.get(id(parent))
                 if slots is None:
@@ -185,19 +201,33 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 previous = slots[t._index]
                 # Out of place: a gradient array may be shared by several inputs (x + x).
                 slots[t._index] = g if previous is None else previous + g
-            if t._retain:
-                t.grad = Tensor(g if t.grad is None else t.grad.data + g)
+                if t._retain:
+                    _accumulate(t, g, held)
         if not retain_graph:
             fn.saved = ()
             fn.inputs = None
 
 
-def _accumulate_leaf(t, g) -> None:
+def _buffer(a) -> int:
+    """Identity of the memory behind ``a`` (views of one array share it)."""
+    return id(a if a.base is None else a.base)
+
+
+def _accumulate(t, g, held: set) -> None:
+    """Add ``g`` into ``t.grad``, which must own its array: optimizers update it in place."""
     from .tensor import Tensor
 
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
-    if t.grad is None:
-        t.grad = Tensor(g)
-    else:  # out of place for the same reason as above
+    if t.grad is not None:  # out of place: t.grad's array may be referenced elsewhere
         t.grad.data = t.grad.data + g
+        return
+    # Pass-through operators (add, reshape, sum's broadcast) hand the same buffer to several
+    # tensors, or a read-only broadcast view: such a gradient is copied before it is kept.
+    key = _buffer(g)
+    if key in held or not getattr(g.flags, "writeable", True) or any(
+            s == 0 and n > 1 for s, n in zip(g.strides, g.shape)):
+        g = g.copy()
+        key = _buffer(g)
+    held.add(key)
+    t.grad = Tensor(g)

@@ -396,14 +396,15 @@ def as_tensor(data, dtype=None, like=None) -> Tensor:
     if isinstance(data, Tensor):
         return data if dtype is None else data.astype(dtype)
     xp = array_module(like) if like is not None else array_module(data)
-    if dtype is None and like is not None and isinstance(data, (int, float, bool)):
-        # Python scalars adopt the tensor's dtype, so float32 stays float32.
-        kind = like.dtype.kind
-        if kind == "f" or (kind in "iu" and not isinstance(data, float)) or kind == "b" and isinstance(data, bool):
+    if dtype is None and like is not None and isinstance(data, (int, float, np.integer, np.floating, np.bool_)):
+        # Python and NumPy scalars adopt the tensor's dtype, so float32 stays float32 (as in
+        # PyTorch): x / np.int64(3) or x * np.sqrt(2.0) must not promote x to float64.
+        kind, floating = like.dtype.kind, isinstance(data, (float, np.floating))
+        if kind == "f" or (kind in "iu" and not floating) or kind == "b" and isinstance(data, (bool, np.bool_)):
             dtype = like.dtype
     array = xp.asarray(data, dtype=_dtype(dtype))
-    if dtype is None and like is None and array.dtype == np.float64 and not isinstance(data, np.ndarray):
-        array = array.astype(np.float32)
+    if dtype is None and array.dtype == np.float64 and not hasattr(data, "dtype"):
+        array = array.astype(np.float32)  # Python floats (and lists of them): float32 by default
     return Tensor(array)
 
 

@@ -68,10 +68,10 @@ def device(spec: str | Device | None) -> Device:
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"device: expected a string such as 'cpu' or 'cuda:0', received {type(spec).__name__}")
-    name, _, index = spec.strip().lower().partition(":")
-    if name == "cpu" and not index:
+    name, colon, index = spec.strip().lower().partition(":")
+    if name == "cpu" and not colon:
         return CPU
-    if name in ("cuda", "gpu") and (not index or index.isdigit()):
+    if name in ("cuda", "gpu") and (not colon or index.isdigit()):  # "cuda:" is a typo, not cuda:0
         return Device("cuda", int(index or 0))
     raise ValueError(f"unknown device {spec!r}: expected 'cpu', 'cuda' or 'cuda:N'")
 

@@ -15,6 +15,18 @@ class ReLU(Function):
         return gy * (self.saved[0] > 0)
 
 
+class ReLU6(Function):
+    """Unlike clip, no gradient at exactly 0 or 6 (as PyTorch's relu6)."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return self.xp.clip(x, 0, 6)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * ((x > 0) & (x < 6))
+
+
 class LeakyReLU(Function):
     def __init__(self, slope: float) -> None:
         self.slope = slope
@@ -94,9 +106,7 @@ def leaky_relu(x, negative_slope: float = 0.01):
 
 def relu6(x):
     """min(max(x, 0), 6), the activation of mobile networks."""
-    from .arithmetic import clip
-
-    return clip(x, 0.0, 6.0)
+    return ReLU6().apply(x)
 
 
 def sigmoid(x):

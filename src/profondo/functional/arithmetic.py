@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
 from ..backend import move
 
 
 def _check_broadcast(name, a, b):
     try:
-        return __import__("numpy").broadcast_shapes(a.shape, b.shape)
+        return np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"{name}: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be broadcast together "
                          "(expected equal sizes or 1 in each trailing dimension)") from None
@@ -216,6 +218,12 @@ class MatMul(Function):
             raise ValueError("matmul: both operands need at least one dimension, received a scalar")
         if a.shape[-1] != (b.shape[0] if b.ndim == 1 else b.shape[-2]):
             raise _matmul_shape_error(a, b)
+        if a.ndim > 2 and b.ndim > 2:
+            try:
+                np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: the batch dimensions of shapes {tuple(a.shape)} and {tuple(b.shape)}, "
+                                 f"{tuple(a.shape[:-2])} and {tuple(b.shape[:-2])}, cannot be broadcast together") from None
         self.save_for_backward(a, b)
         return a @ b
 
@@ -244,6 +252,11 @@ class Linear(Function):
     """y = x @ W.T + b in one operator (the workhorse of fully connected layers)."""
 
     def forward(self, x, w, b=None):
+        if w.ndim != 2 or x.ndim == 0:
+            raise ValueError(f"linear: expected a weight of shape (out_features, in_features) and an input of shape "
+                             f"(..., in_features), received weight {tuple(w.shape)} and input {tuple(x.shape)}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear: bias of shape {tuple(b.shape)}, expected ({w.shape[0]},) for the weight {tuple(w.shape)}")
         if x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear: input has {x.shape[-1]} features (shape {tuple(x.shape)}), "
                              f"the weight of shape {tuple(w.shape)} expects {w.shape[1]}")
@@ -315,8 +328,9 @@ def neg(x):
 
 def pow(a, b):
     """a ** b; a constant Python exponent takes the cheaper path. ``pow(x, 2)``"""
-    if isinstance(b, (int, float)) and not isinstance(b, bool):
-        return PowScalar(b).apply(a)
+    if isinstance(b, (int, float, np.integer, np.floating)) and not isinstance(b, bool):
+        # As a Python number: a NumPy float64 exponent would promote float32 to float64.
+        return PowScalar(b.item() if isinstance(b, np.generic) else b).apply(a)
     return Pow().apply(a, b)
 
 

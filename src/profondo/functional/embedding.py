@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 
 
 class Embedding(Function):
@@ -33,7 +33,7 @@ def embedding(indices, weight, padding_idx: int | None = None):
 
     >>> vectors = embedding(token_ids, table)   # (N, T) ids, (V, D) table -> (N, T, D)
     """
-    idx = getattr(indices, "data", indices)
+    idx = unwrap(indices)
     import numpy as np
 
     if not hasattr(idx, "dtype"):

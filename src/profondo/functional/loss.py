@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 
 
 def _check_labels(name, logits, labels, ignore_index=None):
@@ -195,7 +195,7 @@ def _check_reduction(name, reduction):
 
 
 def _labels(labels):
-    data = getattr(labels, "data", labels)
+    data = unwrap(labels)
     return data if hasattr(data, "dtype") else np.asarray(data)
 
 

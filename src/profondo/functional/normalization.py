@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 
 
 class BatchNorm(Function):
@@ -83,8 +83,7 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
 
     >>> y = batch_norm(x, rm, rv, gamma, beta, training=True)
     """
-    rm = getattr(running_mean, "data", running_mean)
-    rv = getattr(running_var, "data", running_var)
+    rm, rv = unwrap(running_mean), unwrap(running_var)
     op = BatchNorm(rm, rv, training, momentum, eps)
     if weight is None and bias is None:
         return op.apply(x)

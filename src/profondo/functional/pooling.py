@@ -64,7 +64,7 @@ class MaxPool2d(_Pool2d):
         xp = self.xp
         nc = idx.shape[0]
         gwin = xp.zeros((nc, self.kernel[0] * self.kernel[1], idx.shape[1]), gy.dtype)
-        xp.put_along_axis(gwin, idx[:, None], gy.reshape(nc, 1, -1), axis=1)
+        xp.put_along_axis(gwin, idx[:, None], gy.reshape(nc, 1, idx.shape[1]), axis=1)  # not -1: N may be 0
         return self._unwindow(gwin)
 
 
@@ -81,7 +81,8 @@ class AvgPool2d(_Pool2d):
     def backward(self, gy):
         k = self.kernel[0] * self.kernel[1]
         nc = gy.shape[0] * gy.shape[1]
-        gwin = self.xp.broadcast_to(gy.reshape(nc, 1, -1) / k, (nc, k, gy.shape[2] * gy.shape[3]))
+        ohw = gy.shape[2] * gy.shape[3]
+        gwin = self.xp.broadcast_to(gy.reshape(nc, 1, ohw) / k, (nc, k, ohw))
         return self._unwindow(gwin)
 
 

@@ -13,11 +13,11 @@ def _axes(axis, ndim: int, name: str):
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
+    out, n = [], ndim or 1  # not max(ndim, 1): this module's max() is the tensor reduction
     for a in axes:
-        if not -ndim <= a < max(ndim, 1):
+        if not -ndim <= a < n:
             raise ValueError(f"{name}: axis {a} is out of range for a tensor of {ndim} dimensions")
-        out.append(a % max(ndim, 1))
+        out.append(a % n)
     return tuple(sorted(set(out)))
 
 
@@ -40,8 +40,14 @@ class Sum(Function):
         return self.xp.broadcast_to(_restore(gy, self.shape, self.axes, self.keepdims), self.shape)
 
 
+def _floating(x):
+    """Integer and boolean inputs averaged in float32 (dtype=x.dtype would make (pred == y).mean() True)."""
+    return x if x.dtype.kind == "f" else x.astype("float32")
+
+
 class Mean(Sum):
     def forward(self, x):
+        x = _floating(x)
         self.shape = x.shape
         self.count = math.prod(x.shape[a] for a in self.axes)
         return x.mean(axis=self.axes, keepdims=self.keepdims, dtype=x.dtype)
@@ -81,6 +87,7 @@ class Var(Function):
         self.axes, self.keepdims, self.ddof = axes, keepdims, ddof
 
     def forward(self, x):
+        x = _floating(x)
         mean = x.mean(axis=self.axes, keepdims=True, dtype=x.dtype)
         centered = x - mean
         self.count = math.prod(x.shape[a] for a in self.axes) - self.ddof

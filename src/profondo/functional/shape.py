@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 
 
 class Reshape(Function):
@@ -179,10 +179,6 @@ class Gather(Function):
 
 
 # --- functional wrappers ------------------------------------------------------------------
-def _data(t):
-    return getattr(t, "data", t)
-
-
 def reshape(x, shape):
     """Same elements, new shape (one -1 allowed). ``reshape(x, (N, -1))``"""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
@@ -267,12 +263,12 @@ def pad(x, widths, value: float = 0.0):
 
 def getitem(x, index):
     if isinstance(index, tuple):
-        index = tuple(_data(i) for i in index)
+        index = tuple(unwrap(i) for i in index)
     else:
-        index = _data(index)
+        index = unwrap(index)
     return GetItem(index).apply(x)
 
 
 def gather(x, axis: int, index):
     """Pick along ``axis`` by an integer index of x's rank. ``gather(q, 1, actions[:, None])``"""
-    return Gather(axis, _data(index)).apply(x)
+    return Gather(axis, unwrap(index)).apply(x)

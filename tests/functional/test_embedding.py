@@ -1,0 +1,68 @@
+"""embedding: row lookup whose gradient adds up repeated indices and skips padding_idx."""
+
+import numpy as np
+import pytest
+
+import profondo
+import profondo.functional as F
+from tests.conftest import check_float32, check_gradients, randn, torch_parity
+
+try:
+    import torch.nn.functional as TF
+except ImportError:  # parity tests skip through torch_parity
+    TF = None
+
+V, D = 6, 3
+INDICES = np.array([[0, 2, 2, 5], [2, 1, 0, 2]])  # repeated indices, a 2-D batch
+
+CASES = {
+    "repeated_indices": (lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), [INDICES]),
+    "1d_indices": (lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), [INDICES[0]]),
+    "padding_idx": (lambda w, i: F.embedding(i, w, padding_idx=2), lambda w, i: TF.embedding(i, w, padding_idx=2), [INDICES]),
+    "padding_idx_negative": (lambda w, i: F.embedding(i, w, padding_idx=-1), lambda w, i: TF.embedding(i, w, padding_idx=-1),
+                             [INDICES]),
+    "weight_used_twice": (lambda w, i: F.embedding(i, w) * w[0], lambda w, i: TF.embedding(i, w) * w[0], [INDICES]),
+    "weight_transposed": (lambda w, i: F.embedding(i, w.T.T[:, ::-1]), lambda w, i: TF.embedding(i, w.flip(1)), [INDICES]),
+    "empty_indices": (lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), [np.zeros((2, 0), np.int64)]),
+}
+
+
+def _arrays(extra):
+    return [randn(np.random.default_rng(0), V, D), *extra]
+
+
+# padding_idx freezes its row on purpose: its "gradient" is zero, not the derivative.
+@pytest.mark.parametrize("name", [n for n in CASES if not n.startswith("padding_idx")])
+def test_gradcheck(name):
+    fn, _, extra = CASES[name]
+    check_gradients(fn, _arrays(extra))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_parity(name):
+    fn, torch_fn, extra = CASES[name]
+    torch_parity(fn, torch_fn, _arrays(extra))
+
+
+def test_float32():
+    check_float32(lambda w, i: F.embedding(i, w), _arrays([INDICES]))
+
+
+def test_repeated_indices_add_up_and_padding_row_gets_none():
+    w = profondo.tensor(randn(np.random.default_rng(0), V, D), requires_grad=True)
+    F.embedding(INDICES, w, padding_idx=1).sum().backward()
+    counts = np.bincount(INDICES.ravel(), minlength=V).astype(np.float32)
+    counts[1] = 0
+    np.testing.assert_array_equal(w.grad.numpy(), np.repeat(counts[:, None], D, axis=1))
+
+
+@pytest.mark.parametrize("indices", [[0, V], [-1, 2]])
+def test_index_out_of_range(indices):
+    with pytest.raises(ValueError, match=rf"embedding: index {indices[0] if indices[0] < 0 else V} is out of range "
+                                         rf"for {V} rows \(expected 0..{V - 1}\)"):
+        F.embedding(np.array(indices), profondo.ones(V, D))
+
+
+def test_indices_must_be_integers():
+    with pytest.raises(TypeError, match="embedding: indices must be integers, received dtype float32"):
+        F.embedding(profondo.tensor([0.0, 1.0]), profondo.ones(V, D))

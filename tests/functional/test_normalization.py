@@ -1,0 +1,123 @@
+"""batch_norm: training (batch statistics, running averages updated as PyTorch does) and
+evaluation, on (N, C), (N, C, L) and (N, C, H, W) inputs."""
+
+import numpy as np
+import pytest
+
+import profondo
+import profondo.functional as F
+from tests.conftest import check_float32, check_gradients, positive, randn, torch_parity
+
+try:
+    import torch
+    import torch.nn.functional as TF
+except ImportError:  # parity tests skip through torch_parity
+    torch = TF = None
+
+C = 3
+SHAPES = {"NC": (6, C), "NCL": (2, C, 4), "NCHW": (2, C, 3, 2)}
+RUNNING_MEAN = np.array([0.5, -1.0, 0.2], np.float32)
+RUNNING_VAR = np.array([1.5, 0.3, 2.0], np.float32)
+
+
+def _stats(torch_side=False):
+    """Fresh copies of the running statistics (each call may update them in place)."""
+    rm, rv = RUNNING_MEAN.copy(), RUNNING_VAR.copy()
+    return (torch.from_numpy(rm), torch.from_numpy(rv)) if torch_side else (rm, rv)
+
+
+def _fns(training, affine, transform=lambda x: x):
+    def ours(x, *wb):
+        return F.batch_norm(transform(x), *_stats(), *wb, training=training)
+
+    def theirs(x, *wb):
+        return TF.batch_norm(transform(x), *_stats(True), *wb, training=training)
+
+    return ours, theirs
+
+
+def _inputs(shape, affine, seed=0):
+    rng = np.random.default_rng(seed)
+    x = randn(rng, *shape, scale=2) + 1
+    return [x, positive(rng, C), randn(rng, C)] if affine else [x]
+
+
+GRID = [(s, t, a) for s in SHAPES for t in (True, False) for a in (True, False)]
+IDS = [f"{s}-{'train' if t else 'eval'}-{'affine' if a else 'plain'}" for s, t, a in GRID]
+
+
+@pytest.mark.parametrize("shape, training, affine", GRID, ids=IDS)
+def test_gradcheck(shape, training, affine):
+    check_gradients(_fns(training, affine)[0], _inputs(SHAPES[shape], affine))
+
+
+@pytest.mark.parametrize("shape, training, affine", GRID, ids=IDS)
+def test_parity(shape, training, affine):
+    torch_parity(*_fns(training, affine), _inputs(SHAPES[shape], affine))
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_parity_channels_last_input(training):
+    torch_parity(*_fns(training, True, lambda x: x.permute(0, 3, 1, 2)), [randn(np.random.default_rng(0), 2, 3, 2, C),
+                                                                         positive(np.random.default_rng(1), C),
+                                                                         randn(np.random.default_rng(2), C)])
+
+
+def test_gradcheck_input_used_twice():
+    check_gradients(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) * x + x.mean(),
+                    _inputs(SHAPES["NCHW"], True))
+
+
+def test_parity_input_used_twice():
+    torch_parity(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) * x + x.mean(),
+                 lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True) * x + x.mean(),
+                 _inputs(SHAPES["NCHW"], True))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("momentum", [0.1, 0.5])
+def test_parity_running_statistics(shape, momentum):
+    """Two training steps update running_mean/var (the variance unbiased) exactly as PyTorch."""
+    torch = pytest.importorskip("torch")
+    rm, rv = _stats()
+    trm, trv = _stats(torch_side=True)
+    for seed in (0, 1):
+        x = _inputs(SHAPES[shape], False, seed)[0]
+        y = F.batch_norm(profondo.tensor(x), profondo.from_numpy(rm), rv, training=True, momentum=momentum)
+        ty = torch.nn.functional.batch_norm(torch.from_numpy(x), trm, trv, training=True, momentum=momentum)
+        np.testing.assert_allclose(y.numpy(), ty.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(rm, trm.numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(rv, trv.numpy(), rtol=1e-5, atol=1e-6)
+    assert rm.dtype == rv.dtype == np.float32 and not np.allclose(rm, RUNNING_MEAN)
+
+
+def test_eval_mode_leaves_running_statistics_alone():
+    rm, rv = _stats()
+    y = F.batch_norm(profondo.tensor(_inputs((4, C), False)[0]), rm, rv, training=False)
+    np.testing.assert_array_equal(rm, RUNNING_MEAN)
+    expected = (_inputs((4, C), False)[0] - RUNNING_MEAN) / np.sqrt(RUNNING_VAR + 1e-5)
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_float32(training):
+    check_float32(_fns(training, True)[0], _inputs(SHAPES["NCHW"], True))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: F.batch_norm(profondo.ones(1, C), training=True), ValueError,
+     r"batch_norm: training needs more than one value per channel, received input \(1, 3\)"),
+    (lambda: F.batch_norm(profondo.ones(4, C), *_stats(), profondo.ones(2), profondo.ones(2)), ValueError,
+     r"batch_norm: weight of shape \(2,\), expected \(3,\) for input \(4, 3\)"),
+    (lambda: F.batch_norm(profondo.ones(4, C + 1), *_stats(), training=True), ValueError,
+     r"batch_norm: running_mean of shape \(3,\), expected \(4,\)"),
+    (lambda: F.batch_norm(profondo.ones(4, C), training=False), ValueError,
+     r"batch_norm: evaluation mode needs running_mean and running_var"),
+    (lambda: F.batch_norm(profondo.ones(4, C), weight=profondo.ones(C), training=True), ValueError,
+     r"batch_norm: give both weight and bias, or neither"),
+    (lambda: F.batch_norm(profondo.ones(4), training=True), ValueError,
+     r"batch_norm: expected input of shape \(N, C, ...\), received \(4,\)"),
+])
+def test_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

@@ -1,0 +1,135 @@
+"""Reductions (sum, mean, max, min, var, logsumexp) over every kind of axis, both keepdims."""
+
+import numpy as np
+import pytest
+
+import profondo
+import profondo.functional as F
+from tests.conftest import check_float32, check_gradients, randn, torch_parity
+
+try:
+    import torch
+except ImportError:  # parity tests skip through torch_parity
+    torch = None
+
+SHAPE = (2, 3, 4)
+AXES = [None, 1, -1, (0, 2)]
+
+
+def _dims(axis):
+    """torch's dim argument for a NumPy axis (None: every dimension, for amax/logsumexp)."""
+    return tuple(range(len(SHAPE))) if axis is None else axis
+
+
+def _torch(op, x, axis, keepdims):
+    dim = _dims(axis)
+    if op == "sum":
+        return x.sum(dim=dim, keepdim=keepdims)
+    if op == "mean":
+        return x.mean(dim=dim, keepdim=keepdims)
+    if op in ("max", "min"):  # amax/amin split the gradient between ties, as profondo does
+        return getattr(torch, f"a{op}")(x, dim=dim, keepdim=keepdims)
+    if op == "var":
+        return x.var(dim=dim, keepdim=keepdims, correction=0)
+    return torch.logsumexp(x, dim=dim, keepdim=keepdims)
+
+
+OPS = ["sum", "mean", "max", "min", "var", "logsumexp"]
+GRID = [(op, axis, keepdims) for op in OPS for axis in AXES for keepdims in (False, True)]
+IDS = [f"{op}-axis{axis}-keepdims{k}".replace(" ", "") for op, axis, k in GRID]
+
+
+@pytest.mark.parametrize("op, axis, keepdims", GRID, ids=IDS)
+def test_gradcheck(op, axis, keepdims):
+    check_gradients(lambda x: getattr(F, op)(x, axis=axis, keepdims=keepdims), [randn(np.random.default_rng(0), *SHAPE)])
+
+
+@pytest.mark.parametrize("op, axis, keepdims", GRID, ids=IDS)
+def test_parity(op, axis, keepdims):
+    torch_parity(lambda x: getattr(x, op)(axis, keepdims), lambda x: _torch(op, x, axis, keepdims),
+                 [randn(np.random.default_rng(0), *SHAPE)])
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_float32(op):
+    check_float32(lambda x: getattr(F, op)(x, axis=1), [randn(np.random.default_rng(0), *SHAPE)])
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_torch_names_dim_keepdim(op):
+    x = profondo.tensor(randn(np.random.default_rng(0), *SHAPE))
+    np.testing.assert_array_equal(getattr(F, op)(x, dim=2, keepdim=True).numpy(),
+                                  getattr(F, op)(x, axis=2, keepdims=True).numpy())
+
+
+# Other layouts and graph shapes: non-contiguous inputs, one tensor used twice, size-1 and empty axes.
+CASES = {
+    "sum_transposed": (lambda x: x.T.sum(axis=0), lambda x: x.T.sum(dim=0), (3, 4)),
+    "max_strided": (lambda x: x[:, ::2].max(axis=1), lambda x: x[:, ::2].amax(dim=1), (3, 8)),
+    "var_strided": (lambda x: x[::2].var(axis=0), lambda x: x[::2].var(dim=0, correction=0), (6, 3)),
+    "logsumexp_transposed": (lambda x: F.logsumexp(x.T, axis=1), lambda x: torch.logsumexp(x.T, dim=1), (3, 4)),
+    "max_times_sum": (lambda x: x.max(axis=1) * x.sum(axis=1), lambda x: x.amax(dim=1) * x.sum(dim=1), (3, 4)),
+    "mean_minus_min": (lambda x: x - x.mean(axis=0) - x.min(axis=0, keepdims=True),
+                       lambda x: x - x.mean(dim=0) - x.amin(dim=0, keepdim=True), (3, 4)),
+    "sum_size1_axis": (lambda x: x.sum(axis=1), lambda x: x.sum(dim=1), (3, 1, 2)),
+    "max_size1_axis": (lambda x: x.max(axis=0), lambda x: x.amax(dim=0), (1, 4)),
+    "sum_empty_axis": (lambda x: x.sum(axis=0), lambda x: x.sum(dim=0), (0, 3)),
+    "sum_of_empty": (lambda x: x.sum(axis=1), lambda x: x.sum(dim=1), (0, 3)),
+    "var_unbiased": (lambda x: F.var(x, axis=1, ddof=1), lambda x: x.var(dim=1), (3, 4)),
+    "var_correction": (lambda x: F.var(x, axis=(0, 1), correction=1), lambda x: x.var(dim=(0, 1)), (3, 4)),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_gradcheck_layouts(name):
+    fn, _, shape = CASES[name]
+    check_gradients(fn, [randn(np.random.default_rng(0), *shape)])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_parity_layouts(name):
+    fn, torch_fn, shape = CASES[name]
+    torch_parity(fn, torch_fn, [randn(np.random.default_rng(0), *shape)])
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_parity_ties_split_the_gradient(op):
+    x = np.array([[1.0, 3.0, 3.0, 0.0], [-2.0, -2.0, -2.0, 1.0]], np.float32)
+    _, (g,) = torch_parity(lambda t: getattr(t, op)(axis=1), lambda t: getattr(torch, f"a{op}")(t, dim=1), [x])
+    assert np.count_nonzero(g[0 if op == "max" else 1]) == (2 if op == "max" else 3)
+
+
+def test_logsumexp_is_stable():
+    x = profondo.tensor([[1000.0, 1000.0], [-1000.0, -1000.0]], requires_grad=True)
+    y = F.logsumexp(x, axis=1)
+    np.testing.assert_allclose(y.numpy(), [1000 + np.log(2), -1000 + np.log(2)], rtol=1e-6)
+    y.sum().backward()
+    # exp(x - y) with y rounded to float32 at 1000 (spacing 6e-5): PyTorch gives the same 0.499985
+    np.testing.assert_allclose(x.grad.numpy(), np.full((2, 2), 0.5), rtol=1e-4)
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_axis_out_of_range(op):
+    with pytest.raises(ValueError, match=f"{op}: axis 3 is out of range for a tensor of 3 dimensions"):
+        getattr(F, op)(profondo.ones(*SHAPE), axis=3)
+
+
+@pytest.mark.parametrize("op", ["max", "min"])
+def test_max_of_empty_raises(op):
+    with pytest.raises(ValueError, match=rf"{op}: reduction over an empty tensor of shape \(0, 3\)"):
+        getattr(F, op)(profondo.ones(0, 3), axis=0)
+
+
+def test_argmax_argmin():
+    x = profondo.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    assert F.argmax(x, axis=1).tolist() == [1, 0] and F.argmin(x, dim=0).tolist() == [0, 1, 0]
+    assert F.argmax(x).dtype == np.int64 and not F.argmax(x).requires_grad
+
+
+def test_mean_and_var_of_integers_and_booleans_are_float32():
+    """An accuracy written (pred == y).mean() is a fraction, not the boolean True."""
+    hits = profondo.tensor([True, False, False, False])
+    assert hits.mean().item() == 0.25 and hits.mean().dtype == np.float32
+    counts = profondo.arange(4)
+    assert counts.mean().item() == 1.5 and counts.var().item() == 1.25 and counts.var().dtype == np.float32
+    assert hits.sum().item() == 1 and hits.sum().dtype.kind == "i"
