@@ -40,7 +40,7 @@ def cmd_summary(args) -> int:
 
     arch = _resolve_architecture(args.file)
     model = spec.from_dict(arch)
-    print(summary(model, _input_shape(arch, args.input)))
+    summary(model, _input_shape(arch, args.input))  # prints the table
     return 0
 
 
@@ -90,9 +90,7 @@ def cmd_train(args) -> int:
     input_shape = _input_shape(arch, None)
     out = Path(args.out or f"runs/{arch.get('name', 'model')}-{args.data}")
     out.mkdir(parents=True, exist_ok=True)
-    table = summary(model, input_shape)
-    (out / "summary.txt").write_text(table + "\n")
-    print(table)
+    (out / "summary.txt").write_text(summary(model, input_shape) + "\n")  # also printed
     train_loader, val_loader, test_loader, classes = _loaders(args, input_shape)
     optimizer = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
