@@ -222,6 +222,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--invert", action="store_true", help="dark strokes on a light background (MNIST is the reverse)")
     p.set_defaults(run=cmd_predict)
+
+    from .rl.cli import add_rl_parser
+
+    add_rl_parser(sub)
     return parser
 
 

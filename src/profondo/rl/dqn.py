@@ -1,0 +1,275 @@
+"""Deep Q-learning: a Q-network, experience replay, a target network, Huber loss, Double DQN.
+
+Per environment step the agent runs at most one batched forward for the greedy action (none
+when it explores) and, every ``train_every`` steps, one update: a forward of the target
+network under ``no_grad`` and one forward/backward of the online network on a batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd import no_grad
+from ..io.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+from ..optim import Adam, clip_grad_norm_
+from ..tensor import Tensor
+from .env import evaluate
+from .history import History
+from .replay import ReplayBuffer
+from .schedule import EpsilonSchedule
+
+EVAL_SEED_OFFSET = 1_000_000  # evaluations during training replay the same seeded episodes
+
+
+@dataclass
+class DQNConfig:
+    """Hyperparameters of :class:`DQN`.
+
+    The target network moves towards the online one every ``target_update`` environment
+    steps by ``target <- tau * online + (1 - tau) * target``: ``tau=1`` is the classic hard
+    copy every N steps, a small ``tau`` with ``target_update=1`` a soft (Polyak) update.
+    ``epsilon`` is indexed by environment steps.
+    """
+
+    lr: float = 1e-3
+    gamma: float = 0.99
+    batch_size: int = 64
+    buffer_size: int = 50_000
+    learning_starts: int = 1_000
+    train_every: int = 1
+    target_update: int = 500
+    tau: float = 1.0
+    double: bool = False
+    huber_delta: float = 1.0
+    max_grad_norm: float | None = 10.0
+    epsilon: EpsilonSchedule = field(default_factory=lambda: EpsilonSchedule(1.0, 0.05, 10_000))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epsilon, dict):
+            self.epsilon = EpsilonSchedule(**self.epsilon)
+        checks = {"lr": self.lr > 0, "gamma": 0 <= self.gamma <= 1, "batch_size": self.batch_size >= 1,
+                  "buffer_size": self.buffer_size >= self.batch_size, "learning_starts": self.learning_starts >= 0,
+                  "train_every": self.train_every >= 1, "target_update": self.target_update >= 1,
+                  "tau": 0 < self.tau <= 1, "huber_delta": self.huber_delta > 0,
+                  "max_grad_norm": self.max_grad_norm is None or self.max_grad_norm > 0}
+        expected = {"lr": "> 0", "gamma": "in [0, 1]", "batch_size": ">= 1", "buffer_size": ">= batch_size",
+                    "learning_starts": ">= 0", "train_every": ">= 1", "target_update": ">= 1", "tau": "in (0, 1]",
+                    "huber_delta": "> 0", "max_grad_norm": "> 0 or None"}
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"DQNConfig: {name} must be {expected[name]}, received {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class DQN:
+    """A deep Q-learning agent around ``network`` (observations -> one Q-value per action).
+
+    >>> net = profondo.spec.load("src/profondo/rl/networks/cartpole.yaml")
+    >>> agent = DQN(net, n_actions=2, obs_shape=(4,), config=DQNConfig(double=True), seed=0)
+    >>> history = agent.fit(make_env("CartPole-v1"), total_steps=50_000, seed=0)
+    >>> returns = evaluate(make_env("CartPole-v1"), agent.greedy, episodes=100, seed=1)
+    """
+
+    def __init__(self, network, n_actions: int, obs_shape: tuple[int, ...], obs_dtype=np.float32,
+                 config: DQNConfig | None = None, seed: int | None = None, architecture: dict | None = None) -> None:
+        self.config = config = config or DQNConfig()
+        self.online, self.n_actions = network, int(n_actions)
+        self.architecture = architecture
+        self.target = copy.deepcopy(network)
+        self.target.requires_grad_(False)
+        self.optimizer = Adam(network.parameters(), lr=config.lr)
+        self.buffer = ReplayBuffer(config.buffer_size, obs_shape, obs_dtype)
+        # uint8 frames are stored as such and scaled to [0, 1] only for the network
+        self.scale = np.float32(1 / 255) if np.dtype(obs_dtype) == np.uint8 else None
+        self.rng = np.random.default_rng(seed)
+        self.steps = self.updates = self.episodes = 0
+        self.best_state = None  # the online weights of the best evaluation during fit
+        self.run_info: dict = {}  # stored in every checkpoint's metadata (environment id, ...)
+        self._rows = np.arange(config.batch_size)
+        self._check_output(obs_shape)
+
+    def _check_output(self, obs_shape) -> None:
+        with no_grad():
+            out = self.online(Tensor(self._input(np.zeros((1, *obs_shape), self.buffer.obs.dtype))))
+        if out.shape != (1, self.n_actions):
+            raise ValueError(f"DQN: the Q-network maps an observation of shape {tuple(obs_shape)} to "
+                             f"{tuple(out.shape[1:])}; expected ({self.n_actions},): one Q-value per action "
+                             f"(set the last layer's units to {self.n_actions})")
+
+    def _input(self, obs: np.ndarray) -> np.ndarray:
+        return obs * self.scale if self.scale is not None else np.asarray(obs, np.float32)
+
+    # --- acting -------------------------------------------------------------------------------
+    def q_values(self, obs: np.ndarray) -> np.ndarray:
+        """Q-values of a batch of observations, (N, n_actions), without recording a graph."""
+        with no_grad():
+            return self.online(Tensor(self._input(np.asarray(obs)))).data
+
+    def greedy(self, observation) -> int:
+        """The action with the highest Q-value for one observation."""
+        return int(self.q_values(np.asarray(observation)[None])[0].argmax())
+
+    def act(self, observation, epsilon: float) -> int:
+        """Epsilon-greedy; the network runs only when the agent does not explore."""
+        if self.rng.random() < epsilon:
+            return int(self.rng.integers(self.n_actions))
+        return self.greedy(observation)
+
+    # --- learning -------------------------------------------------------------------------------
+    def observe(self, obs, action: int, reward: float, next_obs, terminated: bool) -> float | None:
+        """Store a transition, count the step, train and move the target network when due.
+
+        Returns the loss when an update ran, else None.
+        """
+        c = self.config
+        self.buffer.add(obs, action, reward, next_obs, terminated)
+        self.steps += 1
+        loss = None
+        if self.steps >= c.learning_starts and len(self.buffer) >= c.batch_size and self.steps % c.train_every == 0:
+            loss = self.train_step()
+        if self.steps % c.target_update == 0:
+            self.update_target()
+        return loss
+
+    def td_targets(self, rewards: np.ndarray, next_obs: np.ndarray, terminated: np.ndarray) -> np.ndarray:
+        """``r + gamma * (1 - terminated) * Q_target(s', a*)`` with ``a* = argmax_a Q_target(s', a)``,
+        or ``argmax_a Q_online(s', a)`` for Double DQN."""
+        with no_grad():
+            next_in = Tensor(self._input(next_obs))
+            q_next = self.target(next_in).data
+            if self.config.double:
+                best = self.online(next_in).data.argmax(axis=1)
+                q_best = q_next[np.arange(len(best)), best]
+            else:
+                q_best = q_next.max(axis=1)
+        return (rewards + np.float32(self.config.gamma) * (1.0 - terminated) * q_best).astype(np.float32)
+
+    def train_step(self) -> float:
+        """One gradient step on a sampled batch (Huber loss on the taken actions' Q-values)."""
+        c = self.config
+        batch = self.buffer.sample(c.batch_size, self.rng)
+        targets = self.td_targets(batch.rewards, batch.next_obs, batch.terminated)
+        q = self.online(Tensor(self._input(batch.obs)))[self._rows, batch.actions]
+        loss = F.huber_loss(q, Tensor(targets), delta=c.huber_delta)
+        self.optimizer.zero_grad()
+        loss.backward()
+        if c.max_grad_norm is not None:
+            clip_grad_norm_(self.online.parameters(), c.max_grad_norm)
+        self.optimizer.step()
+        self.updates += 1
+        return float(loss.data)
+
+    def update_target(self) -> None:
+        """``target <- tau * online + (1 - tau) * target`` in place (a copy when tau == 1)."""
+        tau = self.config.tau
+        pairs = zip((*self.target.parameters(), *self.target.buffers()),
+                    (*self.online.parameters(), *self.online.buffers()))
+        for t, o in pairs:
+            if tau == 1.0 or t.data.dtype.kind != "f":
+                t.data[...] = o.data
+            else:
+                t.data *= 1.0 - tau
+                t.data += tau * o.data
+
+    def fit(self, env, total_steps: int, seed: int | None = None, progress=None, eval_env=None,
+            eval_every: int = 0, eval_episodes: int = 10, stop_return: float | None = None,
+            checkpoint: str | os.PathLike | None = None, checkpoint_every: int = 10_000,
+            history: History | None = None) -> History:
+        """Play until ``self.steps`` reaches ``total_steps`` (so a resumed agent continues).
+
+        Every ``eval_every`` steps (0: never) the greedy policy plays ``eval_episodes`` episodes
+        on ``eval_env``; the best weights so far are kept in :attr:`best_state` and, with
+        ``checkpoint``, in ``best.ckpt`` beside it. Training stops early once an evaluation
+        reaches ``stop_return``. With ``checkpoint`` the full training state is written there
+        at the first episode end after every ``checkpoint_every`` steps and at the end.
+        ``progress``: a :class:`~profondo.train.progress.ProgressBar` over steps (or None).
+        """
+        if eval_every and eval_env is None:
+            raise ValueError(f"DQN.fit: eval_every={eval_every} needs an eval_env to play the evaluations on")
+        history = history if history is not None else History()
+        best = max((e[1] for e in history.evaluations), default=-np.inf)
+        next_eval = (self.steps // eval_every + 1) * eval_every if eval_every else None
+        next_save = self.steps + checkpoint_every
+        # every episode is seeded (seed + its index), so a resumed run replays the same episodes
+        obs, _ = env.reset(seed=None if seed is None else seed + self.episodes)
+        episode_return, length, mean100, stop = 0.0, 0, history.mean_return(100), False
+        while self.steps < total_steps and not stop:
+            epsilon = self.config.epsilon(self.steps)
+            action = self.act(obs, epsilon)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            self.observe(obs, action, float(reward), next_obs, terminated)
+            obs, episode_return, length = next_obs, episode_return + float(reward), length + 1
+            ended = terminated or truncated
+            if ended:
+                self.episodes += 1
+                history.add_episode(episode_return, length, self.steps)
+                episode_return, length, mean100 = 0.0, 0, history.mean_return(100)
+                obs, _ = env.reset(seed=None if seed is None else seed + self.episodes)
+            if next_eval is not None and self.steps >= next_eval:
+                next_eval += eval_every
+                eval_seed = None if seed is None else seed + EVAL_SEED_OFFSET
+                returns = evaluate(eval_env, self.greedy, eval_episodes, seed=eval_seed)
+                history.evaluations.append((self.steps, float(returns.mean()), float(returns.std())))
+                if returns.mean() >= best:
+                    best, self.best_state = returns.mean(), self.online.state_dict()
+                    if checkpoint is not None:
+                        self.save(Path(checkpoint).with_name("best.ckpt"), history, replay=False)
+                stop = stop_return is not None and returns.mean() >= stop_return
+            if ended and checkpoint is not None and self.steps >= next_save:
+                self.save(checkpoint, history)
+                next_save = self.steps + checkpoint_every
+            if progress is not None:
+                progress.update(1, samples=1, episode=self.episodes, return100=mean100, epsilon=epsilon)
+        if checkpoint is not None:
+            # a run cut inside an episode resumes with a new episode
+            self.save(checkpoint, history)
+        return history
+
+    # --- checkpoints ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike, history: History | None = None, replay: bool = True, **meta) -> Path:
+        """Everything needed to resume: both networks, Adam's state, the replay buffer (unless
+        ``replay=False``), the counters, the RNG state and the history (atomic write)."""
+        opt = self.optimizer.state_dict()
+        opt_arrays = {f"{i}/{k}": v for i, st in opt["state"].items() for k, v in st.items() if hasattr(v, "shape")}
+        opt_steps = {str(i): st["step"] for i, st in opt["state"].items()}
+        arrays = {"model": dict(self.online.state_dict()), "target": dict(self.target.state_dict()),
+                  "optimizer": opt_arrays}
+        if replay:
+            arrays["replay"] = self.buffer.state_dict()
+        info = {"algorithm": "dqn", "config": self.config.to_dict(), "n_actions": self.n_actions,
+                "obs_shape": list(self.buffer.obs_shape), "obs_dtype": str(self.buffer.obs.dtype),
+                "steps": self.steps, "updates": self.updates, "episodes": self.episodes,
+                "rng": self.rng.bit_generator.state, "optimizer_steps": opt_steps,
+                "optimizer_groups": opt["param_groups"], "architecture": self.architecture,
+                "history": history.to_dict() if history is not None else None, **self.run_info, **meta}
+        return write_checkpoint(path, Checkpoint(arrays, info))
+
+    def load(self, path: str | os.PathLike) -> History:
+        """Restore a state written by :meth:`save` into this agent; returns the saved history."""
+        ckpt = read_checkpoint(path)
+        m = ckpt.meta
+        if m.get("algorithm") != "dqn":
+            raise ValueError(f"{path} is not a DQN checkpoint (algorithm: {m.get('algorithm')!r})")
+        if tuple(m["obs_shape"]) != self.buffer.obs_shape or m["n_actions"] != self.n_actions:
+            raise ValueError(f"{path}: the file's agent sees observations {tuple(m['obs_shape'])} with "
+                             f"{m['n_actions']} actions, this one {self.buffer.obs_shape} with {self.n_actions}")
+        self.online.load_state_dict(ckpt.group("model"))
+        self.target.load_state_dict(ckpt.group("target"))
+        state: dict[int, dict] = {int(i): {"step": s} for i, s in m["optimizer_steps"].items()}
+        for key, array in ckpt.group("optimizer").items():
+            i, _, name = key.partition("/")
+            state[int(i)][name] = array
+        self.optimizer.load_state_dict({"state": state, "param_groups": m["optimizer_groups"]})
+        if "obs" in ckpt.group("replay"):
+            self.buffer.load_state_dict(ckpt.group("replay"))
+        self.steps, self.updates, self.episodes = m["steps"], m["updates"], m["episodes"]
+        self.rng.bit_generator.state = m["rng"]
+        return History.from_dict(m.get("history") or {})
