@@ -96,3 +96,21 @@ def move(array, target: Device):
     cp = _require_cupy()
     with cp.cuda.Device(target.index):
         return cp.asarray(array)
+
+
+def blas_threads(n: int | None):
+    """Context manager limiting the CPU BLAS to ``n`` threads (None: leave it as it is).
+
+    Small matrices (small networks, Q-networks) run fastest on one thread, and on cores that
+    other processes keep busy two BLAS threads were measured 10x slower than one. Needs
+    threadpoolctl; without it, set OPENBLAS_NUM_THREADS before starting Python.
+    """
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(n, user_api="blas")

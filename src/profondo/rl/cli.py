@@ -14,13 +14,14 @@ Options given on the command line override the file.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from ..backend import blas_threads
 
 NETWORKS = Path(__file__).with_name("networks")
 FINAL_SEED_OFFSET = 2_000_000  # final evaluations play episodes that training never saw
@@ -142,16 +143,6 @@ def _finish(out: Path, history, title: str, metrics: dict) -> None:
         plot_learning_curve(history, out / "learning_curve.png", title)
     except ImportError as e:
         print(f"profondo rl: {e}", file=sys.stderr)
-
-
-def _blas_threads(n: int):
-    """Limit BLAS threads: on the small matrices of a Q-network, threads cost more than they
-    save, and far more when other processes keep the cores busy (10x measured on 2 busy cores)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")
 
 
 def _progress(total: int, desc: str, quiet: bool):
@@ -317,7 +308,7 @@ def cmd_dqn(args) -> int:
           f"{c.target_update} steps (tau {c.tau}), {'double ' if c.double else ''}DQN, epsilon {c.epsilon.start} -> "
           f"{c.epsilon.end} over {c.epsilon.decay} steps, seed {args.seed}")
     bar = _progress(o["steps"], f"dqn {env_id}", args.quiet)
-    with _blas_threads(o["threads"]):
+    with blas_threads(o["threads"]):
         started = time.perf_counter()
         history = agent.fit(env, o["steps"], seed=args.seed, progress=bar, eval_env=eval_env,
                             eval_every=o["eval_every"], eval_episodes=o["eval_episodes"], stop_return=o["stop_return"],
