@@ -228,8 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--invert", action="store_true", help="dark strokes on a light background (MNIST is the reverse)")
     p.set_defaults(run=cmd_predict)
 
+    from .edge_cli import add_edge_parser
     from .rl.cli import add_rl_parser
 
+    add_edge_parser(sub)
     add_rl_parser(sub)
     return parser
 

@@ -58,15 +58,27 @@ def save_training_state(path: str | os.PathLike, model, optimizer=None, schedule
 
 
 def load_model(path: str | os.PathLike):
-    """Rebuild the model stored in a checkpoint (its architecture file) with its weights."""
+    """Rebuild the model stored in a checkpoint with its weights: from its architecture file,
+    or, for an imported ONNX network that has none, from the module configuration that
+    ``profondo import`` stores in ``extra['module']``."""
     ckpt = read_checkpoint(path)
     arch = ckpt.meta.get("architecture")
-    if arch is None:
+    config = ckpt.meta.get("extra", {}).get("module")
+    if arch is not None:
+        from ..spec import from_dict
+
+        model = from_dict(arch)
+    elif config is not None:
+        from ..io import onnx_import  # noqa: F401  (registers the imported layer classes)
+        from ..nn import Module
+        from ..spec import Spec
+
+        model = Module._registry[config["class_name"]].from_config(config["config"])
+        if "input" in config:
+            model.spec = Spec(config.get("name", "model"), tuple(config["input"]), config.get("output_activation"))
+    else:
         raise ValueError(f"{path} holds weights only (the model had no architecture file): build the "
                          "model in code and call load_state_dict(read_checkpoint(path).group('model'))")
-    from ..spec import from_dict
-
-    model = from_dict(arch)
     model.load_state_dict(ckpt.group("model"))
     return model, ckpt
 

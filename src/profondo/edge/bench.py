@@ -1,0 +1,259 @@
+"""Inference benchmark: profondo's frozen float32 and int8 plans against PyTorch and onnxruntime.
+
+For each network: batch-1 latency (ms) and batch-256 throughput (samples/s) from the median
+call of each repeat (30 and 5 calls), of profondo eager (the autograd engine
+under no_grad), the frozen float32 plan, the int8 plan, PyTorch (``inference_mode``) and
+onnxruntime, on the CPU with two threads each (``torch.set_num_threads(2)``,
+``intra_op_num_threads=2``, NumPy's BLAS limited by threadpoolctl). The engines alternate,
+repeat after repeat, in one process; the table reports the medians over repeats. Before
+timing, every engine's outputs are checked against the frozen float32 plan.
+
+    profondo bench                               # lenet5, mlp-mnist, convnetjs-cifar10, resnet-small
+    profondo bench --models lenet5 --checkpoint lenet5=runs/lenet5-mnist/best.ckpt --json bench.json
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import nn
+from ..nn.graph import Add, Concat, Graph, topological_order
+from .freeze import freeze
+from .quantize import quantize
+
+DEFAULT_MODELS = ("lenet5", "mlp-mnist", "convnetjs-cifar10", "resnet-small")
+ENGINES = ("profondo-eager", "profondo-f32", "profondo-int8", "torch", "onnxruntime")
+
+
+# --- the same network in PyTorch ---------------------------------------------------------------
+def to_torch(model: nn.Module):
+    """A PyTorch copy of a profondo Sequential/Graph of standard layers (same state-dict keys)."""
+    import torch
+
+    tnn = torch.nn
+
+    class TorchAdd(tnn.Module):
+        def forward(self, *xs):
+            return sum(xs[1:], xs[0])
+
+    class TorchConcat(tnn.Module):
+        def __init__(self, axis):
+            super().__init__()
+            self.axis = axis
+
+        def forward(self, *xs):
+            return torch.cat(xs, self.axis)
+
+    class TorchGraph(tnn.Module):
+        def __init__(self, nodes, outputs):
+            super().__init__()
+            self.order = [(n, ins) for n, _, ins in nodes]
+            self.outs = outputs
+            for n, m, _ in nodes:
+                self.add_module(n, m)
+
+        def forward(self, x):
+            values = {"input": x}
+            for n, ins in self.order:
+                values[n] = getattr(self, n)(*[values[i] for i in ins])
+            return values[self.outs[0]] if len(self.outs) == 1 else tuple(values[o] for o in self.outs)
+
+    def convert(m):
+        t = type(m)
+        if t is nn.Sequential:
+            return tnn.Sequential(OrderedDict((k, convert(c)) for k, c in m.named_children()))
+        if t is Graph:
+            order = topological_order(m.inputs_of)
+            return TorchGraph([(n, convert(getattr(m, n)), m.inputs_of[n]) for n in order], m.outputs)
+        if t is nn.Conv2d:
+            return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation, m.groups,
+                              m.bias is not None)
+        if t is nn.Linear:
+            return tnn.Linear(m.in_features, m.out_features, m.bias is not None)
+        if t in (nn.MaxPool2d, nn.AvgPool2d):
+            return (tnn.MaxPool2d if t is nn.MaxPool2d else tnn.AvgPool2d)(m.kernel_size, m.stride, m.padding)
+        if t is nn.GlobalAvgPool2d:
+            return tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten())
+        if t in (nn.BatchNorm1d, nn.BatchNorm2d):
+            cls = tnn.BatchNorm1d if t is nn.BatchNorm1d else tnn.BatchNorm2d
+            return cls(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
+        if t is nn.Flatten:
+            return tnn.Flatten(m.start_dim, m.end_dim)
+        if t is nn.Dropout:
+            return tnn.Dropout(m.p)
+        if t is nn.LeakyReLU:
+            return tnn.LeakyReLU(m.negative_slope)
+        if t in (nn.Softmax, nn.LogSoftmax):
+            return getattr(tnn, t.__name__)(m.dim)
+        if t in (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Tanh, nn.Identity):
+            return getattr(tnn, t.__name__)()
+        if t is Add:
+            return TorchAdd()
+        if t is Concat:
+            return TorchConcat(m.axis)
+        raise ValueError(f"to_torch: no PyTorch counterpart for {t.__name__}")
+
+    out = convert(model)
+    out.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()}, strict=False)
+    return out.eval()
+
+
+# --- engines: name -> callable(x) -> numpy output --------------------------------------------------
+def _engines(model: nn.Module, input_shape: tuple[int, ...], threads: int, rng: np.random.Generator,
+             only: tuple[str, ...]) -> dict[str, Callable]:
+    from .. import no_grad
+    from ..tensor import Tensor
+
+    model.eval()
+    frozen = freeze(model, input_shape)
+    engines: dict[str, Callable] = OrderedDict()
+
+    def eager(x):
+        with no_grad():
+            return model(Tensor(x)).numpy()
+
+    engines["profondo-eager"] = eager
+    engines["profondo-f32"] = frozen.run
+    calibration = rng.standard_normal((256, *input_shape)).astype(np.float32)
+    engines["profondo-int8"] = quantize(frozen, calibration).run
+    try:
+        import torch
+
+        torch.set_num_threads(threads)
+        tmodel = to_torch(model)
+
+        def run_torch(x):
+            with torch.inference_mode():
+                return tmodel(torch.from_numpy(x)).numpy()
+
+        engines["torch"] = run_torch
+    except ImportError:
+        pass
+    try:
+        import onnxruntime as ort
+
+        from ..io.onnx_export import export_onnx
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        session = ort.InferenceSession(export_onnx(model, input_shape=input_shape).SerializeToString(), options,
+                                       providers=["CPUExecutionProvider"])
+        engines["onnxruntime"] = lambda x: session.run(None, {"input": x})[0]
+    except ImportError:
+        pass
+    return OrderedDict((k, v) for k, v in engines.items() if k in only)
+
+
+def _median_call(fn: Callable, x: np.ndarray, calls: int) -> float:
+    """The median of ``calls`` individually timed calls, in seconds: one call that waits for a core
+    taken by another process does not move it."""
+    times = []
+    for _ in range(calls):
+        start = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def run_benchmark(models=DEFAULT_MODELS, checkpoints: dict[str, str] | None = None, repeats: int = 7,
+                  threads: int = 2, batch: int = 256, latency_calls: int = 30, batch_calls: int = 5, engines=ENGINES,
+                  seed: int = 0, pause: float = 0.2, log: Callable[[str], None] = print) -> dict:
+    """Time every engine on every model; returns the results (see :func:`format_table`)."""
+    from ..spec import zoo
+    from ..train.state import load_model
+
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limiter = threadpool_limits(threads)
+    except ImportError:  # BLAS then uses its default thread count (the machine's cores)
+        limiter = None
+    rng = np.random.default_rng(seed)
+    rows = []
+    load_before = os.getloadavg()
+    try:
+        for name in models:
+            path = (checkpoints or {}).get(name)
+            model = load_model(path)[0] if path else zoo.load(name)
+            shape = model.spec.input
+            fns = _engines(model, shape, threads, rng, tuple(engines))
+            x1 = rng.standard_normal((1, *shape)).astype(np.float32)
+            xb = rng.standard_normal((batch, *shape)).astype(np.float32)
+            reference = fns["profondo-f32"](xb) if "profondo-f32" in fns else None
+            check = {}
+            for engine, fn in fns.items():
+                fn(x1)  # warm up: binds buffers, first-call allocations
+                if reference is not None:
+                    check[engine] = float(np.abs(fn(xb) - reference).max())
+            latency = {e: [] for e in fns}
+            throughput = {e: [] for e in fns}
+            for _ in range(repeats):  # alternate the engines, repeat after repeat
+                for engine, fn in fns.items():
+                    # A pause first: the previous engine's idle threads (OpenMP, BLAS) spin for a while
+                    # after their last call and would steal the cores from this one.
+                    time.sleep(pause)
+                    latency[engine].append(_median_call(fn, x1, latency_calls) * 1e3)
+                    time.sleep(pause)
+                    throughput[engine].append(batch / _median_call(fn, xb, batch_calls))
+            row = {"model": name, "input": list(shape), "weights": path or "random (zoo init)",
+                   "max_abs_diff_vs_f32": check,
+                   "latency_ms_batch1": {e: statistics.median(v) for e, v in latency.items()},
+                   "throughput_batch": batch,
+                   "throughput_per_s": {e: statistics.median(v) for e, v in throughput.items()},
+                   "best_latency_ms_batch1": {e: min(v) for e, v in latency.items()},
+                   "best_throughput_per_s": {e: max(v) for e, v in throughput.items()},
+                   "raw": {"latency_ms": latency, "throughput_per_s": throughput}}
+            rows.append(row)
+            log(f"{name}: done")
+    finally:
+        if limiter is not None:
+            limiter.unregister()
+    import importlib
+
+    versions = {}
+    for module in ("numpy", "torch", "onnxruntime"):
+        try:
+            versions[module] = importlib.import_module(module).__version__
+        except ImportError:
+            pass
+    return {"rows": rows, "repeats": repeats, "threads": threads, "latency_calls_per_repeat": latency_calls,
+            "batch_calls_per_repeat": batch_calls, "pause_s": pause,
+            "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                        "load_average_1min": [load_before[0], os.getloadavg()[0]],
+                        "python": platform.python_version(), **versions}}
+
+
+def format_table(results: dict) -> str:
+    """Batch-1 latency and batch-N throughput per engine, with the ratio to PyTorch."""
+    rows = results["rows"]
+    engines = [e for e in ENGINES if any(e in r["latency_ms_batch1"] for r in rows)]
+    width = max(12, *(len(e) + 2 for e in engines))
+    lines = []
+    for title, key, unit, fmt in (("batch-1 latency", "latency_ms_batch1", "ms, lower is better", "{:.3f}"),
+                                  (f"batch-{rows[0]['throughput_batch'] if rows else ''} throughput",
+                                   "throughput_per_s", "samples/s, higher is better", "{:,.0f}")):
+        lines.append(f"{title} ({unit}; median of {results['repeats']}, {results['threads']} threads)")
+        lines.append(f"{'model':<20}" + "".join(f"{e:>{width}}" for e in engines))
+        for r in rows:
+            values = r[key]
+            cells = [fmt.format(values[e]) if e in values else "-" for e in engines]
+            lines.append(f"{r['model']:<20}" + "".join(f"{c:>{width}}" for c in cells))
+            if "torch" in values:
+                ratio = [(values[e] / values["torch"]) if e in values else None for e in engines]
+                label = "  x torch"
+                lines.append(f"{label:<20}" + "".join(f"{'-' if v is None else f'{v:.2f}':>{width}}" for v in ratio))
+        lines.append("")
+    m = results["machine"]
+    lines.append(f"{m['cpus']} CPUs, 1-minute load average {m['load_average_1min'][0]:.1f} before and "
+                 f"{m['load_average_1min'][1]:.1f} after (other processes share the cores: above the thread "
+                 "count, timings are noisy)")
+    lines.append("max |output - frozen float32| on the benchmark batch: " + "; ".join(
+        f"{r['model']}: " + ", ".join(f"{e} {d:.1e}" for e, d in r["max_abs_diff_vs_f32"].items()) for r in rows))
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""Freeze a profondo network into an :class:`~profondo.edge.runtime.EdgeModel` (float32).
+
+The network (Sequential or Graph of :mod:`profondo.nn` layers) is written as a plan of
+runtime steps, then simplified: dropout and identity layers vanish, a batch norm after a
+convolution or linear layer is folded into its weights (``w * gamma / sqrt(var + eps)``,
+computed in float64), a standalone batch norm becomes one per-channel scale and shift,
+and an activation is fused into the step that produces its input when nothing else reads
+that value. Evaluation-mode semantics throughout (running statistics, no dropout).
+
+>>> edge = freeze(profondo.spec.zoo.load("lenet5"))
+>>> edge(np.zeros((1, 1, 28, 28), np.float32)).shape
+(1, 10)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from .. import nn
+from ..nn.graph import INPUT, Add, Concat, Graph, topological_order
+from .runtime import FORMAT, VERSION, EdgeModel
+
+
+def _pairs(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _graph_nodes(g: Graph) -> list:
+    """``(name, module, inputs)`` in an order where every node comes after its inputs."""
+    return [(n, getattr(g, n), g.inputs_of[n]) for n in topological_order(g.inputs_of)]
+
+
+class _Plan:
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
+        self.arrays: dict[str, np.ndarray] = {}
+        self.n_slots = 1  # slot 0: the input
+
+    def step(self, op: str, name: str, inputs: list[int], attrs: dict | None = None,
+             params: dict[str, np.ndarray] | None = None, act: dict | None = None) -> int:
+        out = self.n_slots
+        self.n_slots += 1
+        names = {}
+        for key, array in (params or {}).items():
+            names[key] = f"{name}.{key}"
+            self.arrays[names[key]] = np.ascontiguousarray(array, np.float32)
+        self.steps.append({"op": op, "name": name, "inputs": inputs, "output": out, "attrs": attrs or {},
+                           "params": names, "act": act})
+        return out
+
+
+def _bias(m) -> dict[str, np.ndarray]:
+    return {} if m.bias is None else {"bias": m.bias.numpy()}
+
+
+def _conv(p: _Plan, m: nn.Conv2d, name: str, x: int) -> int:
+    return p.step("conv", name, [x], {"stride": list(m.stride), "padding": list(m.padding),
+                                      "dilation": list(m.dilation), "groups": m.groups},
+                  {"weight": m.weight.numpy(), **_bias(m)})
+
+
+def _pool(p: _Plan, m, name: str, x: int) -> int:
+    op = "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool"
+    return p.step(op, name, [x], {"kernel": list(_pairs(m.kernel_size)), "stride": list(_pairs(m.stride)),
+                                  "padding": list(_pairs(m.padding))})
+
+
+def _batch_norm(p: _Plan, m, name: str, x: int) -> int:
+    if not m.track_running_stats:
+        raise ValueError(f"{name}: batch norm without running statistics has no inference form")
+    scale = 1.0 / np.sqrt(m.running_var.numpy().astype(np.float64) + m.eps)
+    if m.affine:
+        scale = scale * m.weight.numpy()
+    shift = -m.running_mean.numpy() * scale + (m.bias.numpy() if m.affine else 0.0)
+    # float64 until folded: the plan casts to float32 when the step is final
+    step = p.step("scale_shift", name, [x])
+    p.steps[-1]["fold"] = (scale, shift)
+    return step
+
+
+def _act(kind: str, **fields) -> Callable:
+    def make(p: _Plan, m, name: str, x: int) -> int:
+        act = {"kind": kind, **{k: getattr(m, attr) for k, attr in fields.items()}}
+        return p.step("act", name, [x], act=act)
+
+    return make
+
+
+LAYERS: dict[type, Callable] = {
+    nn.Conv2d: _conv,
+    nn.Linear: lambda p, m, name, x: p.step("linear", name, [x], {}, {"weight": m.weight.numpy(), **_bias(m)}),
+    nn.MaxPool2d: _pool, nn.AvgPool2d: _pool,
+    nn.GlobalAvgPool2d: lambda p, m, name, x: p.step("global_avgpool", name, [x]),
+    nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm,
+    nn.Flatten: lambda p, m, name, x: p.step("flatten", name, [x], {"start_dim": m.start_dim, "end_dim": m.end_dim}),
+    nn.Dropout: lambda p, m, name, x: x, nn.Identity: lambda p, m, name, x: x,
+    nn.ReLU: _act("relu"), nn.ReLU6: _act("relu6"), nn.LeakyReLU: _act("leaky_relu", slope="negative_slope"),
+    nn.Sigmoid: _act("sigmoid"), nn.Tanh: _act("tanh"), nn.Softmax: _act("softmax", dim="dim"),
+    nn.LogSoftmax: _act("log_softmax", dim="dim"),
+    Add: lambda p, m, name, *xs: p.step("add", name, list(xs)),
+    Concat: lambda p, m, name, *xs: p.step("concat", name, list(xs), {"axis": m.axis}),
+}
+"""Layer class -> ``fn(plan, module, name, *input_slots) -> output slot``."""
+
+
+def _plain(m, container: type) -> bool:
+    return isinstance(m, container) and type(m).forward is container.forward
+
+
+def _unsupported(model: nn.Module) -> list[str]:
+    found = []
+
+    def visit(m, path):
+        if _plain(m, nn.Sequential) or _plain(m, Graph):
+            for child_name, child in m.named_children():
+                visit(child, f"{path}.{child_name}" if path else child_name)
+        elif type(m) not in LAYERS:
+            found.append(f"{path or '(the model)'} ({type(m).__name__})")
+
+    visit(model, "")
+    return found
+
+
+def _emit(p: _Plan, m: nn.Module, path: str, xs: list[int]):
+    if _plain(m, nn.Sequential):
+        (x,) = xs
+        for child_name, child in m.named_children():
+            x = _emit(p, child, f"{path}.{child_name}" if path else child_name, [x])
+        return x
+    if _plain(m, Graph):
+        values = {INPUT: xs[0]}
+        for node, module, inputs in _graph_nodes(m):
+            values[node] = _emit(p, module, f"{path}.{node}" if path else node, [values[i] for i in inputs])
+        outs = [values[o] for o in m.outputs]
+        return outs[0] if len(outs) == 1 else outs
+    return LAYERS[type(m)](p, m, path or type(m).__name__.lower(), *xs)
+
+
+def _simplify(p: _Plan, outputs: list[int]) -> list[int]:
+    """Fold batch norms into the weights before them and fuse activations into their producers."""
+    producer = {s["output"]: s for s in p.steps}
+    uses = Counter(i for s in p.steps for i in s["inputs"]) + Counter(outputs)
+    alias: dict[int, int] = {}
+
+    def merge(step: dict, into: dict) -> None:  # step's output is now into's output
+        alias[step["output"]] = into["output"]
+        uses[into["output"]] = uses[step["output"]]
+
+    kept = []
+    for s in p.steps:
+        s["inputs"] = [alias.get(i, i) for i in s["inputs"]]
+        src = producer.get(s["inputs"][0]) if s["inputs"] else None
+        alone = src is not None and uses[s["inputs"][0]] == 1  # a model output counts as a use
+        if s["op"] == "scale_shift":
+            scale, shift = s.pop("fold")
+            if alone and src["op"] in ("conv", "linear") and not src.get("act"):
+                w = p.arrays[src["params"]["weight"]].astype(np.float64)
+                p.arrays[src["params"]["weight"]] = (w * scale.reshape(-1, *[1] * (w.ndim - 1))).astype(np.float32)
+                b = p.arrays[src["params"]["bias"]].astype(np.float64) if "bias" in src["params"] else 0.0
+                src["params"]["bias"] = f"{src['name']}.bias"
+                p.arrays[src["params"]["bias"]] = (b * scale + shift).astype(np.float32)
+                merge(s, src)
+                continue
+            s["params"] = {"scale": f"{s['name']}.scale", "shift": f"{s['name']}.shift"}
+            p.arrays[s["params"]["scale"]] = scale.astype(np.float32)
+            p.arrays[s["params"]["shift"]] = shift.astype(np.float32)
+        elif s["op"] == "act" and alone and src["op"] not in ("flatten", "act") and not src.get("act"):
+            src["act"] = s["act"]
+            merge(s, src)
+            continue
+        kept.append(s)
+    for s in kept:
+        if not s.get("act"):
+            s.pop("act", None)
+    p.steps = kept
+    return [alias.get(o, o) for o in outputs]
+
+
+def freeze(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> EdgeModel:
+    """The network as a NumPy-only :class:`EdgeModel` (evaluation semantics, float32).
+
+    ``input_shape`` is the per-sample shape; a network built from an architecture file
+    knows its own. Raises ValueError listing every layer the runtime has no kernel for.
+
+    >>> edge = freeze(net, (3, 32, 32)); edge.save("net.edge")
+    """
+    missing = _unsupported(model)
+    if missing:
+        raise ValueError(f"freeze: no edge kernel for {len(missing)} module(s): {', '.join(missing)}; supported: "
+                         f"{', '.join(sorted(c.__name__ for c in LAYERS))} inside Sequential or Graph")
+    spec = getattr(model, "spec", None)
+    if input_shape is None:
+        if spec is None:
+            raise ValueError("freeze: pass input_shape, the per-sample input shape such as (1, 28, 28): this "
+                             "network was not built from an architecture file")
+        input_shape = spec.input
+    p = _Plan()
+    out = _emit(p, model, "", [0])
+    outputs = _simplify(p, out if isinstance(out, list) else [out])
+    if 0 in outputs:
+        raise ValueError("freeze: the network returns its input unchanged; nothing to run")
+    plan = {"format": FORMAT, "version": VERSION, "name": getattr(spec, "name", type(model).__name__.lower()),
+            "precision": "float32", "input": {"shape": [int(s) for s in input_shape]},
+            "output_activation": getattr(spec, "output_activation", None),
+            "steps": p.steps, "outputs": outputs, "n_slots": p.n_slots}
+    used = {name for s in p.steps for name in s["params"].values()}
+    edge = EdgeModel(plan, {k: v for k, v in p.arrays.items() if k in used})
+    edge.run(np.zeros((1, *plan["input"]["shape"]), np.float32))  # checks every shape now, not on the device
+    return edge

@@ -1,0 +1,397 @@
+"""Export profondo networks to ONNX (needs the ``onnx`` package: ``pip install onnx``).
+
+The network is walked module by module (Sequential, Graph and the layers of
+:mod:`profondo.nn`, plus LSTM/GRU when :mod:`profondo.nn.recurrent` exists), not traced,
+so ONNX node names are the module paths and initializer names the state-dict keys
+(``conv1.weight``); :func:`profondo.io.onnx_import.import_onnx` rebuilds the same names.
+The batch axis is dynamic (``N``) unless ``dynamic_batch=False``. Dropout is written as an
+ONNX Dropout node (a no-op at inference) so that an imported network keeps it for training.
+
+>>> model = profondo.spec.zoo.load("lenet5")
+>>> export_onnx(model, "lenet5.onnx")              # input shape from model.spec
+>>> export_onnx(net, "net.onnx", input_shape=(3, 32, 32), opset=18)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import nn
+from ..nn.graph import INPUT, Add, Concat, Graph, topological_order
+
+DEFAULT_OPSET = 21
+MIN_OPSET = 13  # Softmax over one axis, Squeeze/Unsqueeze axes as inputs, Clip bounds as inputs
+SPEC_KEY = "profondo.spec"  # metadata: the network's name, per-sample input shape, output activation
+
+
+def _onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("ONNX export needs the onnx package: pip install onnx") from None
+    return onnx
+
+
+class _Value(NamedTuple):
+    name: str  # the ONNX value name
+    shape: tuple | None  # per-sample shape (no batch axis); None where unknown (imported OnnxOp nodes)
+
+
+class _Builder:
+    """Collects ONNX nodes and initializers, giving every value a unique name."""
+
+    def __init__(self, opset: int) -> None:
+        self.opset = opset
+        self.nodes: list = []
+        self.initializers: dict[str, np.ndarray] = {}
+        self.taken: set[str] = set()
+
+    def unique(self, base: str) -> str:
+        name, i = base, 1
+        while name in self.taken:
+            name, i = f"{base}_{i}", i + 1
+        self.taken.add(name)
+        return name
+
+    def const(self, name: str, array) -> str:
+        """An initializer named ``name`` (a state-dict key where there is one)."""
+        name = self.unique(name)
+        self.initializers[name] = np.asarray(array)
+        return name
+
+    def node(self, op: str, inputs: list[str], name: str, n_outputs: int = 1, **attrs) -> list[str]:
+        onnx = _onnx()
+        node_name = self.unique(name)
+        outputs = [self.unique(f"{node_name}:{i}" if n_outputs > 1 else f"{node_name}:out") for i in range(n_outputs)]
+        self.nodes.append(onnx.helper.make_node(op, inputs, outputs, name=node_name,
+                                                **{k: v for k, v in attrs.items() if v is not None}))
+        return outputs
+
+
+def _pairs(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def graph_nodes(g: Graph) -> list[tuple[str, nn.Module, list[str]]]:
+    """A Graph's ``(name, module, inputs)`` in an order where every node comes after its inputs."""
+    return [(n, getattr(g, n), g.inputs_of[n]) for n in topological_order(g.inputs_of)]
+
+
+def _shape(m, *xs: _Value) -> tuple | None:
+    """The per-sample output shape, None when an input's is unknown."""
+    return None if any(x.shape is None for x in xs) else m.output_shape(*(x.shape for x in xs))
+
+
+def _conv(b: _Builder, m: nn.Conv2d, name: str, x: _Value) -> _Value:
+    inputs = [x.name, b.const(f"{name}.weight", m.weight.numpy())]
+    if m.bias is not None:
+        inputs.append(b.const(f"{name}.bias", m.bias.numpy()))
+    ph, pw = m.padding
+    (out,) = b.node("Conv", inputs, name, kernel_shape=list(m.kernel_size), strides=list(m.stride),
+                    pads=[ph, pw, ph, pw], dilations=list(m.dilation), group=m.groups)
+    return _Value(out, _shape(m, x))
+
+
+def _linear(b: _Builder, m: nn.Linear, name: str, x: _Value) -> _Value:
+    shape = _shape(m, x)
+    if x.shape is not None and len(x.shape) == 1:  # (N, in): one Gemm with PyTorch's (out, in) weight
+        inputs = [x.name, b.const(f"{name}.weight", m.weight.numpy())]
+        if m.bias is not None:
+            inputs.append(b.const(f"{name}.bias", m.bias.numpy()))
+        return _Value(b.node("Gemm", inputs, name, transB=1)[0], shape)
+    # (N, ..., in): MatMul by the transposed weight (Gemm takes matrices only), then the bias
+    (out,) = b.node("MatMul", [x.name, b.const(f"{name}.weight_t", np.ascontiguousarray(m.weight.numpy().T))], name)
+    if m.bias is not None:
+        (out,) = b.node("Add", [out, b.const(f"{name}.bias", m.bias.numpy())], f"{name}/bias")
+    return _Value(out, shape)
+
+
+def _pool(b: _Builder, m, name: str, x: _Value) -> _Value:
+    (kh, kw), (sh, sw), (ph, pw) = _pairs(m.kernel_size), _pairs(m.stride), _pairs(m.padding)
+    attrs = {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": [ph, pw, ph, pw]}
+    if isinstance(m, nn.MaxPool2d):
+        (out,) = b.node("MaxPool", [x.name], name, **attrs)
+    else:  # profondo counts padded zeros in the mean, as PyTorch's default
+        (out,) = b.node("AveragePool", [x.name], name, count_include_pad=1, **attrs)
+    return _Value(out, _shape(m, x))
+
+
+def _global_pool(b: _Builder, m, name: str, x: _Value) -> _Value:
+    (pooled,) = b.node("GlobalAveragePool", [x.name], name)
+    return _Value(b.node("Flatten", [pooled], f"{name}/flatten", axis=1)[0], _shape(m, x))
+
+
+def _batch_norm(b: _Builder, m, name: str, x: _Value) -> _Value:
+    if not m.track_running_stats:
+        raise ValueError(f"ONNX export: {name} ({type(m).__name__}) has track_running_stats=False, so no "
+                         "statistics for inference; expected a batch norm with running statistics")
+    c = m.num_features
+    scale = m.weight.numpy() if m.affine else np.ones(c, np.float32)
+    shift = m.bias.numpy() if m.affine else np.zeros(c, np.float32)
+    inputs = [x.name, b.const(f"{name}.weight", scale), b.const(f"{name}.bias", shift),
+              b.const(f"{name}.running_mean", m.running_mean.numpy()),
+              b.const(f"{name}.running_var", m.running_var.numpy())]
+    # ONNX keeps `momentum` of the old statistics; PyTorch's momentum weighs the new batch.
+    momentum = 1.0 - (m.momentum if m.momentum is not None else 0.1)
+    (out,) = b.node("BatchNormalization", inputs, name, epsilon=m.eps, momentum=momentum)
+    return _Value(out, x.shape)
+
+
+def _flatten(b: _Builder, m: nn.Flatten, name: str, x: _Value) -> _Value:
+    if m.start_dim == 1 and m.end_dim == -1:
+        return _Value(b.node("Flatten", [x.name], name, axis=1)[0], _shape(m, x))
+    if x.shape is None:
+        raise ValueError(f"Flatten({m.start_dim}, {m.end_dim}) of an input of unknown shape")
+    shape = _shape(m, x)
+    target = b.const(f"{name}.shape", np.array([0, *shape], np.int64))  # 0: keep the batch size
+    return _Value(b.node("Reshape", [x.name, target], name)[0], shape)
+
+
+def _dropout(b: _Builder, m: nn.Dropout, name: str, x: _Value) -> _Value:
+    ratio = b.const(f"{name}.ratio", np.array(m.p, np.float32))
+    return _Value(b.node("Dropout", [x.name, ratio], name)[0], x.shape)
+
+
+def _clip(b: _Builder, name: str, x: _Value, low: float, high: float) -> _Value:
+    bounds = [b.const(f"{name}.min", np.array(low, np.float32)), b.const(f"{name}.max", np.array(high, np.float32))]
+    return _Value(b.node("Clip", [x.name, *bounds], name)[0], x.shape)
+
+
+def _along(op: str) -> Callable:
+    def export(b: _Builder, m, name: str, x: _Value) -> _Value:
+        return _Value(b.node(op, [x.name], name, axis=m.dim)[0], _shape(m, x))
+
+    return export
+
+
+def _elementwise(op: str) -> Callable:
+    def export(b: _Builder, m, name: str, x: _Value) -> _Value:
+        return _Value(b.node(op, [x.name], name)[0], x.shape)
+
+    return export
+
+
+def _embedding(b: _Builder, m: nn.Embedding, name: str, x: _Value) -> _Value:
+    (out,) = b.node("Gather", [b.const(f"{name}.weight", m.weight.numpy()), x.name], name, axis=0)
+    return _Value(out, _shape(m, x))
+
+
+def _add(b: _Builder, m, name: str, *xs: _Value) -> _Value:
+    shape = _shape(m, *xs)
+    out = xs[0].name
+    for i, x in enumerate(xs[1:]):
+        (out,) = b.node("Add", [out, x.name], name if i == 0 else f"{name}/{i}")
+    return _Value(out, shape)
+
+
+def _concat(b: _Builder, m: Concat, name: str, *xs: _Value) -> _Value:
+    shape = _shape(m, *xs)
+    return _Value(b.node("Concat", [x.name for x in xs], name, axis=m.axis)[0], shape)
+
+
+# --- recurrent layers (PyTorch's gate order -> ONNX's) ---------------------------------------
+def _gates(w: np.ndarray, order: list[int], n: int) -> np.ndarray:
+    """Reorder the ``n`` stacked gate blocks of a PyTorch weight along axis 0."""
+    blocks = np.split(w, n, axis=0)
+    return np.concatenate([blocks[i] for i in order], axis=0)
+
+
+# PyTorch LSTM gates i, f, g, o -> ONNX i, o, f, c; GRU r, z, n -> ONNX z, r, h.
+_RNN = {"LSTM": ("LSTM", [0, 3, 1, 2], 4), "GRU": ("GRU", [1, 0, 2], 3)}
+
+
+def _recurrent(b: _Builder, m, name: str, x: _Value) -> _Value:
+    op, order, n_gates = _RNN[type(m).__name__]
+    if x.shape is not None and (len(x.shape) != 2 or x.shape[-1] != m.input_size):
+        raise ValueError(f"ONNX export: {name} ({type(m).__name__}) expected a per-sample input (T, "
+                         f"{m.input_size}), received {x.shape}")
+    state = m.state_dict()
+    dirs = 2 if m.bidirectional else 1
+    hidden = m.hidden_size
+    t = x.name
+    if m.batch_first:  # ONNX recurrences run time-major: (T, N, C)
+        (t,) = b.node("Transpose", [t], f"{name}/time_major", perm=[1, 0, 2])
+    for layer in range(m.num_layers):
+        sfx = [f"_l{layer}", f"_l{layer}_reverse"][:dirs]
+        w = np.stack([_gates(state[f"weight_ih{s}"], order, n_gates) for s in sfx])
+        r = np.stack([_gates(state[f"weight_hh{s}"], order, n_gates) for s in sfx])
+        bias = np.stack([np.concatenate([_gates(state.get(f"bias_ih{s}", np.zeros(n_gates * hidden, np.float32)),
+                                                order, n_gates),
+                                         _gates(state.get(f"bias_hh{s}", np.zeros(n_gates * hidden, np.float32)),
+                                                order, n_gates)]) for s in sfx])
+        inputs = [t, b.const(f"{name}.W_l{layer}", w), b.const(f"{name}.R_l{layer}", r),
+                  b.const(f"{name}.B_l{layer}", bias)]
+        attrs = {"hidden_size": hidden, "direction": "bidirectional" if dirs == 2 else "forward"}
+        if op == "GRU":
+            attrs["linear_before_reset"] = 1  # PyTorch applies the reset gate after the product
+        node_name = name if m.num_layers == 1 else f"{name}/l{layer}"
+        (y,) = b.node(op, inputs, node_name, **attrs)  # Y: (T, dirs, N, H)
+        (y,) = b.node("Transpose", [y], f"{node_name}/merge", perm=[0, 2, 1, 3])
+        (t,) = b.node("Reshape", [y, b.const(f"{name}.shape_l{layer}", np.array([0, 0, dirs * hidden], np.int64))],
+                      f"{node_name}/reshape")
+    if m.batch_first:
+        (t,) = b.node("Transpose", [t], f"{name}/batch_major", perm=[1, 0, 2])
+    return _Value(t, _shape(m, x))
+
+
+EXPORTERS: dict[type, Callable] = {
+    nn.Conv2d: _conv, nn.Linear: _linear, nn.MaxPool2d: _pool, nn.AvgPool2d: _pool, nn.GlobalAvgPool2d: _global_pool,
+    nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten, nn.Dropout: _dropout,
+    nn.ReLU: _elementwise("Relu"), nn.Sigmoid: _elementwise("Sigmoid"), nn.Tanh: _elementwise("Tanh"),
+    nn.Identity: _elementwise("Identity"),
+    nn.ReLU6: lambda b, m, name, x: _clip(b, name, x, 0.0, 6.0),
+    nn.LeakyReLU: lambda b, m, name, x: _Value(b.node("LeakyRelu", [x.name], name, alpha=m.negative_slope)[0],
+                                               x.shape),
+    nn.Softmax: _along("Softmax"), nn.LogSoftmax: _along("LogSoftmax"), nn.Embedding: _embedding,
+    Add: _add, Concat: _concat,
+}
+"""Module class -> ``fn(builder, module, name, *inputs) -> output`` (extend to export a new layer)."""
+
+try:  # recurrent layers, where profondo.nn.recurrent exists
+    from ..nn import recurrent as _recurrent_layers
+
+    for _cls in ("LSTM", "GRU"):
+        if hasattr(_recurrent_layers, _cls):
+            EXPORTERS[getattr(_recurrent_layers, _cls)] = _recurrent
+except ImportError:
+    pass
+
+
+def _is_plain(m, container: type) -> bool:
+    """A container whose forward is the container's own (a subclass may compute anything)."""
+    return isinstance(m, container) and type(m).forward is container.forward
+
+
+def _unsupported(model: nn.Module) -> list[str]:
+    """Every module (by path) that neither a container nor an exporter covers."""
+    found = []
+
+    def visit(m, path):
+        if _is_plain(m, nn.Sequential) or _is_plain(m, Graph):
+            for child_name, child in m.named_children():
+                visit(child, f"{path}.{child_name}" if path else child_name)
+        elif type(m) not in EXPORTERS:
+            found.append(f"{path or '(the model)'} ({type(m).__name__})")
+
+    visit(model, "")
+    return found
+
+
+def _emit(b: _Builder, m: nn.Module, path: str, xs: list[_Value]):
+    if _is_plain(m, nn.Sequential):
+        (x,) = xs
+        for child_name, child in m.named_children():
+            x = _emit(b, child, f"{path}.{child_name}" if path else child_name, [x])
+        return x
+    if _is_plain(m, Graph):
+        (x,) = xs
+        values = {INPUT: x}
+        for node, module, inputs in graph_nodes(m):
+            try:
+                values[node] = _emit(b, module, f"{path}.{node}" if path else node, [values[i] for i in inputs])
+            except ValueError as e:
+                raise ValueError(f"ONNX export: Graph node {node!r}: {e}") from e
+        outs = [values[o] for o in m.outputs]
+        return outs[0] if len(outs) == 1 else outs  # a list: a _Value is itself a tuple
+    try:
+        return EXPORTERS[type(m)](b, m, path or type(m).__name__.lower(), *xs)
+    except ValueError as e:
+        raise ValueError(f"ONNX export: layer {path!r} ({type(m).__name__}): {e}") from e
+
+
+def _name_outputs(b: _Builder, values: list[str], names: list[str]) -> None:
+    """Rename the values the network returns to ``names`` (an Identity where a value is the input
+    or is returned twice)."""
+    onnx = _onnx()
+    renamed: dict[str, str] = {}
+    for value, name in zip(values, names):
+        b.taken.add(name)
+        if value == "input" or value in renamed:
+            b.nodes.append(onnx.helper.make_node("Identity", [renamed.get(value, value)], [name],
+                                                 name=b.unique(f"{name}/identity")))
+        else:
+            renamed[value] = name
+    for node in b.nodes:
+        for field in (node.input, node.output):
+            for i, v in enumerate(field):
+                if v in renamed:
+                    field[i] = renamed[v]
+
+
+def _first_layer(model: nn.Module) -> nn.Module:
+    while _is_plain(model, nn.Sequential) and len(model):
+        model = model[0]
+    return model
+
+
+def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_shape: tuple[int, ...] | None = None,
+                *, opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, check: bool = True,
+                doc: str | None = None) -> Any:
+    """Write ``model`` as an ONNX model (returns the ``onnx.ModelProto``; saved when ``path`` is given).
+
+    ``input_shape`` is the per-sample input shape (no batch axis); a network built from an
+    architecture file knows its own (``model.spec.input``). The model is checked with
+    ``onnx.checker`` (full check, with shape inference) unless ``check=False``. Raises
+    ValueError listing every module that cannot be exported.
+
+    >>> proto = export_onnx(profondo.spec.zoo.load("mlp-mnist"), "mlp.onnx", opset=18)
+    >>> [n.op_type for n in proto.graph.node][:3]
+    ['Flatten', 'Gemm', 'Relu']
+    """
+    onnx = _onnx()
+    if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
+        raise ValueError(f"ONNX export: opset {opset} is not supported; expected {MIN_OPSET} to "
+                         f"{onnx.defs.onnx_opset_version()} (the installed onnx's latest)")
+    missing = _unsupported(model)
+    if missing:
+        raise ValueError(f"ONNX export: no ONNX form for {len(missing)} module(s): {', '.join(missing)}; "
+                         f"supported layers: {', '.join(sorted(c.__name__ for c in EXPORTERS))} "
+                         "inside Sequential or Graph")
+    spec = getattr(model, "spec", None)
+    if input_shape is None:
+        if spec is None:
+            raise ValueError("ONNX export: this network was not built from an architecture file, so its input "
+                             "shape is unknown: pass input_shape, the per-sample shape such as (1, 28, 28)")
+        input_shape = spec.input
+    input_shape = tuple(int(s) for s in input_shape)
+    b = _Builder(opset)
+    b.taken.add("input")
+    out = _emit(b, model, "", [_Value("input", input_shape)])
+    outs = out if isinstance(out, list) else [out]
+    names = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
+    _name_outputs(b, [v.name for v in outs], names)
+
+    batch = "N" if dynamic_batch else 1
+    is_index = isinstance(_first_layer(model), nn.Embedding)
+    in_type = onnx.TensorProto.INT64 if is_index else onnx.TensorProto.FLOAT
+    graph = onnx.helper.make_graph(
+        b.nodes, getattr(spec, "name", None) or type(model).__name__.lower(),
+        [onnx.helper.make_tensor_value_info("input", in_type, [batch, *input_shape])],
+        [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None if v.shape is None else [batch, *v.shape])
+         for n, v in zip(names, outs)])
+    proto = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)],
+                                   producer_name="profondo", doc_string=doc or "")
+    for name, a in b.initializers.items():  # written in place: VGG-16's 550 MB are copied once, not four times
+        t = proto.graph.initializer.add()
+        t.name, t.data_type = name, onnx.helper.np_dtype_to_tensor_dtype(a.dtype)
+        t.dims.extend(a.shape)
+        t.raw_data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+    proto.ir_version = onnx.helper.find_min_ir_version_for(proto.opset_import)
+    from .. import __version__
+
+    proto.producer_version = __version__
+    meta = {"name": graph.name, "input": list(input_shape),
+            "output_activation": getattr(spec, "output_activation", None)}
+    onnx.helper.set_model_props(proto, {SPEC_KEY: json.dumps(meta)})
+    if any(v.shape is None for v in outs):  # imported operators do not track shapes: ONNX infers them
+        proto = onnx.shape_inference.infer_shapes(proto)
+    if check:
+        onnx.checker.check_model(proto, full_check=True)
+    if path is not None:
+        onnx.save(proto, os.fspath(path))
+    return proto
