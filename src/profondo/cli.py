@@ -229,9 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_predict)
 
     from .edge_cli import add_edge_parser
+    from .nlp.cli import add_nlp_parser
     from .rl.cli import add_rl_parser
 
     add_edge_parser(sub)
+    add_nlp_parser(sub)
     add_rl_parser(sub)
     return parser
 

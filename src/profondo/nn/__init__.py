@@ -17,7 +17,9 @@ from .linear import Linear
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 from .pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNCell, has_recurrent, sequence_mask
 
 __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d", "Dropout", "Embedding", "Flatten",
            "GlobalAvgPool2d", "Graph", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
-           "Module", "ModuleList", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh", "init"]
+           "Module", "ModuleList", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
+           "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask"]

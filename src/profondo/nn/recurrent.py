@@ -1,4 +1,5 @@
-"""Recurrent layers: RNNCell, LSTMCell, GRUCell (one step) and RNN, LSTM, GRU (a sequence).
+"""Recurrent layers: RNNCell, LSTMCell, GRUCell (one step), RNN, LSTM, GRU (a sequence) and
+Recurrent (one of them returning a single tensor, for chains of layers).
 
 Names, arguments, gate order and state-dict keys are PyTorch's (``weight_ih_l0``,
 ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, ``..._reverse`` for the backward direction),
@@ -348,3 +349,68 @@ class GRU(_RNNBase):
     """
 
     mode = "GRU"
+
+
+_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+_OUTPUTS = ("sequence", "last", "mean", "max")
+
+
+class Recurrent(Module):
+    """A batch-first recurrent layer that returns one tensor, for chains of layers (Sequential,
+    architecture files): the outputs of every step, or the sequence summarised by its last
+    step (the final states of the last layer, both directions), its mean or its max.
+
+    ``Recurrent("lstm", 64, 128, output="last")`` maps (N, T, 64) to (N, 128); the wrapped
+    layer is ``.rnn`` (state-dict keys ``rnn.weight_ih_l0``, ...). ``forward(x, lengths)``
+    takes optional lengths so that padding changes nothing.
+
+    >>> Sequential(Embedding(1000, 32), Recurrent("gru", 32, 64), Linear(64, 2))
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0, output: str = "last",
+                 nonlinearity: str = "tanh") -> None:
+        super().__init__()
+        if cell not in _LAYERS:
+            raise ValueError(f"Recurrent: cell must be one of {sorted(_LAYERS)}, received {cell!r}")
+        if output not in _OUTPUTS:
+            raise ValueError(f"Recurrent: output must be one of {_OUTPUTS}, received {output!r}")
+        self.cell, self.input_size, self.hidden_size, self.num_layers = cell, input_size, hidden_size, num_layers
+        self.bidirectional, self.dropout, self.output, self.nonlinearity = bidirectional, dropout, output, nonlinearity
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
+        self.rnn = _LAYERS[cell](input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                                 bidirectional=bidirectional, **extra)
+
+    def forward(self, x, lengths=None):
+        y, state = self.rnn(x, lengths=lengths)
+        if self.output == "sequence":
+            return y
+        if self.output == "last":
+            h = state[0] if isinstance(state, tuple) else state
+            last = [h[-1 - d] for d in range(self.rnn.num_directions)][::-1]  # forward, then backward
+            return last[0] if len(last) == 1 else F.concat(last, axis=1)
+        xp = y.xp
+        steps = y.shape[1]
+        lengths = np.full(y.shape[0], steps) if lengths is None else np.asarray(getattr(lengths, "data", lengths))
+        if self.output == "mean":
+            return y.sum(axis=1) / Tensor(xp.asarray(lengths[:, None], y.dtype))
+        mask = xp.asarray(sequence_mask(lengths, steps, batch_first=True))[..., None]
+        return (y + Tensor(xp.where(mask, 0, -1e4).astype(y.dtype))).max(axis=1)
+
+    def extra_repr(self) -> str:
+        return f"{self.cell!r}, output={self.output!r}"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """Per-sample (seq_len, input_size) -> (seq_len, D*H) for "sequence", else (D*H,)."""
+        shape = self.rnn.output_shape(input_shape)
+        return shape if self.output == "sequence" else shape[1:]
+
+    def macs_per_step(self) -> int:
+        """Multiply-accumulates of one time step (see :meth:`LSTM.macs_per_step`)."""
+        return self.rnn.macs_per_step()
+
+
+def has_recurrent(module: Module) -> bool:
+    """Whether a network contains a recurrent layer or cell (trainers turn gradient clipping
+    on by default for such networks). ``has_recurrent(Sequential(Embedding(9, 4), Recurrent("gru", 4, 8)))``"""
+    return any(isinstance(m, (_CellBase, _RNNBase)) for m in module.modules())

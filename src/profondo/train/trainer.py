@@ -30,7 +30,7 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer=None, loss: str | Callable = "cross_entropy", device=None,
-                 callbacks: Iterable[Callback] = (), grad_clip: float | None = None,
+                 callbacks: Iterable[Callback] = (), grad_clip: float | None | str = "auto",
                  progress: bool = True, classification: bool = True) -> None:
         if isinstance(loss, str) and loss not in _LOSSES:
             raise ValueError(f"unknown loss {loss!r}: expected one of {sorted(_LOSSES)} or a callable")
@@ -43,6 +43,10 @@ class Trainer:
         self.scheduler = schedules[0] if schedules else None
         for cb in self.callbacks:
             cb.trainer = self
+        if grad_clip == "auto":  # recurrent networks clip by norm unless told otherwise
+            from ..nn import has_recurrent
+
+            grad_clip = 1.0 if has_recurrent(model) else None
         self.grad_clip, self.progress, self.classification = grad_clip, progress, classification
         self.history: dict[str, list[float]] = {}
         self.epoch = 0  # epochs completed

@@ -1,0 +1,147 @@
+"""W4: a character-level LSTM language model, profondo against PyTorch's nn.LSTM on the CPU.
+
+Vocabulary 65, embedding 64, one LSTM layer of 256, sequence 64, batch 32; the loss is
+the cross-entropy at every step, backpropagated through all 64 steps (full BPTT), then an
+Adam update. The two frameworks alternate, repeat after repeat, in one process with the
+same thread count, and the report gives medians of steps per second.
+
+    python benchmarks/lstm_lm.py                  # JSON to benchmarks/results/lstm_lm.json
+    python benchmarks/lstm_lm.py --repeats 9 --seconds 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import profondo  # noqa: E402
+from profondo import functional as F  # noqa: E402
+from profondo import optim  # noqa: E402
+from profondo.nn.embedding import Embedding  # noqa: E402
+from profondo.nn.linear import Linear  # noqa: E402
+from profondo.nn.module import Module  # noqa: E402
+from profondo.nn.recurrent import LSTM  # noqa: E402
+
+VOCAB, EMBED, HIDDEN, SEQ, BATCH = 65, 64, 256, 64, 32
+
+
+class ProfondoLM(Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding, self.lstm, self.head = Embedding(VOCAB, EMBED), LSTM(EMBED, HIDDEN), Linear(HIDDEN, VOCAB)
+
+    def forward(self, ids):
+        y, _ = self.lstm(self.embedding(ids))
+        return self.head(y)
+
+
+def data():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, VOCAB, (SEQ, BATCH)), rng.integers(0, VOCAB, (SEQ, BATCH))
+
+
+def profondo_step():
+    model = ProfondoLM()
+    opt = optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data()
+    y = y.reshape(-1)
+
+    def step():
+        loss = F.cross_entropy(model(x).reshape(-1, VOCAB), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def torch_step():
+    import torch
+
+    class TorchLM(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = torch.nn.Embedding(VOCAB, EMBED)
+            self.lstm, self.head = torch.nn.LSTM(EMBED, HIDDEN), torch.nn.Linear(HIDDEN, VOCAB)
+
+        def forward(self, ids):
+            y, _ = self.lstm(self.embedding(ids))
+            return self.head(y)
+
+    model = TorchLM()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = (torch.from_numpy(a) for a in data())
+    y = y.reshape(-1)
+
+    def step():
+        loss = torch.nn.functional.cross_entropy(model(x).reshape(-1, VOCAB), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def rate(step, seconds: float) -> float:
+    """Steps per second over at least ``seconds`` (after one warm-up step)."""
+    step()
+    n, start = 0, time.perf_counter()
+    while True:
+        step()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--seconds", type=float, default=2.0, help="minimum time per measurement")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", default="benchmarks/results/lstm_lm.json")
+    args = parser.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    try:
+        from threadpoolctl import threadpool_info, threadpool_limits
+
+        threadpool_limits(args.threads)
+        blas = [f"{i['internal_api']} {i.get('architecture')} x{i['num_threads']}" for i in threadpool_info()]
+    except ImportError:
+        blas = ["threadpoolctl not installed: BLAS threads unknown"]
+    profondo.manual_seed(0)
+    torch.manual_seed(0)
+    ours_step, theirs_step = profondo_step(), torch_step()
+    ours, theirs = [], []
+    for _ in range(args.repeats):  # alternate so that machine noise hits both alike
+        ours.append(rate(ours_step, args.seconds))
+        theirs.append(rate(theirs_step, args.seconds))
+    p, t = statistics.median(ours), statistics.median(theirs)
+    row = {"row": "W4", "workload": f"char LSTM LM: vocab {VOCAB}, embed {EMBED}, LSTM {HIDDEN}, seq {SEQ}, "
+                                    f"batch {BATCH}, full BPTT, Adam", "unit": "steps/s", "profondo": p, "pytorch": t,
+           "profondo_chars_per_s": p * SEQ * BATCH, "pytorch_chars_per_s": t * SEQ * BATCH, "ratio": p / t,
+           "profondo_all": ours, "pytorch_all": theirs}
+    print(f"{'row':<4} {'workload':<60} {'profondo':>9} {'pytorch':>9} {'unit':<8} {'ratio':>6}")
+    print(f"W4   {'char LSTM LM 65/64/256, seq 64, batch 32':<60} {p:>9.2f} {t:>9.2f} {'steps/s':<8} {p / t:>6.2f}")
+    report = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+              "numpy": np.__version__, "torch": torch.__version__, "blas": blas, "threads": args.threads,
+              "repeats": args.repeats, "seconds_per_measurement": args.seconds, "rows": [row]}
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(report, indent=1))
+    print(f"(medians of {args.repeats} alternating repeats; ratio > 1 means profondo is faster; JSON: {args.json})")
+
+
+if __name__ == "__main__":
+    main()
