@@ -192,3 +192,38 @@ def test_summary_of_a_graph_lists_the_inputs():
     add = next(line for line in text.splitlines() if line.startswith("s1_add"))
     assert add.endswith("s1_bn2, stem_out") and "32,768" in add
     assert np.isclose(float(text.split("Weights:")[1].split()[0].replace(",", "")), 78_042)
+
+
+def test_recurrent_layers_by_hand():
+    profondo.manual_seed(0)
+    net = nn.Sequential(nn.Embedding(100, 16), nn.Recurrent("lstm", 16, 32, 2, bidirectional=True, output="sequence"),
+                        nn.Recurrent("rnn", 64, 8, nonlinearity="relu"))
+    a = analyze(net, (10,))
+    # LSTM: 4 gates x hidden x (inputs + hidden) per direction per layer and step:
+    # layer 0: 2 x 4*32*(16 + 32) = 12,288; layer 1 reads both directions (64): 2 x 4*32*(64 + 32) = 24,576
+    lstm_step = 2 * 4 * 32 * (16 + 32) + 2 * 4 * 32 * (64 + 32)
+    assert lstm_step == 36_864 == net[1].macs_per_step()
+    # weights: W_ih, W_hh and two biases of 4*32 rows, per direction and layer
+    lstm_weights = 2 * (128 * 16 + 128 * 32 + 2 * 128) + 2 * (128 * 64 + 128 * 32 + 2 * 128)
+    rnn_step = 8 * (64 + 8)  # one gate
+    assert rows(a) == {
+        "0": ((10, 16), 160, 0, 100 * 16, 0),  # a lookup: no MACs
+        "1": ((10, 64), 640, 10 * lstm_step, lstm_weights, 10 * lstm_step),
+        "2": ((8,), 8, 10 * rnn_step, 8 * 64 + 8 * 8 + 16, 10 * rnn_step),
+    }
+    assert lstm_weights == 37_888 and a.weights == 1600 + 37_888 + 592 == sum(p.size for p in net.parameters())
+    assert (a.layers[1].macs_per_step, a.layers[1].steps) == (36_864, 10)
+    text = summary(net, (10,), file=io.StringIO())
+    assert "Recurrent 1: 36,864 MACs per time step x 10 steps = 368,640" in text.splitlines()
+    assert "Recurrent 2: 576 MACs per time step x 10 steps = 5,760" in text.splitlines()
+
+
+def test_imdb_bigru_by_hand():
+    a = analyze(zoo.load("imdb-bigru"))
+    gru_step = 2 * 3 * 64 * (64 + 64)  # both directions, 3 gates (r, z, n) of 64 over 64 inputs + 64 hidden
+    assert rows(a) == {
+        "0": ((400, 64), 25_600, 0, 20_002 * 64, 0),
+        "1": ((128,), 128, 400 * gru_step, 2 * (192 * 64 + 192 * 64 + 2 * 192), 400 * gru_step),  # max over steps
+        "2": ((2,), 2, 256, 258, 256),
+    }
+    assert gru_step == 49_152 and a.macs == 19_660_800 + 256 and a.weights == 1_280_128 + 49_920 + 258

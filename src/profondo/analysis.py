@@ -9,15 +9,18 @@ Counting conventions (DESIGN.md):
 - connections: for each output neuron, the input neurons it reads. Convolution: output
   elements x (F x F x input depth / groups), padding positions included; pooling: output
   elements x window (global pooling: the whole map); dense: inputs x outputs; a residual
-  add: output elements x number of inputs. Biases are weights, not connections.
+  add: output elements x number of inputs; a recurrent layer (a module with
+  ``macs_per_step``): seq_len x its per-step products W_ih x + W_hh h; an embedding: none
+  (a lookup). Biases are weights, not connections.
 - weights: learnable parameters, biases included (running statistics are buffers, not weights).
 - MACs: the multiply-accumulates of forward: one per connection of a convolution or dense
-  layer, one per element for batch norm's scale and shift; pooling, activations and adds
-  count none. FLOPs = 2 x MACs.
+  layer, one per element for batch norm's scale and shift, seq_len x ``macs_per_step()``
+  for a recurrent layer (its gate arithmetic is not counted); pooling, activations, adds
+  and embedding lookups count none. FLOPs = 2 x MACs.
 - memory: bytes of each layer's output (float32 by default); flatten and identity are views
   and take none. The total adds the input.
 
-Layers without a rule of their own (e.g. recurrent ones) report their output and weights,
+Layers without a rule of their own (e.g. embeddings) report their output and weights,
 with neurons = output elements when they have weights and no connections or MACs.
 """
 
@@ -49,6 +52,8 @@ class LayerStats:
     macs: int
     memory: int
     inputs: tuple[str, ...] = ()
+    macs_per_step: int = 0  # recurrent layers: macs = steps x macs_per_step
+    steps: int = 0
 
     @property
     def flops(self) -> int:
@@ -107,8 +112,11 @@ def _count(name: str, m: nn.Module, shapes: list[tuple[int, ...]], out: tuple, s
            inputs: tuple[str, ...]) -> LayerStats:
     elements = math.prod(out)
     weights = sum(p.size for p in m.parameters())
-    neurons, connections, macs = elements, 0, 0
-    if isinstance(m, nn.Conv2d):
+    neurons, connections, macs, per_step, steps = elements, 0, 0, 0, 0
+    if hasattr(m, "macs_per_step"):  # recurrent: per-sample input (seq_len, features)
+        per_step, steps = m.macs_per_step(), shapes[0][0]
+        connections = macs = steps * per_step
+    elif isinstance(m, nn.Conv2d):
         connections = macs = elements * m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
     elif isinstance(m, nn.Linear):
         connections = macs = elements * m.in_features
@@ -123,7 +131,8 @@ def _count(name: str, m: nn.Module, shapes: list[tuple[int, ...]], out: tuple, s
     if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
         macs = elements
     memory = 0 if isinstance(m, _VIEWS) else elements * size
-    return LayerStats(name, type(m).__name__, tuple(out), neurons, connections, weights, macs, memory, inputs)
+    return LayerStats(name, type(m).__name__, tuple(out), neurons, connections, weights, macs, memory, inputs,
+                      per_step, steps)
 
 
 def _walk(m: nn.Module, prefix: str, shapes: list[tuple[int, ...]], rows: list[LayerStats], size: int,
@@ -229,6 +238,8 @@ def summary(module: nn.Module, input_shape: tuple[int, ...] | None = None, file:
         f"{_bytes(a.weights * 4)}",
         f"MACs:              {a.macs:,}{_si(a.macs)}; FLOPs: {a.flops:,}{_si(a.flops)}",
         f"Activation memory: {_bytes(a.memory)} per sample (float32 outputs of every layer and the input)",
+        *(f"Recurrent {r.name}: {r.macs_per_step:,} MACs per time step x {r.steps:,} steps = {r.macs:,}"
+          for r in a.layers if r.macs_per_step),
     ])
     print(text, file=file or sys.stdout)
     return text

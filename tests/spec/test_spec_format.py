@@ -129,8 +129,8 @@ def test_hand_built_modules_that_have_no_file_form_are_refused():
         to_dict(nn.Sequential(nn.Linear(4, 2)))
     with pytest.raises(SpecError, match=r"module '1' \(Linear\): in_features=5 but the layer receives \[3\]"):
         to_dict(nn.Sequential(nn.Linear(4, 3), nn.Linear(5, 2)), input_shape=(4,))
-    with pytest.raises(SpecError, match="Embedding has no architecture-file form; supported: Conv2d"):
-        to_dict(nn.Sequential(nn.Embedding(10, 4)), input_shape=(3,))
+    with pytest.raises(SpecError, match="LSTM has no architecture-file form; supported: Conv2d"):
+        to_dict(nn.Sequential(nn.LSTM(4, 4)), input_shape=(3, 4))
     with pytest.raises(SpecError, match="expected a Sequential or a Graph, received Linear"):
         to_dict(nn.Linear(4, 2), input_shape=(4,))
 

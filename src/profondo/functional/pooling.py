@@ -49,19 +49,53 @@ class _Pool2d(Function):
 
 
 class MaxPool2d(_Pool2d):
+    """Maximum of each window; the first maximum (row-major) takes the gradient, as in PyTorch.
+
+    Windows that tile the input (kernel == stride, no padding) take the fast path: the
+    maximum of KH*KW strided views, with no window copy and no argmax.
+    """
+
     kind = "max_pool2d"
 
     def forward(self, x):
+        if x.ndim == 4 and _tiles(x, self.kernel, self.stride, self.padding):
+            return self._forward_tiled(x)
         win = self._windows(x)
-        idx = win.argmax(axis=1)  # the first maximum takes the gradient, as in PyTorch
+        idx = win.argmax(axis=1)
         y = self.xp.take_along_axis(win, idx[:, None], axis=1)[:, 0]
         self.save_for_backward(idx)
         n, c = x.shape[:2]
         return y.reshape(n, c, *self.out_hw)
 
+    def _offsets(self):
+        kh, kw = self.kernel
+        return [(slice(None), slice(None), slice(i, None, kh), slice(j, None, kw)) for i in range(kh) for j in range(kw)]
+
+    def _forward_tiled(self, x):
+        self.tiled = True
+        offsets = self._offsets()
+        y = x[offsets[0]].copy()
+        for o in offsets[1:]:
+            self.xp.maximum(y, x[o], out=y)
+        self.save_for_backward(x, y)
+        return y
+
     def backward(self, gy):
-        (idx,) = self.saved
         xp = self.xp
+        if self.tiled:
+            x, y = self.saved
+            gx = xp.zeros_like(x)  # keeps x's memory layout, so no copy follows
+            unclaimed = None
+            for o in self._offsets():  # window order decides ties
+                hit = x[o] == y
+                if unclaimed is None:
+                    unclaimed = ~hit
+                else:
+                    hit &= unclaimed
+                    unclaimed &= ~hit
+                xp.multiply(gy, hit, out=gx[o])
+            return gx
+        (idx,) = self.saved
         nc = idx.shape[0]
         gwin = xp.zeros((nc, self.kernel[0] * self.kernel[1], idx.shape[1]), gy.dtype)
         xp.put_along_axis(gwin, idx[:, None], gy.reshape(nc, 1, idx.shape[1]), axis=1)  # not -1: N may be 0

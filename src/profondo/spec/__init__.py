@@ -18,9 +18,16 @@ and a named graph for residual or multi-branch networks, whose ``nodes`` name th
       - {name: sum, add, inputs: [c1, input]}
     outputs: [sum]
 
-Layer kinds: conv, pool, dense, flatten, dropout, batchnorm, global_pool, activation and the
-shorthands relu, relu6, leaky_relu, sigmoid, tanh, softmax, log_softmax, identity; add and
-concat in graphs. Input sizes are inferred from ``input``; a conv or pool layer whose size
+Layer kinds: conv, pool, dense, flatten, dropout, batchnorm, global_pool, embedding, lstm, gru,
+rnn, activation and the shorthands relu, relu6, leaky_relu, sigmoid, tanh, softmax,
+log_softmax, identity; add and concat in graphs. A text network reads token ids::
+
+    input: [400]                # seq_len token ids
+    layers:
+      - embedding: {vocab: 20002, dim: 64, padding_idx: 0}
+      - gru: {hidden: 64, bidirectional: true, output: max}   # or last, mean, sequence
+      - dense: {units: 2, activation: softmax}
+ Input sizes are inferred from ``input``; a conv or pool layer whose size
 rule ``(W - F + 2P)/S + 1`` does not divide is an error unless it says ``round: floor``.
 
 A final softmax (``activation: softmax`` on the last layer) is not built as a module: the

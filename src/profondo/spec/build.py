@@ -2,9 +2,15 @@
 
 One layer of a file may become several modules: ``conv: {activation: relu}`` is a Conv2d
 followed by a ReLU, and a ``dense`` layer after a volume starts with a Flatten (as in
-ConvNetJS). Modules take the layer's ``name`` (the extras ``<name>_relu``,
+ConvNetJS); so does one after a recurrent layer with ``output: sequence``: a dense layer
+reads the whole sequence, ``seq_len x hidden`` features, not each step. Modules take the layer's ``name`` (the extras ``<name>_relu``,
 ``<name>_flatten``) or, unnamed, their position ("0", "1", ... as in a PyTorch
 Sequential), so state-dict keys are those of the equivalent PyTorch network.
+
+Sequences: ``embedding`` reads the network input, per-sample ``[seq_len]`` token ids, and
+outputs ``[seq_len, dim]``; ``lstm``, ``gru`` and ``rnn`` read ``[seq_len, features]`` and
+become an ``nn.Recurrent`` whose ``output`` is ``[seq_len, hidden * directions]``
+(``sequence``) or ``[hidden * directions]`` (``last``, ``mean``, ``max``).
 
 The final softmax (``activation: softmax`` on the last layer, or a last ``softmax`` layer)
 is not built as a module: the network outputs logits, which is what ``cross_entropy``
@@ -20,7 +26,7 @@ from typing import Any
 
 from .. import nn
 from ..nn.graph import INPUT, Add, Concat, Graph, topological_order
-from .schema import MERGING, SpecError, parse_entry, where
+from .schema import MERGING, RECURRENT, SpecError, parse_entry, where
 
 
 @dataclass
@@ -113,6 +119,20 @@ def _expand(kind: str, p: dict[str, Any], shapes: list[tuple[int, ...]], at: str
         return flatten + _with_activation(dense, p["activation"])
     if kind == "flatten":
         return [("", nn.Flatten())]
+    if kind == "embedding":
+        if len(shape) != 1:
+            raise SpecError(f"{at}: 'embedding' expects an input [seq_len] of token ids, received {list(shape)}")
+        if p["padding_idx"] is not None and p["padding_idx"] >= p["vocab"]:
+            raise SpecError(f"{at}: field 'padding_idx' expected null or a token id in [0, {p['vocab']}), "
+                            f"received {p['padding_idx']}")
+        return [("", nn.Embedding(p["vocab"], p["dim"], p["padding_idx"]))]
+    if kind in RECURRENT:
+        if len(shape) != 2:
+            raise SpecError(f"{at}: '{kind}' expects an input [seq_len, features] (from an embedding or a recurrent "
+                            f"layer with output: sequence), received {list(shape)}")
+        extra = {"nonlinearity": p["nonlinearity"]} if kind == "rnn" else {}
+        return [("", nn.Recurrent(kind, shape[1], p["hidden"], p["layers"], p["bidirectional"], p["dropout"],
+                                  p["output"], **extra))]
     if kind == "dropout":
         return [("", nn.Dropout(p["rate"]))]
     if kind == "batchnorm":
@@ -172,6 +192,8 @@ def _sequential(layers: list, shape: tuple[int, ...]) -> tuple[nn.Sequential, bo
         if kind in MERGING:
             raise SpecError(f"{at}: '{kind}' joins several inputs: write the network in the graph form "
                             "('nodes:' whose entries name their 'inputs')")
+        if kind == "embedding" and modules:
+            raise SpecError(f"{at}: 'embedding' reads token ids, the network input: it must be the first layer")
         for suffix, module in _expand(kind, p, [shape], at):
             unit = (f"{name}_{suffix}" if suffix else name) if name else str(len(modules))
             if unit in modules:
@@ -221,6 +243,9 @@ def _graph(entries: list, outputs: Any, shape: tuple[int, ...]) -> tuple[Graph, 
         index, kind, p, inputs = parsed[name]
         at = where(index, name, kind, node=True)
         ins = [final[i] for i in inputs]
+        if kind == "embedding" and inputs != [INPUT]:
+            raise SpecError(f"{at}: 'embedding' reads token ids, the network input: expected inputs "
+                            f"['{INPUT}'], received {inputs}")
         for suffix, module in _expand(kind, p, [shapes[i] for i in ins], at):
             unit = f"{name}_{suffix}" if suffix else name
             if unit in units or (unit != name and unit in parsed):

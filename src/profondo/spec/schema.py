@@ -75,6 +75,14 @@ _init = Field(lambda v: v is None or _one_of(*INITS)(v), f"null (PyTorch's defau
 _round = Field(_one_of("exact", "floor"), "exact (the size rule must divide) or floor (PyTorch's rounding)", "exact")
 _bias = Field(lambda v: isinstance(v, bool), "true or false", True)
 _dim = Field(_is_int, "an integer axis counting the batch axis (1 = channels or features)", 1)
+_POSITIVE = "a positive integer"
+RECURRENT = ("lstm", "gru", "rnn")
+# Recurrent layers (nn.Recurrent): `output` is what the next layer reads, all steps or one summary vector.
+_recurrent = {"hidden": Field(_positive, _POSITIVE), "layers": Field(_positive, _POSITIVE, 1),
+              "bidirectional": Field(lambda v: isinstance(v, bool), "true or false", False),
+              "dropout": Field(lambda v: _real(v) and 0 <= v < 1, "a probability in [0, 1) (between stacked layers)",
+                               0.0, True),
+              "output": Field(_one_of("last", "sequence", "mean", "max"), "last, sequence, mean or max", "last")}
 
 KINDS: dict[str, dict[str, Field]] = {
     "conv": {"filters": Field(_positive, "a positive integer"), "size": Field(_pair_of(_positive), _SIZE),
@@ -96,6 +104,11 @@ KINDS: dict[str, dict[str, Field]] = {
     "relu": {}, "relu6": {}, "sigmoid": {}, "tanh": {}, "identity": {},
     "leaky_relu": {"slope": Field(_real, "a number", 0.01, True)},
     "softmax": {"dim": _dim}, "log_softmax": {"dim": _dim},
+    "embedding": {"vocab": Field(_positive, _POSITIVE), "dim": Field(_positive, _POSITIVE),
+                  "padding_idx": Field(lambda v: v is None or _non_negative(v), "null or a token id in [0, vocab)",
+                                       None)},
+    "lstm": _recurrent, "gru": _recurrent,
+    "rnn": {**_recurrent, "nonlinearity": Field(_one_of("tanh", "relu"), "tanh or relu", "tanh")},
     "add": {},
     "concat": {"axis": Field(_is_int, "an integer axis counting the batch axis (1 = channels)", 1)},
 }

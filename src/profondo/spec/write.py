@@ -1,7 +1,8 @@
 """Module -> architecture file (as a dict): the inverse of :func:`profondo.spec.from_dict`.
 
 A Conv2d or Linear followed by its activation module becomes one layer with
-``activation:``, a Flatten before a Linear on a volume is left implicit, and fields at
+``activation:``, a Flatten before a Linear on a volume (or sequence) is left implicit, an
+``nn.Recurrent`` becomes the ``lstm``, ``gru`` or ``rnn`` layer it wraps, and fields at
 their default values are omitted, undoing what the builder expands.
 """
 
@@ -51,6 +52,20 @@ def _describe(m: nn.Module, shapes: list[tuple[int, ...]], at: str) -> tuple[str
             raise SpecError(f"{at}: in_features={m.in_features} but the layer receives {list(shape)} (a file's "
                             "dense layer flattens its input first)")
         kind, f = "dense", {"units": m.out_features, "bias": m.bias is not None, "init": m.init}
+    elif t is nn.Embedding:
+        if len(shape) != 1:
+            raise SpecError(f"{at}: an Embedding reads token ids [seq_len], but the layer receives {list(shape)}")
+        kind, f = "embedding", {"vocab": m.num_embeddings, "dim": m.embedding_dim, "padding_idx": m.padding_idx}
+    elif t is nn.Recurrent:
+        rnn = m.rnn
+        if len(shape) != 2 or shape[1] != rnn.input_size:
+            raise SpecError(f"{at}: input_size={rnn.input_size} but the layer receives {list(shape)}")
+        if not rnn.bias:
+            raise SpecError(f"{at}: a recurrent layer without biases has no file form")
+        kind, f = m.cell, {"hidden": rnn.hidden_size, "layers": rnn.num_layers, "bidirectional": rnn.bidirectional,
+                           "dropout": rnn.dropout, "output": m.output}
+        if kind == "rnn":
+            f["nonlinearity"] = rnn.nonlinearity
     elif t is nn.Dropout:
         kind, f = "dropout", {"rate": m.p}
     elif t in (nn.BatchNorm1d, nn.BatchNorm2d):
@@ -69,8 +84,8 @@ def _describe(m: nn.Module, shapes: list[tuple[int, ...]], at: str) -> tuple[str
             raise SpecError(f"{at}: only Flatten() (start_dim=1, end_dim=-1) has a file form")
     else:
         raise SpecError(f"{at}: {t.__name__} has no architecture-file form; supported: Conv2d, Linear, MaxPool2d, "
-                        f"AvgPool2d, GlobalAvgPool2d, Flatten, Dropout, BatchNorm1d/2d, activations, Add, Concat "
-                        "(in Sequential or Graph)")
+                        "AvgPool2d, GlobalAvgPool2d, Flatten, Dropout, BatchNorm1d/2d, Embedding, Recurrent, "
+                        "activations, Add, Concat (in Sequential or Graph)")
     # Defaults are left out, but a pool always says its type (as the files in DESIGN.md do).
     return kind, {k: v for k, v in f.items() if v != KINDS[kind][k].default or (kind, k) == ("pool", "type")}
 

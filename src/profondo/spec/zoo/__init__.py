@@ -1,6 +1,7 @@
 """Reference architectures shipped as files: ``zoo.names()``, ``zoo.path(name)``, ``zoo.load(name)``.
 
-mlp-mnist, lenet5, convnetjs-cifar10, alexnet, vgg16, resnet-small and fashion-mnist-cnn.
+mlp-mnist, lenet5, convnetjs-cifar10, alexnet, vgg16, resnet-small, fashion-mnist-cnn and
+imdb-bigru (a bidirectional GRU over token ids).
 
 >>> net = profondo.spec.zoo.load("lenet5")
 >>> net.spec.input
