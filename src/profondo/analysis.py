@@ -144,8 +144,8 @@ def _walk(m: nn.Module, prefix: str, shapes: list[tuple[int, ...]], rows: list[L
         return shape
     if isinstance(m, Graph):
         values = {INPUT: shapes[0]}
-        for name, child, ins in m._order:
-            values[name] = _walk(child, f"{prefix}.{name}" if prefix else name, [values[i] for i in ins], rows,
+        for name, ins in m._order:
+            values[name] = _walk(m._modules[name], f"{prefix}.{name}" if prefix else name, [values[i] for i in ins], rows,
                                  size, tuple(ins))
         outs = tuple(values[o] for o in m.outputs)
         return outs[0] if len(outs) == 1 else outs

@@ -231,7 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .edge_cli import add_edge_parser
     from .nlp.cli import add_nlp_parser
     from .rl.cli import add_rl_parser
+    from .transfer_cli import add_transfer_parser
 
+    add_transfer_parser(sub)
     add_edge_parser(sub)
     add_nlp_parser(sub)
     add_rl_parser(sub)

@@ -68,3 +68,20 @@ def test_reset_running_stats():
     np.testing.assert_array_equal(state["running_mean"], 0)
     np.testing.assert_array_equal(state["running_var"], 1)
     assert state["num_batches_tracked"] == 0
+
+
+def test_frozen_statistics_hold_in_train_mode():
+    rng = np.random.default_rng(3)
+    bn = nn.BatchNorm2d(3)
+    bn.running_mean.data[...] = [0.5, -1.0, 2.0]
+    bn.running_var.data[...] = [2.0, 0.5, 1.5]
+    x = profondo.tensor(rng.standard_normal((4, 3, 5, 5)).astype(np.float32))
+    bn.eval()
+    expected = bn(x).numpy()
+    bn.train()
+    bn.frozen_stats = True
+    np.testing.assert_array_equal(bn(x).numpy(), expected)
+    np.testing.assert_array_equal(bn.running_mean.numpy(), [0.5, -1.0, 2.0])
+    assert int(bn.num_batches_tracked.item()) == 0
+    bn.frozen_stats = False
+    assert not np.allclose(bn(x).numpy(), expected)  # batch statistics again

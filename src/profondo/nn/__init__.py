@@ -10,6 +10,7 @@ from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
+from .efficientnet import EfficientNetLite0, efficientnet_lite0
 from .embedding import Embedding
 from .flatten import Flatten
 from .graph import Add, Concat, Graph
@@ -22,4 +23,5 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNCell, ha
 __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d", "Dropout", "Embedding", "Flatten",
            "GlobalAvgPool2d", "Graph", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
            "Module", "ModuleList", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
-           "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask"]
+           "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask",
+           "EfficientNetLite0", "efficientnet_lite0"]

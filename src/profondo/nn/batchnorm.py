@@ -30,6 +30,9 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
+        # Set by fine-tuning when the layer is frozen: normalise with the running statistics
+        # and never update them, even in train() mode.
+        self.frozen_stats = False
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
@@ -41,13 +44,14 @@ class _BatchNorm(Module):
         if x.ndim - 1 not in self._sample_ndims or x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}): expected input of shape {self._layout}"
                              f" with C = {self.num_features}, received {tuple(x.shape)}")
-        batch_stats = self.training or not self.track_running_stats
+        training = self.training and not self.frozen_stats
+        batch_stats = training or not self.track_running_stats
         momentum = self.momentum
-        if self.training and self.track_running_stats:
+        if training and self.track_running_stats:
             self.num_batches_tracked.data += 1
             if momentum is None:  # cumulative moving average, as PyTorch
                 momentum = 1.0 / float(self.num_batches_tracked.data)
-        tracked = not self.training or self.track_running_stats
+        tracked = not training or self.track_running_stats
         return F.batch_norm(x, self.running_mean if tracked else None, self.running_var if tracked else None,
                             self.weight, self.bias, batch_stats, momentum or 0.0, self.eps)
 

