@@ -64,7 +64,7 @@ def _composed_lstm(x, h, c, w_ih, w_hh, b_ih, b_hh):
     outs = []
     for t in range(x.shape[0]):
         gates = F.linear(x[t], w_ih, b_ih) + F.linear(h, w_hh, b_hh)
-        i, f, g, o = F.split(gates, 4, axis=1)
+        i, f, g, o = F.chunk(gates, 4, axis=1)
         c = F.sigmoid(f) * c + F.sigmoid(i) * F.tanh(g)
         h = F.sigmoid(o) * F.tanh(c)
         outs.append(h)
@@ -74,8 +74,8 @@ def _composed_lstm(x, h, c, w_ih, w_hh, b_ih, b_hh):
 def _composed_gru(x, h, w_ih, w_hh, b_ih, b_hh):
     outs = []
     for t in range(x.shape[0]):
-        ir, iz, i_n = F.split(F.linear(x[t], w_ih, b_ih), 3, axis=1)
-        hr, hz, hn = F.split(F.linear(h, w_hh, b_hh), 3, axis=1)
+        ir, iz, i_n = F.chunk(F.linear(x[t], w_ih, b_ih), 3, axis=1)
+        hr, hz, hn = F.chunk(F.linear(h, w_hh, b_hh), 3, axis=1)
         r, z = F.sigmoid(ir + hr), F.sigmoid(iz + hz)
         n = F.tanh(i_n + r * hn)
         h = (1 - z) * n + z * h

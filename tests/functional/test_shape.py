@@ -54,10 +54,11 @@ CASES = {
     "concat_empty_piece": (lambda a, b: F.concat([a, b]), lambda a, b: torch.cat([a, b]), [(0, 3), (2, 3)]),
     "stack": (lambda a, b: F.stack([a, b]), lambda a, b: torch.stack([a, b]), [(2, 3), (2, 3)]),
     "stack_last_axis": (lambda a, b: F.stack([a, b.T], axis=-1), lambda a, b: torch.stack([a, b.T], -1), [(2, 3), (3, 2)]),
-    "split_equal": (lambda x: F.split(x, 3, axis=1), lambda x: torch.chunk(x, 3, dim=1), [(2, 6)]),
+    "chunk_equal": (lambda x: F.chunk(x, 3, axis=1), lambda x: torch.chunk(x, 3, dim=1), [(2, 6)]),
+    "split_size_uneven": (lambda x: F.split(x, 2, axis=1), lambda x: torch.split(x, 2, dim=1), [(2, 5)]),
     "split_sizes": (lambda x: F.split(x, [1, 3], axis=0), lambda x: torch.split(x, [1, 3], dim=0), [(4, 2)]),
-    "split_some_outputs_used": (lambda x: F.split(x, 3)[1] * 2, lambda x: torch.chunk(x, 3)[1] * 2, [(6, 2)]),
-    "split_output_used_twice": (lambda x: (lambda p: p[0] * p[0] + p[2])(F.split(x, 3, axis=-1)),
+    "split_some_outputs_used": (lambda x: F.chunk(x, 3)[1] * 2, lambda x: torch.chunk(x, 3)[1] * 2, [(6, 2)]),
+    "split_output_used_twice": (lambda x: (lambda p: p[0] * p[0] + p[2])(F.chunk(x, 3, axis=-1)),
                                 lambda x: (lambda p: p[0] * p[0] + p[2])(torch.chunk(x, 3, -1)), [(2, 3)]),
     "pad": (lambda x: F.pad(x, ((0, 0), (1, 2), (2, 0))), lambda x: _torch_pad(x, ((0, 0), (1, 2), (2, 0))), [(2, 3, 2)]),
     "pad_value": (lambda x: F.pad(x, ((1, 1),), value=3.0), lambda x: TF.pad(x, [1, 1], value=3.0), [(4,)]),
@@ -106,7 +107,7 @@ def test_float32(name):
 
 def test_split_unused_outputs_get_zero_gradient():
     x = profondo.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
-    _, middle, _ = F.split(x, 3)
+    _, middle, _ = F.chunk(x, 3)
     (middle * 3).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [[0, 0], [3, 3], [0, 0]])
 
@@ -124,7 +125,7 @@ def test_getitem_repeated_indices_add_up():
     (lambda: F.squeeze(profondo.ones(2, 3), 1), r"squeeze: axis 1 has size 3, expected 1"),
     (lambda: F.concat([profondo.ones(2, 3), profondo.ones(3, 3)], axis=1), r"concat: input 1 has shape \(3, 3\), expected \(2, 3\)"),
     (lambda: F.stack([profondo.ones(2), profondo.ones(3)]), r"stack: input 1 has shape \(3,\), expected \(2,\)"),
-    (lambda: F.split(profondo.ones(5), 2), r"split: axis 0 of size 5 does not divide into 2 equal parts"),
+    (lambda: F.split(profondo.ones(5), 0), r"split: the piece size must be a positive integer, received 0"),
     (lambda: F.split(profondo.ones(5), [2, 2]), r"split: sizes \[2, 2\] add up to 4, axis 0 has 5"),
     (lambda: F.pad(profondo.ones(2, 3), ((1, 1),)), r"pad: expected 2 \(before, after\) pairs for a tensor of shape \(2, 3\), received 1"),
     (lambda: F.gather(profondo.ones(2, 3), 1, np.zeros(2, np.int64)), r"gather: index has 1 dimensions, the input 2"),

@@ -89,23 +89,23 @@ class Stack(Function):
 
 
 class Split(Function):
-    """Cut along an axis into pieces; each piece is one output."""
+    """Cut along an axis into pieces of the given sizes; each piece is one output."""
 
-    def __init__(self, sections, axis) -> None:
-        self.sections, self.axis = sections, axis
+    def __init__(self, size, axis) -> None:
+        self.size, self.axis = size, axis  # an int: pieces of that size, the last one shorter
 
     def forward(self, x):
         self.axis = self.axis % x.ndim
         n = x.shape[self.axis]
-        if isinstance(self.sections, int):
-            if n % self.sections:
-                raise ValueError(f"split: axis {self.axis} of size {n} does not divide into {self.sections} equal parts")
-            cuts = list(range(n // self.sections, n, n // self.sections))
+        if isinstance(self.size, int):
+            if self.size < 1:
+                raise ValueError(f"split: the piece size must be a positive integer, received {self.size}")
+            sizes = [self.size] * (n // self.size) + ([n % self.size] if n % self.size else [])
         else:
-            if sum(self.sections) != n:
-                raise ValueError(f"split: sizes {list(self.sections)} add up to {sum(self.sections)}, "
-                                 f"axis {self.axis} has {n}")
-            cuts = np.cumsum(self.sections)[:-1].tolist()
+            sizes = list(self.size)
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise ValueError(f"split: sizes {sizes} add up to {sum(sizes)}, axis {self.axis} has {n}")
+        cuts = np.cumsum(sizes)[:-1].tolist()
         return tuple(self.xp.split(x, cuts, axis=self.axis))
 
     def backward(self, *gys):
@@ -250,9 +250,18 @@ def stack(tensors, axis: int = 0):
     return Stack(axis).apply(*tensors)
 
 
-def split(x, sections, axis: int = 0):
-    """Cut into ``sections`` equal parts, or into parts of the listed sizes (a tuple of tensors)."""
-    return Split(sections, axis).apply(x)
+def split(x, split_size_or_sections, axis: int = 0):
+    """PyTorch's split: an int is the size of each piece (the last may be shorter), a list
+    gives every piece's size. Returns a tuple of tensors. ``split(x, [1, 3], axis=0)``"""
+    return Split(split_size_or_sections, axis).apply(x)
+
+
+def chunk(x, chunks: int, axis: int = 0):
+    """PyTorch's chunk: ``chunks`` pieces of equal size (the last shorter when it does not
+    divide). ``i, f, g, o = chunk(gates, 4, axis=1)``"""
+    if not isinstance(chunks, int) or chunks < 1:
+        raise ValueError(f"chunk: expected a positive number of chunks, received {chunks!r}")
+    return split(x, max(-(-x.shape[axis] // chunks), 1), axis)
 
 
 def pad(x, widths, value: float = 0.0):
