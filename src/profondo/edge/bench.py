@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import nn
-from ..nn.graph import Add, Concat, Graph, topological_order
+from ..nn.graph import Add, Concat, Graph
 from .freeze import freeze
 from .quantize import quantize
 
@@ -70,8 +70,7 @@ def to_torch(model: nn.Module):
         if t is nn.Sequential:
             return tnn.Sequential(OrderedDict((k, convert(c)) for k, c in m.named_children()))
         if t is Graph:
-            order = topological_order(m.inputs_of)
-            return TorchGraph([(n, convert(getattr(m, n)), m.inputs_of[n]) for n in order], m.outputs)
+            return TorchGraph([(n, convert(c), ins) for n, c, ins in m.ordered_nodes()], m.outputs)
         if t is nn.Conv2d:
             return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation, m.groups,
                               m.bias is not None)

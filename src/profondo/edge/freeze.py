@@ -20,17 +20,13 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import nn
-from ..nn.graph import INPUT, Add, Concat, Graph, topological_order
+from ..nn.graph import INPUT, Add, Concat, Graph, is_plain, unsupported_modules
 from .runtime import FORMAT, VERSION, EdgeModel
 
 
 def _pairs(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
-
-def _graph_nodes(g: Graph) -> list:
-    """``(name, module, inputs)`` in an order where every node comes after its inputs."""
-    return [(n, getattr(g, n), g.inputs_of[n]) for n in topological_order(g.inputs_of)]
 
 
 class _Plan:
@@ -106,33 +102,15 @@ LAYERS: dict[type, Callable] = {
 """Layer class -> ``fn(plan, module, name, *input_slots) -> output slot``."""
 
 
-def _plain(m, container: type) -> bool:
-    return isinstance(m, container) and type(m).forward is container.forward
-
-
-def _unsupported(model: nn.Module) -> list[str]:
-    found = []
-
-    def visit(m, path):
-        if _plain(m, nn.Sequential) or _plain(m, Graph):
-            for child_name, child in m.named_children():
-                visit(child, f"{path}.{child_name}" if path else child_name)
-        elif type(m) not in LAYERS:
-            found.append(f"{path or '(the model)'} ({type(m).__name__})")
-
-    visit(model, "")
-    return found
-
-
 def _emit(p: _Plan, m: nn.Module, path: str, xs: list[int]):
-    if _plain(m, nn.Sequential):
+    if is_plain(m, nn.Sequential):
         (x,) = xs
         for child_name, child in m.named_children():
             x = _emit(p, child, f"{path}.{child_name}" if path else child_name, [x])
         return x
-    if _plain(m, Graph):
+    if is_plain(m, Graph):
         values = {INPUT: xs[0]}
-        for node, module, inputs in _graph_nodes(m):
+        for node, module, inputs in m.ordered_nodes():
             values[node] = _emit(p, module, f"{path}.{node}" if path else node, [values[i] for i in inputs])
         outs = [values[o] for o in m.outputs]
         return outs[0] if len(outs) == 1 else outs
@@ -187,7 +165,7 @@ def freeze(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Edge
 
     >>> edge = freeze(net, (3, 32, 32)); edge.save("net.edge")
     """
-    missing = _unsupported(model)
+    missing = unsupported_modules(model, LAYERS)
     if missing:
         raise ValueError(f"freeze: no edge kernel for {len(missing)} module(s): {', '.join(missing)}; supported: "
                          f"{', '.join(sorted(c.__name__ for c in LAYERS))} inside Sequential or Graph")

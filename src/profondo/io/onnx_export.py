@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import nn
-from ..nn.graph import INPUT, Add, Concat, Graph, topological_order
+from ..nn.graph import INPUT, Add, Concat, Graph, is_plain, unsupported_modules
 
 DEFAULT_OPSET = 21
 MIN_OPSET = 13  # Softmax over one axis, Squeeze/Unsqueeze axes as inputs, Clip bounds as inputs
@@ -76,10 +76,6 @@ class _Builder:
 def _pairs(v) -> tuple[int, int]:
     return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
-
-def graph_nodes(g: Graph) -> list[tuple[str, nn.Module, list[str]]]:
-    """A Graph's ``(name, module, inputs)`` in an order where every node comes after its inputs."""
-    return [(n, getattr(g, n), g.inputs_of[n]) for n in topological_order(g.inputs_of)]
 
 
 def _shape(m, *xs: _Value) -> tuple | None:
@@ -262,36 +258,16 @@ except ImportError:
     pass
 
 
-def _is_plain(m, container: type) -> bool:
-    """A container whose forward is the container's own (a subclass may compute anything)."""
-    return isinstance(m, container) and type(m).forward is container.forward
-
-
-def _unsupported(model: nn.Module) -> list[str]:
-    """Every module (by path) that neither a container nor an exporter covers."""
-    found = []
-
-    def visit(m, path):
-        if _is_plain(m, nn.Sequential) or _is_plain(m, Graph):
-            for child_name, child in m.named_children():
-                visit(child, f"{path}.{child_name}" if path else child_name)
-        elif type(m) not in EXPORTERS:
-            found.append(f"{path or '(the model)'} ({type(m).__name__})")
-
-    visit(model, "")
-    return found
-
-
 def _emit(b: _Builder, m: nn.Module, path: str, xs: list[_Value]):
-    if _is_plain(m, nn.Sequential):
+    if is_plain(m, nn.Sequential):
         (x,) = xs
         for child_name, child in m.named_children():
             x = _emit(b, child, f"{path}.{child_name}" if path else child_name, [x])
         return x
-    if _is_plain(m, Graph):
+    if is_plain(m, Graph):
         (x,) = xs
         values = {INPUT: x}
-        for node, module, inputs in graph_nodes(m):
+        for node, module, inputs in m.ordered_nodes():
             try:
                 values[node] = _emit(b, module, f"{path}.{node}" if path else node, [values[i] for i in inputs])
             except ValueError as e:
@@ -324,7 +300,7 @@ def _name_outputs(b: _Builder, values: list[str], names: list[str]) -> None:
 
 
 def _first_layer(model: nn.Module) -> nn.Module:
-    while _is_plain(model, nn.Sequential) and len(model):
+    while is_plain(model, nn.Sequential) and len(model):
         model = model[0]
     return model
 
@@ -347,7 +323,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_s
     if not MIN_OPSET <= opset <= onnx.defs.onnx_opset_version():
         raise ValueError(f"ONNX export: opset {opset} is not supported; expected {MIN_OPSET} to "
                          f"{onnx.defs.onnx_opset_version()} (the installed onnx's latest)")
-    missing = _unsupported(model)
+    missing = unsupported_modules(model, EXPORTERS)
     if missing:
         raise ValueError(f"ONNX export: no ONNX form for {len(missing)} module(s): {', '.join(missing)}; "
                          f"supported layers: {', '.join(sorted(c.__name__ for c in EXPORTERS))} "

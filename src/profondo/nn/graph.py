@@ -159,6 +159,10 @@ class Graph(Module):
         """``(name, module, inputs)`` in the order given to the constructor."""
         return [(n, self._modules[n], self.inputs_of[n]) for n in self.inputs_of]
 
+    def ordered_nodes(self) -> list[tuple[str, Module, list[str]]]:
+        """``(name, module, inputs)`` in an order where every node comes after its inputs."""
+        return [(n, self._modules[n], inputs) for n, inputs in self._order]
+
     def forward(self, x):
         values = {INPUT: x}
         modules = self._modules
@@ -208,3 +212,26 @@ class Graph(Module):
                                  f"{e['name']!r}; expected one of {sorted(Module._registry)}")
             nodes.append((e["name"], module_cls.from_config(e.get("config", {})), e["inputs"]))
         return cls(nodes, config["outputs"])
+
+
+def is_plain(m: Module, container: type) -> bool:
+    """A ``container`` (Sequential, Graph) whose forward is its own: a subclass may compute anything."""
+    return isinstance(m, container) and type(m).forward is container.forward
+
+
+def unsupported_modules(model: Module, supported) -> list[str]:
+    """Every module, by path, that is neither a plain Sequential/Graph nor of a type in
+    ``supported`` (exporters list them all at once in their error)."""
+    from .container import Sequential
+
+    found = []
+
+    def visit(m, path):
+        if is_plain(m, Sequential) or is_plain(m, Graph):
+            for child_name, child in m.named_children():
+                visit(child, f"{path}.{child_name}" if path else child_name)
+        elif type(m) not in supported:
+            found.append(f"{path or '(the model)'} ({type(m).__name__})")
+
+    visit(model, "")
+    return found
