@@ -43,7 +43,10 @@ def test_conv2d_forward_matches_direct_loops(config):
     x, w, out_hw = _setup(config)
     y, cols, padded_shape = im2col.conv2d_forward(np, x, w, *config, out_hw)
     groups = config[3]
-    assert cols.shape == (groups, 4 // groups * 3 * 2, 2 * out_hw[0] * out_hw[1])  # batch folded into one GEMM
+    if groups == 4:  # depthwise: shifted multiply-adds over the padded input, no column matrix
+        assert cols.shape == (2, 4, 6 + 2 * config[1][0], 7 + 2 * config[1][1])
+    else:
+        assert cols.shape == (groups, 4 // groups * 3 * 2, 2 * out_hw[0] * out_hw[1])  # batch folded into one GEMM
     assert padded_shape == (2, 4, 6 + 2 * config[1][0], 7 + 2 * config[1][1])
     np.testing.assert_allclose(y, _direct_conv(x, w, *config), rtol=1e-12, atol=1e-12)
 

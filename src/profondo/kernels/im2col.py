@@ -38,12 +38,29 @@ def col2im_add(xp, cols, padded_shape, kh, kw, oh, ow, stride, dilation):
     return out
 
 
+def _offsets(kh, kw, oh, ow, stride, dilation):
+    """(i, j, slice of the padded input that kernel offset (i, j) reads) for every offset."""
+    (s_h, s_w), (d_h, d_w) = stride, dilation
+    return [(i, j, (slice(None), slice(None), slice(i * d_h, i * d_h + s_h * (oh - 1) + 1, s_h),
+                    slice(j * d_w, j * d_w + s_w * (ow - 1) + 1, s_w))) for i in range(kh) for j in range(kw)]
+
+
+def _is_depthwise(x, w, groups) -> bool:
+    return groups > 1 and groups == x.shape[1] == w.shape[0]
+
+
 @register("conv2d_forward")
 def conv2d_forward(xp, x, w, stride, padding, dilation, groups, out_hw):
     n, c = x.shape[:2]
     o, cg, kh, kw = w.shape
     oh, ow = out_hw
     padded = pad2d(xp, x, padding)
+    if _is_depthwise(x, w, groups):
+        # One filter per channel: KH*KW shifted multiply-adds beat G tiny GEMMs, and no window copy.
+        y = xp.zeros((n, c, oh, ow), x.dtype)
+        for i, j, window in _offsets(kh, kw, oh, ow, stride, dilation):
+            y += padded[window] * w[:, 0, i, j].reshape(1, c, 1, 1)
+        return y, padded, padded.shape
     cols = _strided_windows(xp, padded, kh, kw, oh, ow, stride, dilation)
     cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)  # the one copy
     y = xp.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)  # (G, O/G, N*OH*OW)
@@ -55,6 +72,8 @@ def conv2d_forward(xp, x, w, stride, padding, dilation, groups, out_hw):
 def conv2d_backward(xp, gy, w, cols, padded_shape, stride, padding, dilation, groups, need_x, need_w):
     o, cg, kh, kw = w.shape
     n, _, oh, ow = gy.shape
+    if groups > 1 and groups == o == padded_shape[1] and cg == 1:  # depthwise: ``cols`` is the padded input
+        return _depthwise_backward(xp, gy, w, cols, padding, stride, dilation, need_x, need_w)
     gy_cols = gy.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * oh * ow)
     gx = gw = None
     if need_w:
@@ -65,6 +84,22 @@ def conv2d_backward(xp, gy, w, cols, padded_shape, stride, padding, dilation, gr
         gx = col2im_add(xp, gcols, padded_shape, kh, kw, oh, ow, stride, dilation)
         ph, pw = padding
         gx = gx[:, :, ph: padded_shape[2] - ph, pw: padded_shape[3] - pw].transpose(1, 0, 2, 3)
+    return gx, gw
+
+
+def _depthwise_backward(xp, gy, w, padded, padding, stride, dilation, need_x, need_w):
+    _, _, kh, kw = w.shape
+    c, (oh, ow) = w.shape[0], gy.shape[2:]
+    gx = xp.zeros(padded.shape, gy.dtype) if need_x else None
+    gw = xp.zeros(w.shape, gy.dtype) if need_w else None
+    for i, j, window in _offsets(kh, kw, oh, ow, stride, dilation):
+        if need_w:
+            gw[:, 0, i, j] = (gy * padded[window]).sum(axis=(0, 2, 3))
+        if need_x:
+            gx[window] += gy * w[:, 0, i, j].reshape(1, c, 1, 1)
+    if need_x:
+        (ph, pw), (hp, wp) = padding, padded.shape[2:]
+        gx = gx[:, :, ph: hp - ph, pw: wp - pw]
     return gx, gw
 
 
