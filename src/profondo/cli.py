@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -89,10 +90,10 @@ def cmd_train(args) -> int:
     arch = _resolve_architecture(args.file or DEFAULT_ARCHITECTURE)
     model = spec.from_dict(arch)
     input_shape = _input_shape(arch, None)
+    train_loader, val_loader, test_loader, classes = _loaders(args, input_shape)  # bad data fails first
     out = Path(args.out or f"runs/{arch.get('name', 'model')}-{args.data}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.txt").write_text(summary(model, input_shape) + "\n")  # also printed
-    train_loader, val_loader, test_loader, classes = _loaders(args, input_shape)
     optimizer = _optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     callbacks = [LRScheduler(schedule), ModelCheckpoint(out, monitor="val_accuracy" if val_loader else "loss"),
@@ -247,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the last completed epoch's checkpoint is kept (use --resume)", file=sys.stderr)
         return 130
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
+        if os.environ.get("PROFONDO_DEBUG"):
+            raise
+        # A user's mistake or a missing file: the message, not a traceback (PROFONDO_DEBUG=1 shows it).
+        print(f"profondo {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
