@@ -490,3 +490,31 @@ def test_elementwise_and_shape_operators_match_onnxruntime():
     for got, want in zip(net(profondo.tensor(xv)), _ort(proto, xv)):
         assert got.shape == want.shape
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+@pytest.mark.parametrize("output", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_token_models_from_architecture_files_export_and_import(cell, output, bidirectional):
+    """Embedding -> recurrent layer summarised over time (nn.Recurrent) -> dense, as imdb-bigru."""
+    from profondo import spec
+
+    d = {"name": "tokens", "input": [9], "layers": [{"embedding": {"vocab": 30, "dim": 5, "padding_idx": 0}},
+                                                    {cell: {"hidden": 4, "bidirectional": bidirectional, "output": output}},
+                                                    {"dense": {"units": 3}}]}
+    profondo.manual_seed(0)
+    model = spec.from_dict(d).eval()
+    x = np.random.default_rng(1).integers(0, 30, (3, 9))
+    expected = model(profondo.tensor(x)).numpy()
+    proto = export_onnx(model, input_shape=(9,))
+    session = ort.InferenceSession(proto.SerializeToString())
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0], expected, atol=1e-5)
+    np.testing.assert_allclose(import_onnx(proto).eval()(profondo.tensor(x)).numpy(), expected, atol=1e-6)
+
+
+def test_the_imdb_zoo_model_exports():
+    model = zoo.load("imdb-bigru").eval()
+    x = np.random.default_rng(0).integers(0, 20002, (2, 400))
+    session = ort.InferenceSession(export_onnx(model).SerializeToString())
+    np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0],
+                               model(profondo.tensor(x)).numpy(), atol=1e-5)

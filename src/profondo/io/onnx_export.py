@@ -235,6 +235,37 @@ def _recurrent(b: _Builder, m, name: str, x: _Value) -> _Value:
     return _Value(t, _shape(m, x))
 
 
+def _reduce_time(b: _Builder, op: str, name: str, y: str) -> str:
+    """Reduce over the time axis 1 (axes became an input in opset 18)."""
+    if b.opset >= 18:
+        return b.node(op, [y, b.const(f"{name}.axes", np.array([1], np.int64))], name, keepdims=0)[0]
+    return b.node(op, [y], name, axes=[1], keepdims=0)[0]
+
+
+def _recurrent_summary(b: _Builder, m, name: str, x: _Value) -> _Value:
+    """``nn.Recurrent``: the wrapped layer, then its summary of the steps (last, mean or max)."""
+    y = _recurrent(b, m.rnn, f"{name}/rnn", x).name  # (N, T, dirs*H)
+    if m.output == "sequence":
+        pass
+    elif m.output in ("mean", "max"):
+        y = _reduce_time(b, "ReduceMean" if m.output == "mean" else "ReduceMax", name, y)
+    else:  # last: the forward direction ends at step T-1, the backward one at step 0
+        hidden = m.rnn.hidden_size
+        (end,) = b.node("Gather", [y, b.const(f"{name}.end", np.array(-1, np.int64))], f"{name}/end", axis=1)
+        if m.rnn.num_directions == 1:
+            y = end
+        else:
+            (start,) = b.node("Gather", [y, b.const(f"{name}.start", np.array(0, np.int64))], f"{name}/start", axis=1)
+            halves = []
+            for tag, src, lo, hi in (("fwd", end, 0, hidden), ("bwd", start, hidden, 2 * hidden)):
+                (half,) = b.node("Slice", [src, b.const(f"{name}.{tag}_lo", np.array([lo], np.int64)),
+                                           b.const(f"{name}.{tag}_hi", np.array([hi], np.int64)),
+                                           b.const(f"{name}.{tag}_axis", np.array([1], np.int64))], f"{name}/{tag}")
+                halves.append(half)
+            (y,) = b.node("Concat", halves, name, axis=1)
+    return _Value(y, _shape(m, x))
+
+
 EXPORTERS: dict[type, Callable] = {
     nn.Conv2d: _conv, nn.Linear: _linear, nn.MaxPool2d: _pool, nn.AvgPool2d: _pool, nn.GlobalAvgPool2d: _global_pool,
     nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten, nn.Dropout: _dropout,
@@ -254,6 +285,7 @@ try:  # recurrent layers, where profondo.nn.recurrent exists
     for _cls in ("LSTM", "GRU"):
         if hasattr(_recurrent_layers, _cls):
             EXPORTERS[getattr(_recurrent_layers, _cls)] = _recurrent
+    EXPORTERS[_recurrent_layers.Recurrent] = _recurrent_summary
 except ImportError:
     pass
 

@@ -116,6 +116,17 @@ def _cast(attrs, x):
     return F.cast(x, dtype) if x.dtype.kind == "f" and np.dtype(dtype).kind == "f" else Tensor(x.data.astype(dtype))
 
 
+def _reduce(fn: Callable) -> Callable:
+    """ReduceMean/Max/Sum: axes an attribute before opset 18, an optional input from then on."""
+    def reduce(attrs, x, axes=None):
+        axes = _ints(axes) if axes is not None else attrs.get("axes")
+        if axes is None and attrs.get("noop_with_empty_axes", 0):
+            return x
+        return fn(x, None if axes is None else tuple(a % x.ndim for a in axes), bool(attrs.get("keepdims", 1)))
+
+    return reduce
+
+
 def _softmax_like(fn: Callable) -> Callable:
     return lambda attrs, x: fn(x, attrs.get("axis", -1))
 
@@ -138,6 +149,7 @@ OPS: dict[str, Callable] = {
     "Shape": lambda attrs, x: Tensor(np.array(x.shape[attrs.get("start", 0):attrs.get("end")], np.int64)),
     "Expand": lambda attrs, x, shape: F.broadcast_to(x, np.broadcast_shapes(x.shape, tuple(_ints(shape)))),
     "ConstantOfShape": _constant_of_shape, "Cast": _cast,
+    "ReduceMean": _reduce(F.mean), "ReduceMax": _reduce(F.max), "ReduceSum": _reduce(F.sum),
     "GlobalAveragePool": lambda attrs, x: F.mean(x, axis=tuple(range(2, x.ndim)), keepdims=True),
     "Output": lambda attrs, xs: xs[attrs["index"]],  # one output of a multi-output node
 }
