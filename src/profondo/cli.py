@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: the last completed epoch's checkpoint is kept (use --resume)", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
+    except (ValueError, TypeError, RuntimeError, FileNotFoundError, ImportError) as e:
         if os.environ.get("PROFONDO_DEBUG"):
             raise
         # A user's mistake or a missing file: the message, not a traceback (PROFONDO_DEBUG=1 shows it).
