@@ -12,16 +12,14 @@ same thread count, and the report gives medians of steps per second.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from harness import limit_threads, side_by_side, write_report  # noqa: E402
 
 import profondo  # noqa: E402
 from profondo import functional as F  # noqa: E402
@@ -91,18 +89,6 @@ def torch_step():
     return step
 
 
-def rate(step, seconds: float) -> float:
-    """Steps per second over at least ``seconds`` (after one warm-up step)."""
-    step()
-    n, start = 0, time.perf_counter()
-    while True:
-        step()
-        n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n / elapsed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=7)
@@ -113,33 +99,17 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-
-        threadpool_limits(args.threads)
-        blas = [f"{i['internal_api']} {i.get('architecture')} x{i['num_threads']}" for i in threadpool_info()]
-    except ImportError:
-        blas = ["threadpoolctl not installed: BLAS threads unknown"]
+    blas = limit_threads(args.threads)
     profondo.manual_seed(0)
     torch.manual_seed(0)
-    ours_step, theirs_step = profondo_step(), torch_step()
-    ours, theirs = [], []
-    for _ in range(args.repeats):  # alternate so that machine noise hits both alike
-        ours.append(rate(ours_step, args.seconds))
-        theirs.append(rate(theirs_step, args.seconds))
-    p, t = statistics.median(ours), statistics.median(theirs)
+    p, t, ours, theirs = side_by_side(profondo_step(), torch_step(), args.repeats, args.seconds)
     row = {"row": "W4", "workload": f"char LSTM LM: vocab {VOCAB}, embed {EMBED}, LSTM {HIDDEN}, seq {SEQ}, "
                                     f"batch {BATCH}, full BPTT, Adam", "unit": "steps/s", "profondo": p, "pytorch": t,
            "profondo_chars_per_s": p * SEQ * BATCH, "pytorch_chars_per_s": t * SEQ * BATCH, "ratio": p / t,
            "profondo_all": ours, "pytorch_all": theirs}
     print(f"{'row':<4} {'workload':<60} {'profondo':>9} {'pytorch':>9} {'unit':<8} {'ratio':>6}")
     print(f"W4   {'char LSTM LM 65/64/256, seq 64, batch 32':<60} {p:>9.2f} {t:>9.2f} {'steps/s':<8} {p / t:>6.2f}")
-    report = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-              "numpy": np.__version__, "torch": torch.__version__, "blas": blas, "threads": args.threads,
-              "repeats": args.repeats, "seconds_per_measurement": args.seconds, "rows": [row]}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(report, indent=1))
+    write_report(args.json, [row], blas, args.threads, args.repeats, args.seconds)
     print(f"(medians of {args.repeats} alternating repeats; ratio > 1 means profondo is faster; JSON: {args.json})")
 
 

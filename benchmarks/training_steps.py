@@ -11,16 +11,14 @@ repeat, on the same machine in the same process, and the table reports medians.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from harness import limit_threads, side_by_side, write_report  # noqa: E402
 
 import profondo  # noqa: E402
 from profondo import functional as F  # noqa: E402
@@ -92,26 +90,6 @@ def torch_step(model, shape, classes, batch):
     return step
 
 
-def rate(step, seconds: float) -> float:
-    """Steps per second over at least ``seconds`` (after one warm-up step)."""
-    step()
-    n, start = 0, time.perf_counter()
-    while True:
-        step()
-        n += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n / elapsed
-
-
-def side_by_side(make_profondo, make_torch, repeats: int, seconds: float) -> tuple[float, float]:
-    ours, theirs = [], []
-    for _ in range(repeats):  # alternate so that machine noise hits both alike
-        ours.append(rate(make_profondo, seconds))
-        theirs.append(rate(make_torch, seconds))
-    return statistics.median(ours), statistics.median(theirs)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", default="W1,W2,W3,W5,W6")
@@ -123,14 +101,7 @@ def main() -> None:
 
     import torch
 
-    torch.set_num_threads(args.threads)
-    try:
-        from threadpoolctl import threadpool_info, threadpool_limits
-
-        threadpool_limits(args.threads)
-        blas = [f"{i['internal_api']} {i.get('architecture')} x{i['num_threads']}" for i in threadpool_info()]
-    except ImportError:
-        blas = ["threadpoolctl not installed: BLAS threads unknown"]
+    blas = limit_threads(args.threads)
     profondo.manual_seed(0)
     torch.manual_seed(0)
     rows = []
@@ -141,16 +112,12 @@ def main() -> None:
         title, build, shape, classes, batch = WORKLOADS[key]
         p = profondo_step(build(nn), shape, classes, batch)
         t = torch_step(build(torch.nn), shape, classes, batch)
-        ours, theirs = side_by_side(p, t, args.repeats, args.seconds)
+        ours, theirs, _, _ = side_by_side(p, t, args.repeats, args.seconds)
         rows.append({"row": key, "workload": title, "unit": "steps/s", "profondo": ours, "pytorch": theirs,
                      "profondo_samples_per_s": ours * batch, "pytorch_samples_per_s": theirs * batch,
                      "ratio": ours / theirs})
         print_row(rows[-1])
-    report = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-              "numpy": np.__version__, "torch": torch.__version__, "blas": blas, "threads": args.threads,
-              "repeats": args.repeats, "seconds_per_measurement": args.seconds, "rows": rows}
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(report, indent=1))
+    write_report(args.json, rows, blas, args.threads, args.repeats, args.seconds)
     print(f"\n(medians of {args.repeats} alternating repeats; ratio > 1 means profondo is faster; JSON: {args.json})")
 
 
@@ -173,7 +140,7 @@ def inference_rows(args) -> list[dict]:
             with torch.no_grad():
                 model_t(xt)
 
-        ours, theirs = side_by_side(run_p, run_t, args.repeats, args.seconds)
+        ours, theirs, _, _ = side_by_side(run_p, run_t, args.repeats, args.seconds)
         if batch == 1:
             row = {"row": "W6", "workload": "CIFAR ConvNet inference, batch 1 latency", "unit": unit,
                    "profondo": 1000 / ours, "pytorch": 1000 / theirs, "ratio": ours / theirs}
