@@ -20,7 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .. import nn
-from ..nn.graph import INPUT, Add, Concat, Graph, is_plain, unsupported_modules
+from ..nn.graph import Add, Concat, unsupported_modules, walk_layers
 from .runtime import FORMAT, VERSION, EdgeModel
 
 
@@ -102,21 +102,6 @@ LAYERS: dict[type, Callable] = {
 """Layer class -> ``fn(plan, module, name, *input_slots) -> output slot``."""
 
 
-def _emit(p: _Plan, m: nn.Module, path: str, xs: list[int]):
-    if is_plain(m, nn.Sequential):
-        (x,) = xs
-        for child_name, child in m.named_children():
-            x = _emit(p, child, f"{path}.{child_name}" if path else child_name, [x])
-        return x
-    if is_plain(m, Graph):
-        values = {INPUT: xs[0]}
-        for node, module, inputs in m.ordered_nodes():
-            values[node] = _emit(p, module, f"{path}.{node}" if path else node, [values[i] for i in inputs])
-        outs = [values[o] for o in m.outputs]
-        return outs[0] if len(outs) == 1 else outs
-    return LAYERS[type(m)](p, m, path or type(m).__name__.lower(), *xs)
-
-
 def _simplify(p: _Plan, outputs: list[int]) -> list[int]:
     """Fold batch norms into the weights before them and fuse activations into their producers."""
     producer = {s["output"]: s for s in p.steps}
@@ -176,7 +161,7 @@ def freeze(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Edge
                              "network was not built from an architecture file")
         input_shape = spec.input
     p = _Plan()
-    out = _emit(p, model, "", [0])
+    out = walk_layers(model, [0], lambda m, path, xs: LAYERS[type(m)](p, m, path or type(m).__name__.lower(), *xs))
     outputs = _simplify(p, out if isinstance(out, list) else [out])
     if 0 in outputs:
         raise ValueError("freeze: the network returns its input unchanged; nothing to run")

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import nn
-from ..nn.graph import INPUT, Add, Concat, Graph, is_plain, unsupported_modules
+from ..nn.graph import Add, Concat, is_plain, unsupported_modules, walk_layers
 
 DEFAULT_OPSET = 21
 MIN_OPSET = 13  # Softmax over one axis, Squeeze/Unsqueeze axes as inputs, Clip bounds as inputs
@@ -290,22 +290,7 @@ except ImportError:
     pass
 
 
-def _emit(b: _Builder, m: nn.Module, path: str, xs: list[_Value]):
-    if is_plain(m, nn.Sequential):
-        (x,) = xs
-        for child_name, child in m.named_children():
-            x = _emit(b, child, f"{path}.{child_name}" if path else child_name, [x])
-        return x
-    if is_plain(m, Graph):
-        (x,) = xs
-        values = {INPUT: x}
-        for node, module, inputs in m.ordered_nodes():
-            try:
-                values[node] = _emit(b, module, f"{path}.{node}" if path else node, [values[i] for i in inputs])
-            except ValueError as e:
-                raise ValueError(f"ONNX export: Graph node {node!r}: {e}") from e
-        outs = [values[o] for o in m.outputs]
-        return outs[0] if len(outs) == 1 else outs  # a list: a _Value is itself a tuple
+def _export_layer(b: _Builder, m: nn.Module, path: str, xs: list[_Value]):
     try:
         return EXPORTERS[type(m)](b, m, path or type(m).__name__.lower(), *xs)
     except ValueError as e:
@@ -369,7 +354,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_s
     input_shape = tuple(int(s) for s in input_shape)
     b = _Builder(opset)
     b.taken.add("input")
-    out = _emit(b, model, "", [_Value("input", input_shape)])
+    out = walk_layers(model, [_Value("input", input_shape)], lambda m, path, xs: _export_layer(b, m, path, xs))
     outs = out if isinstance(out, list) else [out]
     names = ["output"] if len(outs) == 1 else [f"output_{i}" for i in range(len(outs))]
     _name_outputs(b, [v.name for v in outs], names)

@@ -235,3 +235,23 @@ def unsupported_modules(model: Module, supported) -> list[str]:
 
     visit(model, "")
     return found
+
+
+def walk_layers(model: Module, inputs: list, leaf, path: str = ""):
+    """Run ``leaf(module, path, inputs) -> output`` on every layer in execution order, looking
+    through plain Sequential and Graph containers (how exporters trace a model without running it)."""
+    from .container import Sequential
+
+    if is_plain(model, Sequential):
+        (x,) = inputs
+        for name, child in model.named_children():
+            x = walk_layers(child, [x], leaf, f"{path}.{name}" if path else name)
+        return x
+    if is_plain(model, Graph):
+        (x,) = inputs
+        values = {INPUT: x}
+        for name, child, ins in model.ordered_nodes():
+            values[name] = walk_layers(child, [values[i] for i in ins], leaf, f"{path}.{name}" if path else name)
+        outs = [values[o] for o in model.outputs]
+        return outs[0] if len(outs) == 1 else outs  # a list: an exporter's value may itself be a tuple
+    return leaf(model, path, inputs)
