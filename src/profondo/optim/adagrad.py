@@ -30,14 +30,9 @@ class Adagrad(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         loss = self._call(closure)
         state = self.state
-        for group in self.param_groups:
-            if group["frozen"]:
-                continue
-            lr = group["lr"] * group["lr_mult"]
+        for group, lr, params in self._active_groups():
             lr_decay, wd, eps = group["lr_decay"], group["weight_decay"], group["eps"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 w = p.data
                 xp = array_module(w)
                 g = p.grad.data

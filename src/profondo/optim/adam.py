@@ -33,14 +33,9 @@ class Adam(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         loss = self._call(closure)
         state, decoupled = self.state, self._decoupled
-        for group in self.param_groups:
-            if group["frozen"]:
-                continue
-            lr = group["lr"] * group["lr_mult"]
+        for group, lr, params in self._active_groups():
             (b1, b2), eps, wd, amsgrad = group["betas"], group["eps"], group["weight_decay"], group["amsgrad"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 w = p.data
                 xp = array_module(w)
                 g = p.grad.data

@@ -78,6 +78,13 @@ class Optimizer:
             for p in group["params"]:
                 p.grad = None
 
+    def _active_groups(self):
+        """(group, effective lr, parameters that have a gradient) for every group not frozen:
+        the one place where ``frozen``, ``lr_mult`` and missing gradients are honoured."""
+        for group in self.param_groups:
+            if not group["frozen"]:
+                yield group, group["lr"] * group["lr_mult"], [p for p in group["params"] if p.grad is not None]
+
     def _scratch(self, like, slot: int = 0):
         """A reusable work array shaped like ``like`` (one per shape, dtype and slot)."""
         key = (type(like), like.shape, like.dtype, slot)

@@ -30,15 +30,10 @@ class RMSprop(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         loss = self._call(closure)
         state = self.state
-        for group in self.param_groups:
-            if group["frozen"]:
-                continue
-            lr = group["lr"] * group["lr_mult"]
+        for group, lr, params in self._active_groups():
             alpha, eps, wd, momentum, centered = (group[k] for k in ("alpha", "eps", "weight_decay", "momentum",
                                                                      "centered"))
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 w = p.data
                 xp = array_module(w)
                 g = p.grad.data

@@ -33,14 +33,9 @@ class SGD(Optimizer):
     def step(self, closure: Callable[[], Any] | None = None):
         loss = self._call(closure)
         state = self.state
-        for group in self.param_groups:
-            if group["frozen"]:
-                continue
-            lr = group["lr"] * group["lr_mult"]
+        for group, lr, params in self._active_groups():
             momentum, dampening, wd, nesterov = group["momentum"], group["dampening"], group["weight_decay"], group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
+            for p in params:
                 w = p.data
                 xp = array_module(w)
                 d, owned = p.grad.data, False  # owned: d is a scratch array, safe to scale in place
