@@ -81,11 +81,9 @@ class Module:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if isinstance(value, (Parameter, Module)):
-            registries = self._registries(name)
-            for r in registries:
-                r.pop(name, None)
-            registries[0 if isinstance(value, Parameter) else 2][name] = value
-        elif "_parameters" in self.__dict__:
+            self._register(name, value, 0 if isinstance(value, Parameter) else 2)
+            return
+        if "_parameters" in self.__dict__:
             params, buffers, modules = self._registries(name)
             if name in params:
                 if value is not None:
@@ -134,22 +132,22 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"{type(self).__name__}.register_parameter({name!r}): expected a Parameter or None, "
                             f"received {type(param).__name__}")
-        registries = self._registries(name)
-        for r in registries:
-            r.pop(name, None)
-        registries[0][name] = param
-        object.__setattr__(self, name, param)
+        self._register(name, param, 0)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """``self.name = module`` for names that are not identifiers ("0", "1" in Sequential)."""
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(self).__name__}.add_module({name!r}): expected a Module, "
                             f"received {type(module).__name__}")
+        self._register(name, module, 2)
+
+    def _register(self, name: str, value, slot: int) -> None:
+        """Put ``value`` in registry ``slot`` (0 parameters, 1 buffers, 2 modules), out of the others."""
         registries = self._registries(name)
         for r in registries:
             r.pop(name, None)
-        registries[2][name] = module
-        object.__setattr__(self, name, module)
+        registries[slot][name] = value
+        object.__setattr__(self, name, value)
 
     # --- traversal ----------------------------------------------------------------------------
     def named_modules(self, prefix: str = "", memo: set | None = None) -> Iterator[tuple[str, Module]]:
