@@ -12,20 +12,16 @@ BLAS behind NumPy limited to 2 by threadpoolctl). The same as ``profondo bench``
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from profondo.edge_cli import add_edge_parser  # noqa: E402
+from profondo.cli import main as profondo  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inference.py")
-    add_edge_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["bench", *(sys.argv[1:] if argv is None else argv)])
-    return args.run(args)
+    return profondo(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ gradcheck, a network from an architecture file, and training on real MNIST digit
 import numpy as np
 
 import profondo
-from profondo import Function, gradcheck, nn, optim, spec
+from profondo import Function, architecture, gradcheck, nn, optim
 from profondo.data import DataLoader, load_dataset
 from profondo.train import Trainer
 
@@ -35,7 +35,7 @@ print("Swish gradcheck:", gradcheck(lambda t: Swish().apply(t), [profondo.randn(
 
 # 3. A network is a file; its neurons, connections, weights and MACs are counted without training.
 profondo.manual_seed(0)
-model = spec.zoo.load("lenet5")
+model = architecture.zoo.load("lenet5")
 model.summary((1, 28, 28))
 
 # 4. One epoch on 10,000 real MNIST digits, then the test set.

@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 import profondo
-from profondo import rl, spec
+from profondo import architecture, rl
 from profondo.rl import DQN, DQNConfig, EpsilonSchedule, evaluate, make_env
 from profondo.train.progress import ProgressBar
 
 
 def main(steps: int = 100_000, seed: int = 0) -> None:
     profondo.manual_seed(seed)  # the initial weights
-    net = spec.load(Path(rl.__file__).with_name("networks") / "cartpole.yaml")
+    net = architecture.load(Path(rl.__file__).with_name("networks") / "cartpole.yaml")
     config = DQNConfig(lr=1e-3, gamma=0.99, batch_size=64, buffer_size=50_000, learning_starts=1_000,
                        target_update=500, double=True, epsilon=EpsilonSchedule(1.0, 0.05, 10_000))
     agent = DQN(net, n_actions=2, obs_shape=(4,), config=config, seed=seed)

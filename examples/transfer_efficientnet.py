@@ -24,7 +24,8 @@ from sklearn.datasets import load_sample_images
 
 import profondo
 from profondo import transfer
-from profondo.nn.efficientnet import efficientnet_lite0, preprocess
+from profondo.io.pretrained import efficientnet_lite0
+from profondo.nn.efficientnet import preprocess
 
 
 def main() -> None:

@@ -27,10 +27,11 @@ from pathlib import Path
 import numpy as np
 
 import profondo
-from profondo import optim, spec, transfer
+from profondo import architecture, optim, transfer
 from profondo.data import DataLoader, Subset, load_dataset
 from profondo.data.transforms import RandomShift
-from profondo.train import LRScheduler, ModelCheckpoint, Trainer, load_model
+from profondo.io.model import load_model
+from profondo.train import LRScheduler, ModelCheckpoint, Trainer
 
 
 def pretrain_mnist(out: Path, epochs: int = 3, seed: int = 0) -> Path:
@@ -38,7 +39,7 @@ def pretrain_mnist(out: Path, epochs: int = 3, seed: int = 0) -> Path:
     profondo.manual_seed(seed)
     train = load_dataset("mnist", "train")
     order = np.random.default_rng(seed).permutation(len(train))
-    model = spec.zoo.load("lenet5")
+    model = architecture.zoo.load("lenet5")
     opt = optim.Adam(model.parameters(), 1e-3)
     schedule = LRScheduler(optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs))
     trainer = Trainer(model, opt, callbacks=[schedule, ModelCheckpoint(out, monitor="val_accuracy")], progress=False)
@@ -86,7 +87,8 @@ def main() -> None:
     test_features = {layer: transfer.extract_features(pretrained, layer, test.x, progress=False) for layer in layers}
     test_seconds = (time.perf_counter() - started) / len(layers)
     if args.efficientnet:
-        from profondo.nn.efficientnet import efficientnet_lite0, preprocess
+        from profondo.io.pretrained import efficientnet_lite0
+        from profondo.nn.efficientnet import preprocess
 
         net = efficientnet_lite0()
 
@@ -105,7 +107,7 @@ def main() -> None:
 
         started = time.perf_counter()
         profondo.manual_seed(seed)
-        scratch = spec.zoo.load("lenet5")
+        scratch = architecture.zoo.load("lenet5")
         accuracy = train_and_test(scratch, scratch.parameters(), loader, test_loader, args.epochs, args.lr)
         record("LeNet-5 from scratch", accuracy, time.perf_counter() - started)
 

@@ -13,7 +13,7 @@ from profondo.analysis import analyze, summary
 from profondo.nn.graph import Add, Concat, Graph
 
 pytest.importorskip("yaml")
-from profondo.spec import zoo  # noqa: E402  (the zoo's files are YAML)
+from profondo.architecture import zoo  # noqa: E402  (the zoo's files are YAML)
 
 
 def rows(a):

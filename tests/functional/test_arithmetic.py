@@ -6,12 +6,13 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import away_from_zero, check_float32, check_gradients, positive, randn, torch_parity
+from tests.conftest import away_from_zero, positive, randn, torch_parity
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = TF = None
 
 
@@ -20,95 +21,82 @@ def _mask(shape, seed=1):
 
 
 # name: (profondo fn, torch fn, inputs from a generator). Functions take one argument per array.
-CASES = {
-    "add_broadcast": (lambda a, b: a + b, lambda a, b: a + b, lambda r: [randn(r, 2, 3, 4), randn(r, 3, 1)]),
-    "add_scalar": (lambda a: 1.5 + a + 2, lambda a: 1.5 + a + 2, lambda r: [randn(r, 3, 4)]),
-    "add_size1": (lambda a, b: F.add(a, b), lambda a, b: a + b, lambda r: [randn(r, 1, 3), randn(r, 2, 1)]),
-    "add_empty": (lambda a, b: a + b, lambda a, b: a + b, lambda r: [randn(r, 0, 3), randn(r, 3)]),
-    "add_same_tensor": (lambda a: a + a, lambda a: a + a, lambda r: [randn(r, 2, 3)]),
-    "sub_broadcast": (lambda a, b: a - b, lambda a, b: a - b, lambda r: [randn(r, 3, 1), randn(r, 2, 3, 4)]),
-    "rsub_scalar": (lambda a: 2.0 - a, lambda a: 2.0 - a, lambda r: [randn(r, 3)]),
-    "sub_noncontiguous": (lambda a, b: F.sub(a.T, b[:, ::2]), lambda a, b: a.T - b[:, ::2],
-                          lambda r: [randn(r, 4, 3), randn(r, 3, 8)]),
-    "mul_broadcast": (lambda a, b: a * b, lambda a, b: a * b, lambda r: [randn(r, 2, 3, 4), randn(r, 4)]),
-    "mul_same_tensor": (lambda a: a * a * a, lambda a: a * a * a, lambda r: [randn(r, 2, 3)]),
-    "mul_two_branches": (lambda a, b: (a * b) * (a + b), lambda a, b: (a * b) * (a + b),
-                         lambda r: [randn(r, 3, 2), randn(r, 2)]),
-    "div_broadcast": (lambda a, b: a / b, lambda a, b: a / b, lambda r: [randn(r, 2, 3), positive(r, 2, 1)]),
-    "rdiv_scalar": (lambda a: 1.0 / a, lambda a: 1.0 / a, lambda r: [positive(r, 3, 2)]),
-    "div_noncontiguous": (lambda a, b: F.div(a[::2], b.T), lambda a, b: a[::2] / b.T,
-                          lambda r: [randn(r, 6, 3), positive(r, 3, 3)]),
-    "neg": (lambda a: -F.neg(a) * a, lambda a: a * a, lambda r: [randn(r, 2, 3)]),
-    "pow_scalar_int": (lambda a: a**3, lambda a: a**3, lambda r: [randn(r, 2, 3)]),
-    "pow_scalar_two": (lambda a: F.pow(a, 2), lambda a: a**2, lambda r: [randn(r, 2, 3)]),
-    "pow_scalar_fraction": (lambda a: a**0.5 + a**-1.5, lambda a: a**0.5 + a**-1.5, lambda r: [positive(r, 2, 3)]),
-    "pow_tensor": (lambda a, b: a**b, lambda a, b: a**b, lambda r: [positive(r, 2, 3), randn(r, 2, 3)]),
-    "pow_tensor_broadcast": (lambda a, b: F.pow(a, b), lambda a, b: a**b, lambda r: [positive(r, 2, 3), randn(r, 3)]),
-    "rpow_scalar_base": (lambda b: 2.0**b, lambda b: 2.0**b, lambda r: [randn(r, 4)]),
-    "exp": (lambda a: F.exp(a) + a.exp(), lambda a: 2 * a.exp(), lambda r: [randn(r, 2, 3)]),
-    "log": (lambda a: F.log(a), torch.log if torch else None, lambda r: [positive(r, 2, 3)]),
-    "log_noncontiguous": (lambda a: F.log(a.T[:, ::2]), lambda a: torch.log(a.T[:, ::2]), lambda r: [positive(r, 4, 3)]),
-    "sqrt": (lambda a: F.sqrt(a) * a, lambda a: a.sqrt() * a, lambda r: [positive(r, 2, 3)]),
-    "abs": (lambda a: F.abs(a) + abs(a), lambda a: 2 * a.abs(), lambda r: [away_from_zero(r, 2, 3)]),
-    "maximum": (lambda a, b: F.maximum(a, b), lambda a, b: torch.maximum(a, b),
-                lambda r: [randn(r, 2, 3), randn(r, 3)]),
-    "minimum": (lambda a, b: F.minimum(a, b), lambda a, b: torch.minimum(a, b),
-                lambda r: [randn(r, 2, 1, 3), randn(r, 2, 3)]),
-    "maximum_scalar": (lambda a: F.maximum(a, 0.2), lambda a: torch.clamp(a, min=0.2), lambda r: [away_from_zero(r, 5)]),
-    "clip_both": (lambda a: F.clip(a, -0.5, 0.5), lambda a: torch.clamp(a, -0.5, 0.5),
-                  lambda r: [away_from_zero(r, 3, 4)]),
-    "clip_min": (lambda a: F.clip(a, min=0.3), lambda a: torch.clamp(a, min=0.3), lambda r: [away_from_zero(r, 3, 4)]),
-    "clip_max": (lambda a: a.clip(max=-0.3), lambda a: torch.clamp(a, max=-0.3), lambda r: [away_from_zero(r, 3, 4)]),
-    "where": (lambda a, b: F.where(_mask((2, 3)), a, b), lambda a, b: torch.where(torch.from_numpy(_mask((2, 3))), a, b),
-              lambda r: [randn(r, 2, 3), randn(r, 3)]),
-    "where_scalar": (lambda a: F.where(a > 0, a * 2, 0.0), lambda a: torch.where(a > 0, a * 2, 0.0),
-                     lambda r: [away_from_zero(r, 4, 2)]),
-    "where_same_tensor": (lambda a: F.where(_mask((3, 3)), a, a.T), lambda a: torch.where(torch.from_numpy(_mask((3, 3))), a, a.T),
-                          lambda r: [randn(r, 3, 3)]),
-    "matmul_2d": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 3, 4), randn(r, 4, 5)]),
-    "matmul_batched": (lambda a, b: F.matmul(a, b), lambda a, b: a @ b, lambda r: [randn(r, 2, 3, 4), randn(r, 2, 4, 5)]),
-    "matmul_broadcast_batch": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 2, 1, 3, 4), randn(r, 3, 4, 2)]),
-    "matmul_matrix_batch": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 3, 4), randn(r, 2, 4, 2)]),
-    "matmul_1d_left": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 4), randn(r, 2, 4, 3)]),
-    "matmul_1d_right": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 2, 3, 4), randn(r, 4)]),
-    "matmul_1d_matrix": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 4), randn(r, 4, 3)]),
-    "matmul_matrix_1d": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 3, 4), randn(r, 4)]),
-    "matmul_1d_1d": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 4), randn(r, 4)]),
-    "matmul_same_tensor": (lambda a: a @ a.T, lambda a: a @ a.T, lambda r: [randn(r, 3, 4)]),
-    "matmul_noncontiguous": (lambda a, b: a.T @ b[:, ::2], lambda a, b: a.T @ b[:, ::2],
-                             lambda r: [randn(r, 4, 3), randn(r, 4, 6)]),
-    "matmul_empty": (lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 0, 4), randn(r, 4, 3)]),
-    "linear": (lambda x, w, b: F.linear(x, w, b), TF.linear if TF else None,
-               lambda r: [randn(r, 5, 4), randn(r, 3, 4), randn(r, 3)]),
-    "linear_no_bias": (lambda x, w: F.linear(x, w), TF.linear if TF else None, lambda r: [randn(r, 5, 4), randn(r, 3, 4)]),
-    "linear_batched": (lambda x, w, b: F.linear(x, w, b), TF.linear if TF else None,
-                       lambda r: [randn(r, 2, 5, 4), randn(r, 3, 4), randn(r, 3)]),
-    "linear_1d": (lambda x, w, b: F.linear(x, w, b), TF.linear if TF else None,
-                  lambda r: [randn(r, 4), randn(r, 3, 4), randn(r, 3)]),
-    "linear_noncontiguous": (lambda x, w, b: F.linear(x.T, w[:, ::2], b), lambda x, w, b: TF.linear(x.T, w[:, ::2], b),
-                             lambda r: [randn(r, 4, 5), randn(r, 3, 8), randn(r, 3)]),
-    "linear_input_reused": (lambda x, w: F.linear(x, w) + x.sum(axis=1, keepdims=True) * x[:, :3],
-                            lambda x, w: TF.linear(x, w) + x.sum(dim=1, keepdim=True) * x[:, :3],
-                            lambda r: [randn(r, 5, 4), randn(r, 3, 4)]),
-}
+CASES = [
+    Case("add_broadcast", lambda a, b: a + b, lambda a, b: a + b, lambda r: [randn(r, 2, 3, 4), randn(r, 3, 1)]),
+    Case("add_scalar", lambda a: 1.5 + a + 2, lambda a: 1.5 + a + 2, lambda r: [randn(r, 3, 4)]),
+    Case("add_size1", lambda a, b: F.add(a, b), lambda a, b: a + b, lambda r: [randn(r, 1, 3), randn(r, 2, 1)]),
+    Case("add_empty", lambda a, b: a + b, lambda a, b: a + b, lambda r: [randn(r, 0, 3), randn(r, 3)]),
+    Case("add_same_tensor", lambda a: a + a, lambda a: a + a, lambda r: [randn(r, 2, 3)]),
+    Case("sub_broadcast", lambda a, b: a - b, lambda a, b: a - b, lambda r: [randn(r, 3, 1), randn(r, 2, 3, 4)]),
+    Case("rsub_scalar", lambda a: 2.0 - a, lambda a: 2.0 - a, lambda r: [randn(r, 3)]),
+    Case("sub_noncontiguous", lambda a, b: F.sub(a.T, b[:, ::2]), lambda a, b: a.T - b[:, ::2],
+                              lambda r: [randn(r, 4, 3), randn(r, 3, 8)]),
+    Case("mul_broadcast", lambda a, b: a * b, lambda a, b: a * b, lambda r: [randn(r, 2, 3, 4), randn(r, 4)]),
+    Case("mul_same_tensor", lambda a: a * a * a, lambda a: a * a * a, lambda r: [randn(r, 2, 3)]),
+    Case("mul_two_branches", lambda a, b: (a * b) * (a + b), lambda a, b: (a * b) * (a + b),
+                             lambda r: [randn(r, 3, 2), randn(r, 2)]),
+    Case("div_broadcast", lambda a, b: a / b, lambda a, b: a / b, lambda r: [randn(r, 2, 3), positive(r, 2, 1)]),
+    Case("rdiv_scalar", lambda a: 1.0 / a, lambda a: 1.0 / a, lambda r: [positive(r, 3, 2)]),
+    Case("div_noncontiguous", lambda a, b: F.div(a[::2], b.T), lambda a, b: a[::2] / b.T,
+                              lambda r: [randn(r, 6, 3), positive(r, 3, 3)]),
+    Case("neg", lambda a: -F.neg(a) * a, lambda a: a * a, lambda r: [randn(r, 2, 3)]),
+    Case("pow_scalar_int", lambda a: a**3, lambda a: a**3, lambda r: [randn(r, 2, 3)]),
+    Case("pow_scalar_two", lambda a: F.pow(a, 2), lambda a: a**2, lambda r: [randn(r, 2, 3)]),
+    Case("pow_scalar_fraction", lambda a: a**0.5 + a**-1.5, lambda a: a**0.5 + a**-1.5, lambda r: [positive(r, 2, 3)]),
+    Case("pow_tensor", lambda a, b: a**b, lambda a, b: a**b, lambda r: [positive(r, 2, 3), randn(r, 2, 3)]),
+    Case("pow_tensor_broadcast", lambda a, b: F.pow(a, b), lambda a, b: a**b, lambda r: [positive(r, 2, 3), randn(r, 3)]),
+    Case("rpow_scalar_base", lambda b: 2.0**b, lambda b: 2.0**b, lambda r: [randn(r, 4)]),
+    Case("exp", lambda a: F.exp(a) + a.exp(), lambda a: 2 * a.exp(), lambda r: [randn(r, 2, 3)]),
+    Case("log", lambda a: F.log(a), lambda a: torch.log(a), lambda r: [positive(r, 2, 3)]),
+    Case("log_noncontiguous", lambda a: F.log(a.T[:, ::2]), lambda a: torch.log(a.T[:, ::2]), lambda r: [positive(r, 4, 3)]),
+    Case("sqrt", lambda a: F.sqrt(a) * a, lambda a: a.sqrt() * a, lambda r: [positive(r, 2, 3)]),
+    Case("abs", lambda a: F.abs(a) + abs(a), lambda a: 2 * a.abs(), lambda r: [away_from_zero(r, 2, 3)]),
+    Case("maximum", lambda a, b: F.maximum(a, b), lambda a, b: torch.maximum(a, b),
+                    lambda r: [randn(r, 2, 3), randn(r, 3)]),
+    Case("minimum", lambda a, b: F.minimum(a, b), lambda a, b: torch.minimum(a, b),
+                    lambda r: [randn(r, 2, 1, 3), randn(r, 2, 3)]),
+    Case("maximum_scalar", lambda a: F.maximum(a, 0.2), lambda a: torch.clamp(a, min=0.2), lambda r: [away_from_zero(r, 5)]),
+    Case("clip_both", lambda a: F.clip(a, -0.5, 0.5), lambda a: torch.clamp(a, -0.5, 0.5),
+                      lambda r: [away_from_zero(r, 3, 4)]),
+    Case("clip_min", lambda a: F.clip(a, min=0.3), lambda a: torch.clamp(a, min=0.3), lambda r: [away_from_zero(r, 3, 4)]),
+    Case("clip_max", lambda a: a.clip(max=-0.3), lambda a: torch.clamp(a, max=-0.3), lambda r: [away_from_zero(r, 3, 4)]),
+    Case("where", lambda a, b: F.where(_mask((2, 3)), a, b), lambda a, b: torch.where(torch.from_numpy(_mask((2, 3))), a, b),
+                  lambda r: [randn(r, 2, 3), randn(r, 3)]),
+    Case("where_scalar", lambda a: F.where(a > 0, a * 2, 0.0), lambda a: torch.where(a > 0, a * 2, 0.0),
+                         lambda r: [away_from_zero(r, 4, 2)]),
+    Case("where_same_tensor", lambda a: F.where(_mask((3, 3)), a, a.T), lambda a: torch.where(torch.from_numpy(_mask((3, 3))), a, a.T),
+                              lambda r: [randn(r, 3, 3)]),
+    Case("matmul_2d", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 3, 4), randn(r, 4, 5)]),
+    Case("matmul_batched", lambda a, b: F.matmul(a, b), lambda a, b: a @ b, lambda r: [randn(r, 2, 3, 4), randn(r, 2, 4, 5)]),
+    Case("matmul_broadcast_batch", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 2, 1, 3, 4), randn(r, 3, 4, 2)]),
+    Case("matmul_matrix_batch", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 3, 4), randn(r, 2, 4, 2)]),
+    Case("matmul_1d_left", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 4), randn(r, 2, 4, 3)]),
+    Case("matmul_1d_right", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 2, 3, 4), randn(r, 4)]),
+    Case("matmul_1d_matrix", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 4), randn(r, 4, 3)]),
+    Case("matmul_matrix_1d", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 3, 4), randn(r, 4)]),
+    Case("matmul_1d_1d", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 4), randn(r, 4)]),
+    Case("matmul_same_tensor", lambda a: a @ a.T, lambda a: a @ a.T, lambda r: [randn(r, 3, 4)]),
+    Case("matmul_noncontiguous", lambda a, b: a.T @ b[:, ::2], lambda a, b: a.T @ b[:, ::2],
+                                 lambda r: [randn(r, 4, 3), randn(r, 4, 6)]),
+    Case("matmul_empty", lambda a, b: a @ b, lambda a, b: a @ b, lambda r: [randn(r, 0, 4), randn(r, 4, 3)]),
+    Case("linear", lambda x, w, b: F.linear(x, w, b), lambda *a: TF.linear(*a),
+                   lambda r: [randn(r, 5, 4), randn(r, 3, 4), randn(r, 3)]),
+    Case("linear_no_bias", lambda x, w: F.linear(x, w), lambda *a: TF.linear(*a), lambda r: [randn(r, 5, 4), randn(r, 3, 4)]),
+    Case("linear_batched", lambda x, w, b: F.linear(x, w, b), lambda *a: TF.linear(*a),
+                           lambda r: [randn(r, 2, 5, 4), randn(r, 3, 4), randn(r, 3)]),
+    Case("linear_1d", lambda x, w, b: F.linear(x, w, b), lambda *a: TF.linear(*a),
+                      lambda r: [randn(r, 4), randn(r, 3, 4), randn(r, 3)]),
+    Case("linear_noncontiguous", lambda x, w, b: F.linear(x.T, w[:, ::2], b), lambda x, w, b: TF.linear(x.T, w[:, ::2], b),
+                                 lambda r: [randn(r, 4, 5), randn(r, 3, 8), randn(r, 3)]),
+    Case("linear_input_reused", lambda x, w: F.linear(x, w) + x.sum(axis=1, keepdims=True) * x[:, :3],
+                                lambda x, w: TF.linear(x, w) + x.sum(dim=1, keepdim=True) * x[:, :3],
+                                lambda r: [randn(r, 5, 4), randn(r, 3, 4)]),
+    Case("linear_relu", lambda x, w, b: F.relu(F.linear(x, w, b)), lambda x, w, b: TF.relu(TF.linear(x, w, b)),
+         [(5, 4), (3, 4), (3,)]),
+]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_gradcheck(name):
-    fn, _, make = CASES[name]
-    check_gradients(fn, make(np.random.default_rng(0)))
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_parity(name):
-    fn, torch_fn, make = CASES[name]
-    torch_parity(fn, torch_fn, make(np.random.default_rng(0)))
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_float32(name):
-    fn, _, make = CASES[name]
-    check_float32(fn, make(np.random.default_rng(0)))
+test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 
 def test_parity_maximum_ties_share_the_gradient():

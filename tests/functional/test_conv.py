@@ -3,17 +3,17 @@ the output-size rule and its errors."""
 
 import itertools
 
-import numpy as np
 import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, randn, torch_parity
+from tests.conftest import randn
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = TF = None
 
 N, C, H, W = 2, 4, 5, 5
@@ -22,11 +22,14 @@ GRID = list(itertools.product([1, 2], [0, 1], [1, 2], GROUPS, [True, False], [(3
 IDS = [f"s{s}-p{p}-d{d}-{g}-{'bias' if b else 'nobias'}-k{k[0]}x{k[1]}" for s, p, d, g, b, k in GRID]
 
 
-def _inputs(groups, bias, kernel, seed=0):
+def _inputs(groups, bias, kernel):
     g, out = GROUPS[groups]
-    rng = np.random.default_rng(seed)
-    arrays = [randn(rng, N, C, H, W), randn(rng, out, C // g, *kernel, scale=0.5)]
-    return arrays + [randn(rng, out)] if bias else arrays
+
+    def make(rng):
+        arrays = [randn(rng, N, C, H, W), randn(rng, out, C // g, *kernel, scale=0.5)]
+        return arrays + [randn(rng, out)] if bias else arrays
+
+    return make
 
 
 def _fns(stride, padding, dilation, groups):
@@ -35,14 +38,7 @@ def _fns(stride, padding, dilation, groups):
             lambda *a: TF.conv2d(*a, stride=stride, padding=padding, dilation=dilation, groups=g))
 
 
-@pytest.mark.parametrize("stride, padding, dilation, groups, bias, kernel", GRID, ids=IDS)
-def test_gradcheck(stride, padding, dilation, groups, bias, kernel):
-    check_gradients(_fns(stride, padding, dilation, groups)[0], _inputs(groups, bias, kernel))
-
-
-@pytest.mark.parametrize("stride, padding, dilation, groups, bias, kernel", GRID, ids=IDS)
-def test_parity(stride, padding, dilation, groups, bias, kernel):
-    torch_parity(*_fns(stride, padding, dilation, groups), _inputs(groups, bias, kernel))
+GRID_CASES = [Case(name, *_fns(s, p, d, g), _inputs(g, b, k)) for name, (s, p, d, g, b, k) in zip(IDS, GRID)]
 
 
 def _conv_twice(x, w):
@@ -51,54 +47,39 @@ def _conv_twice(x, w):
 
 # Graph shapes and layouts: the input or weight used twice, non-contiguous inputs, tuple
 # arguments, size-1 and empty dimensions.
-CASES = {
-    "plus_input": (lambda x, w: F.conv2d(x, w, padding=1) + x, lambda x, w: TF.conv2d(x, w, padding=1) + x,
-                   [(N, C, H, W), (C, C, 3, 3)]),
-    "times_input_term": (lambda x, w: F.conv2d(x, w) * x.mean(axis=(2, 3), keepdims=True)[:, :3],
-                         lambda x, w: TF.conv2d(x, w) * x.mean(dim=(2, 3), keepdim=True)[:, :3], [(N, C, H, W), (3, C, 3, 3)]),
-    "weight_used_twice": (_conv_twice, lambda x, w: TF.conv2d(TF.relu(TF.conv2d(x, w, padding=1)), w, padding=1),
-                          [(1, C, 4, 4), (C, C, 3, 3)]),
-    "input_transposed": (lambda x, w: F.conv2d(x.permute(0, 1, 3, 2), w), lambda x, w: TF.conv2d(x.permute(0, 1, 3, 2), w),
-                         [(N, C, 4, 5), (3, C, 2, 3)]),
-    "input_channels_last": (lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding=1),
-                            lambda x, w: TF.conv2d(x.permute(0, 3, 1, 2), w, padding=1), [(N, 4, 4, C), (2, C, 3, 3)]),
-    "input_strided": (lambda x, w: F.conv2d(x[:, :, ::2, 1::2], w, stride=1), lambda x, w: TF.conv2d(x[:, :, ::2, 1::2], w),
-                      [(N, C, 8, 9), (3, C, 2, 2)]),
-    "weight_transposed": (lambda x, w: F.conv2d(x, w.permute(1, 0, 3, 2)), lambda x, w: TF.conv2d(x, w.permute(1, 0, 3, 2)),
-                          [(N, C, H, W), (C, 3, 3, 2)]),
-    "tuple_arguments": (lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=(2, 0), dilation=(2, 1)),
-                        lambda x, w, b: TF.conv2d(x, w, b, stride=(1, 2), padding=(2, 0), dilation=(2, 1)),
-                        [(N, C, H, 6), (3, C, 3, 2), (3,)]),
-    "one_by_one": (lambda x, w: F.conv2d(x, w), lambda x, w: TF.conv2d(x, w), [(N, C, 3, 3), (5, C, 1, 1)]),
-    "kernel_covers_input": (lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: TF.conv2d(x, w, b),
-                            [(N, C, 3, 4), (2, C, 3, 4), (2,)]),
-    "batch_of_one": (lambda x, w: F.conv2d(x, w, stride=2, padding=1), lambda x, w: TF.conv2d(x, w, stride=2, padding=1),
-                     [(1, 1, 5, 5), (1, 1, 3, 3)]),
-    "empty_batch": (lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
-                    [(0, C, 3, 3), (2, C, 3, 3), (2,)]),
-}
+CASES = [
+    Case("plus_input", lambda x, w: F.conv2d(x, w, padding=1) + x, lambda x, w: TF.conv2d(x, w, padding=1) + x,
+                       [(N, C, H, W), (C, C, 3, 3)]),
+    Case("times_input_term", lambda x, w: F.conv2d(x, w) * x.mean(axis=(2, 3), keepdims=True)[:, :3],
+                             lambda x, w: TF.conv2d(x, w) * x.mean(dim=(2, 3), keepdim=True)[:, :3], [(N, C, H, W), (3, C, 3, 3)]),
+    Case("weight_used_twice", _conv_twice, lambda x, w: TF.conv2d(TF.relu(TF.conv2d(x, w, padding=1)), w, padding=1),
+                              [(1, C, 4, 4), (C, C, 3, 3)]),
+    Case("input_transposed", lambda x, w: F.conv2d(x.permute(0, 1, 3, 2), w), lambda x, w: TF.conv2d(x.permute(0, 1, 3, 2), w),
+                             [(N, C, 4, 5), (3, C, 2, 3)]),
+    Case("input_channels_last", lambda x, w: F.conv2d(x.permute(0, 3, 1, 2), w, padding=1),
+                                lambda x, w: TF.conv2d(x.permute(0, 3, 1, 2), w, padding=1), [(N, 4, 4, C), (2, C, 3, 3)]),
+    Case("input_strided", lambda x, w: F.conv2d(x[:, :, ::2, 1::2], w, stride=1), lambda x, w: TF.conv2d(x[:, :, ::2, 1::2], w),
+                          [(N, C, 8, 9), (3, C, 2, 2)]),
+    Case("weight_transposed", lambda x, w: F.conv2d(x, w.permute(1, 0, 3, 2)), lambda x, w: TF.conv2d(x, w.permute(1, 0, 3, 2)),
+                              [(N, C, H, W), (C, 3, 3, 2)]),
+    Case("tuple_arguments", lambda x, w, b: F.conv2d(x, w, b, stride=(1, 2), padding=(2, 0), dilation=(2, 1)),
+                            lambda x, w, b: TF.conv2d(x, w, b, stride=(1, 2), padding=(2, 0), dilation=(2, 1)),
+                            [(N, C, H, 6), (3, C, 3, 2), (3,)]),
+    Case("one_by_one", lambda x, w: F.conv2d(x, w), lambda x, w: TF.conv2d(x, w), [(N, C, 3, 3), (5, C, 1, 1)]),
+    Case("kernel_covers_input", lambda x, w, b: F.conv2d(x, w, b), lambda x, w, b: TF.conv2d(x, w, b),
+                                [(N, C, 3, 4), (2, C, 3, 4), (2,)]),
+    Case("batch_of_one", lambda x, w: F.conv2d(x, w, stride=2, padding=1), lambda x, w: TF.conv2d(x, w, stride=2, padding=1),
+                         [(1, 1, 5, 5), (1, 1, 3, 3)]),
+    Case("empty_batch", lambda x, w, b: F.conv2d(x, w, b, padding=1), lambda x, w, b: TF.conv2d(x, w, b, padding=1),
+                        [(0, C, 3, 3), (2, C, 3, 3), (2,)]),
+]
 
 
-def _arrays(shapes):
-    rng = np.random.default_rng(0)
-    return [randn(rng, *s) for s in shapes]
+# The 2-D convolution of the device check list: grouped, strided and padded, with bias.
+DEVICE_CASES = [Case("grouped_strided_bias", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1, groups=2),
+                     lambda x, w, b: TF.conv2d(x, w, b, stride=2, padding=1, groups=2), [(2, 4, 7, 7), (6, 2, 3, 3), (6,)])]
 
-
-@pytest.mark.parametrize("name", CASES)
-def test_gradcheck_layouts(name):
-    fn, _, shapes = CASES[name]
-    check_gradients(fn, _arrays(shapes))
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_parity_layouts(name):
-    fn, torch_fn, shapes = CASES[name]
-    torch_parity(fn, torch_fn, _arrays(shapes))
-
-
-@pytest.mark.parametrize("groups", GROUPS)
-def test_float32(groups):
-    check_float32(_fns(2, 1, 1, groups)[0], _inputs(groups, True, (3, 3)))
+test_gradcheck, test_parity, test_float32 = operator_tests(GRID_CASES + CASES + DEVICE_CASES)
 
 
 def test_lecture_example_shape():

@@ -5,47 +5,43 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, randn, torch_parity
+from tests.conftest import randn
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     TF = None
 
 V, D = 6, 3
 INDICES = np.array([[0, 2, 2, 5], [2, 1, 0, 2]])  # repeated indices, a 2-D batch
 
-CASES = {
-    "repeated_indices": (lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), [INDICES]),
-    "1d_indices": (lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), [INDICES[0]]),
-    "padding_idx": (lambda w, i: F.embedding(i, w, padding_idx=2), lambda w, i: TF.embedding(i, w, padding_idx=2), [INDICES]),
-    "padding_idx_negative": (lambda w, i: F.embedding(i, w, padding_idx=-1), lambda w, i: TF.embedding(i, w, padding_idx=-1),
-                             [INDICES]),
-    "weight_used_twice": (lambda w, i: F.embedding(i, w) * w[0], lambda w, i: TF.embedding(i, w) * w[0], [INDICES]),
-    "weight_transposed": (lambda w, i: F.embedding(i, w.T.T[:, ::-1]), lambda w, i: TF.embedding(i, w.flip(1)), [INDICES]),
-    "empty_indices": (lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), [np.zeros((2, 0), np.int64)]),
-}
 
 
-def _arrays(extra):
-    return [randn(np.random.default_rng(0), V, D), *extra]
+def _with_weight(indices):
+    """Inputs (weight, indices): a random (V, D) float32 weight, then the integer indices (a constant)."""
+    return lambda rng: [randn(rng, V, D), indices]
 
 
-# padding_idx freezes its row on purpose: its "gradient" is zero, not the derivative.
-@pytest.mark.parametrize("name", [n for n in CASES if not n.startswith("padding_idx")])
-def test_gradcheck(name):
-    fn, _, extra = CASES[name]
-    check_gradients(fn, _arrays(extra))
+# padding_idx freezes its row on purpose: its "gradient" is zero, not the derivative, so those
+# cases have no gradcheck.
+CASES = [
+    Case("repeated_indices", lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), _with_weight(INDICES)),
+    Case("1d_indices", lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w), _with_weight(INDICES[0])),
+    Case("padding_idx", lambda w, i: F.embedding(i, w, padding_idx=2), lambda w, i: TF.embedding(i, w, padding_idx=2),
+         _with_weight(INDICES), gradcheck=False),
+    Case("padding_idx_negative", lambda w, i: F.embedding(i, w, padding_idx=-1),
+         lambda w, i: TF.embedding(i, w, padding_idx=-1), _with_weight(INDICES), gradcheck=False),
+    Case("weight_used_twice", lambda w, i: F.embedding(i, w) * w[0], lambda w, i: TF.embedding(i, w) * w[0],
+         _with_weight(INDICES)),
+    Case("weight_transposed", lambda w, i: F.embedding(i, w.T.T[:, ::-1]), lambda w, i: TF.embedding(i, w.flip(1)),
+         _with_weight(INDICES)),
+    Case("empty_indices", lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w),
+         _with_weight(np.zeros((2, 0), np.int64))),
+]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_parity(name):
-    fn, torch_fn, extra = CASES[name]
-    torch_parity(fn, torch_fn, _arrays(extra))
-
-
-def test_float32():
-    check_float32(lambda w, i: F.embedding(i, w), _arrays([INDICES]))
+test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 
 def test_repeated_indices_add_up_and_padding_row_gets_none():

@@ -6,12 +6,13 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, labels, randn, torch_parity
+from tests.conftest import labels, randn
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = TF = None
 
 C = 4
@@ -19,8 +20,8 @@ LOGIT_SHAPES = {"NC": (5, C), "NCd": (3, C, 2), "NCdd": (2, C, 2, 3)}
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-def _ce_inputs(shape, ignore):
-    rng = np.random.default_rng(0)
+def _ce_inputs(shape, ignore, rng=None):
+    rng = np.random.default_rng(0) if rng is None else rng
     x, y = randn(rng, *shape, scale=2), labels(rng, C, shape[0], *shape[2:])
     if ignore:
         y.flat[::3] = -100  # every third target ignored
@@ -40,14 +41,9 @@ def _torch_ce(reduction, eps):
     return lambda x, y: TF.cross_entropy(x, y, reduction=reduction, label_smoothing=eps, ignore_index=-100)
 
 
-@pytest.mark.parametrize("shape, reduction, eps, ignore", CE_GRID, ids=CE_IDS)
-def test_gradcheck_cross_entropy(shape, reduction, eps, ignore):
-    check_gradients(_ce(reduction, eps, ignore), _ce_inputs(LOGIT_SHAPES[shape], ignore))
-
-
-@pytest.mark.parametrize("shape, reduction, eps, ignore", CE_GRID, ids=CE_IDS)
-def test_parity_cross_entropy(shape, reduction, eps, ignore):
-    torch_parity(_ce(reduction, eps, ignore), _torch_ce(reduction, eps), _ce_inputs(LOGIT_SHAPES[shape], ignore))
+CE_CASES = [Case(f"cross_entropy-{name}", _ce(r, eps, ignore), _torch_ce(r, eps),
+                 lambda rng, s=s, ignore=ignore: _ce_inputs(LOGIT_SHAPES[s], ignore, rng))
+            for name, (s, r, eps, ignore) in zip(CE_IDS, CE_GRID)]
 
 
 NLL_GRID = [(s, r, ignore) for s in ("NC", "NCd") for r in REDUCTIONS for ignore in (False, True)]
@@ -58,15 +54,13 @@ def _nll(reduction, ignore):
     return lambda x, y: F.nll_loss(F.log_softmax(x, 1), y, reduction=reduction, ignore_index=-100 if ignore else None)
 
 
-@pytest.mark.parametrize("shape, reduction, ignore", NLL_GRID, ids=NLL_IDS)
-def test_gradcheck_nll_loss(shape, reduction, ignore):
-    check_gradients(_nll(reduction, ignore), _ce_inputs(LOGIT_SHAPES[shape], ignore))
+def _torch_nll(reduction):
+    return lambda x, y: TF.nll_loss(x.log_softmax(1), y, reduction=reduction)
 
 
-@pytest.mark.parametrize("shape, reduction, ignore", NLL_GRID, ids=NLL_IDS)
-def test_parity_nll_loss(shape, reduction, ignore):
-    torch_parity(_nll(reduction, ignore), lambda x, y: TF.nll_loss(x.log_softmax(1), y, reduction=reduction),
-                 _ce_inputs(LOGIT_SHAPES[shape], ignore))
+NLL_CASES = [Case(f"nll_loss-{name}", _nll(r, ignore), _torch_nll(r),
+                  lambda rng, s=s, ignore=ignore: _ce_inputs(LOGIT_SHAPES[s], ignore, rng))
+             for name, (s, r, ignore) in zip(NLL_IDS, NLL_GRID)]
 
 
 def _pair(rng, shape=(3, 4)):
@@ -92,54 +86,28 @@ REGRESSION = {
 REG_GRID = [(n, r) for n in REGRESSION for r in REDUCTIONS]
 
 
-@pytest.mark.parametrize("name, reduction", REG_GRID)
-def test_gradcheck_regression(name, reduction):
-    fn, _, make = REGRESSION[name]
-    check_gradients(lambda a, b: fn(a, b, reduction), make(np.random.default_rng(0)))
-
-
-@pytest.mark.parametrize("name, reduction", REG_GRID)
-def test_parity_regression(name, reduction):
-    fn, torch_fn, make = REGRESSION[name]
-    torch_parity(lambda a, b: fn(a, b, reduction), lambda a, b: torch_fn(a, b, reduction), make(np.random.default_rng(0)))
+REG_CASES = [Case(f"{name}-{r}", lambda a, b, fn=fn, r=r: fn(a, b, r), lambda a, b, fn=torch_fn, r=r: fn(a, b, r), make)
+             for name, r in REG_GRID for fn, torch_fn, make in [REGRESSION[name]]]
 
 
 # Graph shapes: non-contiguous logits, a tensor used twice, empty batches.
-CASES = {
-    "cross_entropy_transposed": (lambda x, y: F.cross_entropy(x.T, y), lambda x, y: TF.cross_entropy(x.T, y),
-                                 lambda r: [randn(r, C, 5), labels(r, C, 5)]),
-    "cross_entropy_strided": (lambda x, y: F.cross_entropy(x[::2], y), lambda x, y: TF.cross_entropy(x[::2], y),
-                              lambda r: [randn(r, 6, C), labels(r, C, 3)]),
-    "cross_entropy_plus_l2": (lambda x, y: F.cross_entropy(x, y) + (x * x).mean(),
-                              lambda x, y: TF.cross_entropy(x, y) + (x * x).mean(), lambda r: [randn(r, 5, C), labels(r, C, 5)]),
-    "cross_entropy_empty_none": (lambda x, y: F.cross_entropy(x, y, reduction="none"),
-                                 lambda x, y: TF.cross_entropy(x, y, reduction="none"), lambda r: [randn(r, 0, C), labels(r, C, 0)]),
-    "mse_same_tensor": (lambda a: F.mse_loss(a, a * 0.5), lambda a: TF.mse_loss(a, a * 0.5), lambda r: [randn(r, 3, 2)]),
-    "mse_transposed": (lambda a, b: F.mse_loss(a.T, b), lambda a, b: TF.mse_loss(a.T, b), lambda r: [randn(r, 2, 3), randn(r, 3, 2)]),
-    "bce_size1": (F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits if TF else None,
-                  lambda r: [randn(r, 1, 1), np.ones((1, 1), np.float32)]),
-}
+CASES = [
+    Case("cross_entropy_transposed", lambda x, y: F.cross_entropy(x.T, y), lambda x, y: TF.cross_entropy(x.T, y),
+                                     lambda r: [randn(r, C, 5), labels(r, C, 5)]),
+    Case("cross_entropy_strided", lambda x, y: F.cross_entropy(x[::2], y), lambda x, y: TF.cross_entropy(x[::2], y),
+                                  lambda r: [randn(r, 6, C), labels(r, C, 3)]),
+    Case("cross_entropy_plus_l2", lambda x, y: F.cross_entropy(x, y) + (x * x).mean(),
+                                  lambda x, y: TF.cross_entropy(x, y) + (x * x).mean(), lambda r: [randn(r, 5, C), labels(r, C, 5)]),
+    Case("cross_entropy_empty_none", lambda x, y: F.cross_entropy(x, y, reduction="none"),
+                                     lambda x, y: TF.cross_entropy(x, y, reduction="none"), lambda r: [randn(r, 0, C), labels(r, C, 0)]),
+    Case("mse_same_tensor", lambda a: F.mse_loss(a, a * 0.5), lambda a: TF.mse_loss(a, a * 0.5), lambda r: [randn(r, 3, 2)]),
+    Case("mse_transposed", lambda a, b: F.mse_loss(a.T, b), lambda a, b: TF.mse_loss(a.T, b), lambda r: [randn(r, 2, 3), randn(r, 3, 2)]),
+    Case("bce_size1", F.binary_cross_entropy_with_logits, lambda x, y: TF.binary_cross_entropy_with_logits(x, y),
+                      lambda r: [randn(r, 1, 1), np.ones((1, 1), np.float32)]),
+]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_gradcheck_layouts(name):
-    fn, _, make = CASES[name]
-    check_gradients(fn, make(np.random.default_rng(0)))
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_parity_layouts(name):
-    fn, torch_fn, make = CASES[name]
-    torch_parity(fn, torch_fn, make(np.random.default_rng(0)))
-
-
-@pytest.mark.parametrize("fn, arrays", [
-    (lambda x, y: F.cross_entropy(x, y, label_smoothing=0.1, ignore_index=-100), _ce_inputs((3, C, 2), True)),
-    (lambda x, y: F.nll_loss(x, y), _ce_inputs((5, C), False)),
-    *[(lambda a, b, f=f: f(a, b, "mean"), _pair(np.random.default_rng(0))) for f, _, _ in REGRESSION.values()],
-], ids=["cross_entropy", "nll_loss", *REGRESSION])
-def test_float32(fn, arrays):
-    check_float32(fn, arrays)
+test_gradcheck, test_parity, test_float32 = operator_tests(CE_CASES + NLL_CASES + REG_CASES + CASES)
 
 
 def test_cross_entropy_ignores_targets_in_the_mean():

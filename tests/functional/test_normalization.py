@@ -6,12 +6,13 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, positive, randn, torch_parity
+from tests.conftest import positive, randn
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = TF = None
 
 C = 3
@@ -28,7 +29,8 @@ def _stats(torch_side=False):
 
 def _fns(training, affine, transform=lambda x: x):
     def ours(x, *wb):
-        return F.batch_norm(transform(x), *_stats(), *wb, training=training)
+        stats = (profondo.tensor(s, device=x.device) for s in _stats())  # on the input's device
+        return F.batch_norm(transform(x), *stats, *wb, training=training)
 
     def theirs(x, *wb):
         return TF.batch_norm(transform(x), *_stats(True), *wb, training=training)
@@ -36,8 +38,8 @@ def _fns(training, affine, transform=lambda x: x):
     return ours, theirs
 
 
-def _inputs(shape, affine, seed=0):
-    rng = np.random.default_rng(seed)
+def _inputs(shape, affine, seed=0, rng=None):
+    rng = np.random.default_rng(seed) if rng is None else rng
     x = randn(rng, *shape, scale=2) + 1
     return [x, positive(rng, C), randn(rng, C)] if affine else [x]
 
@@ -46,32 +48,22 @@ GRID = [(s, t, a) for s in SHAPES for t in (True, False) for a in (True, False)]
 IDS = [f"{s}-{'train' if t else 'eval'}-{'affine' if a else 'plain'}" for s, t, a in GRID]
 
 
-@pytest.mark.parametrize("shape, training, affine", GRID, ids=IDS)
-def test_gradcheck(shape, training, affine):
-    check_gradients(_fns(training, affine)[0], _inputs(SHAPES[shape], affine))
+def _bn_twice(batch_norm):
+    return lambda x, w, b: batch_norm(x, None, None, w, b, training=True) * x + x.mean()
 
 
-@pytest.mark.parametrize("shape, training, affine", GRID, ids=IDS)
-def test_parity(shape, training, affine):
-    torch_parity(*_fns(training, affine), _inputs(SHAPES[shape], affine))
+def _channels_last(rng):
+    return [randn(rng, 2, 3, 2, C), positive(rng, C), randn(rng, C)]
 
 
-@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
-def test_parity_channels_last_input(training):
-    torch_parity(*_fns(training, True, lambda x: x.permute(0, 3, 1, 2)), [randn(np.random.default_rng(0), 2, 3, 2, C),
-                                                                         positive(np.random.default_rng(1), C),
-                                                                         randn(np.random.default_rng(2), C)])
-
-
-def test_gradcheck_input_used_twice():
-    check_gradients(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) * x + x.mean(),
-                    _inputs(SHAPES["NCHW"], True))
-
-
-def test_parity_input_used_twice():
-    torch_parity(lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True) * x + x.mean(),
-                 lambda x, w, b: TF.batch_norm(x, None, None, w, b, training=True) * x + x.mean(),
-                 _inputs(SHAPES["NCHW"], True))
+CASES = [
+    *[Case(name, *_fns(t, a), lambda rng, s=s, a=a: _inputs(SHAPES[s], a, rng=rng)) for name, (s, t, a) in zip(IDS, GRID)],
+    *[Case(f"channels_last_input-{'train' if t else 'eval'}", *_fns(t, True, lambda x: x.permute(0, 3, 1, 2)), _channels_last)
+      for t in (True, False)],
+    Case("input_used_twice", _bn_twice(F.batch_norm), _bn_twice(lambda *a, **k: TF.batch_norm(*a, **k)),
+         lambda rng: _inputs(SHAPES["NCHW"], True, rng=rng)),
+]
+test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -97,11 +89,6 @@ def test_eval_mode_leaves_running_statistics_alone():
     np.testing.assert_array_equal(rm, RUNNING_MEAN)
     expected = (_inputs((4, C), False)[0] - RUNNING_MEAN) / np.sqrt(RUNNING_VAR + 1e-5)
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("training", [True, False])
-def test_float32(training):
-    check_float32(_fns(training, True)[0], _inputs(SHAPES["NCHW"], True))
 
 
 @pytest.mark.parametrize("call, error, message", [

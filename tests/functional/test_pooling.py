@@ -5,12 +5,13 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, randn, torch_parity
+from tests.conftest import randn
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = TF = None
 
 # (kernel, stride, padding, input H x W, path): "tiled" when windows tile the input exactly.
@@ -33,18 +34,15 @@ def _fns(op, kernel, stride, padding):
             lambda x: getattr(TF, op)(x, kernel, stride, padding))
 
 
-def _input(hw, seed=0):
-    return [randn(np.random.default_rng(seed), 2, 3, *hw)]
+def _ties(hw):
+    """Rounded values: many equal maxima in a window."""
+    return lambda rng: [np.round(randn(rng, 2, 3, *hw))]
 
 
-@pytest.mark.parametrize("op, kernel, stride, padding, hw, path", GRID, ids=IDS)
-def test_gradcheck(op, kernel, stride, padding, hw, path):
-    check_gradients(_fns(op, kernel, stride, padding)[0], _input(hw))
-
-
-@pytest.mark.parametrize("op, kernel, stride, padding, hw, path", GRID, ids=IDS)
-def test_parity(op, kernel, stride, padding, hw, path):
-    torch_parity(*_fns(op, kernel, stride, padding), _input(hw))
+GRID_CASES = [Case(name, *_fns(op, k, s, p), [(2, 3, *hw)]) for name, (op, k, s, p, hw, _) in zip(IDS, GRID)]
+# Ties go to the first maximum, as in PyTorch; central differences do not apply at a tie.
+TIE_CASES = [Case(f"ties-{name}", *_fns(op, k, s, p), _ties(hw), gradcheck=False, seed=1)
+             for name, (op, k, s, p, hw, _) in zip(IDS, GRID) if op == "max_pool2d"]
 
 
 @pytest.mark.parametrize("op, kernel, stride, padding, hw, path", GRID, ids=IDS)
@@ -53,48 +51,35 @@ def test_takes_the_expected_path(op, kernel, stride, padding, hw, path):
     assert y.creator.tiled == (path == "tiled")
 
 
-@pytest.mark.parametrize("op, kernel, stride, padding, hw, path", [g for g in GRID if g[0] == "max_pool2d"], ids=IDS[:len(SETTINGS)])
-def test_parity_max_pool_ties_go_to_the_first_maximum(op, kernel, stride, padding, hw, path):
-    x = np.round(randn(np.random.default_rng(1), 2, 3, *hw))  # many equal values
-    torch_parity(*_fns(op, kernel, stride, padding), [x])
+CASES = [
+    Case("max_plus_avg", lambda x: F.max_pool2d(x, 2) + F.avg_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2) + TF.avg_pool2d(x, 2),
+                         [(2, 2, 4, 4)]),
+    Case("max_times_input", lambda x: F.max_pool2d(x, 2, 1) * x[:, :, 1:, 1:], lambda x: TF.max_pool2d(x, 2, 1) * x[:, :, 1:, 1:],
+                            [(1, 2, 3, 3)]),
+    Case("max_transposed_tiled", lambda x: F.max_pool2d(x.permute(0, 1, 3, 2), 2), lambda x: TF.max_pool2d(x.permute(0, 1, 3, 2), 2),
+                                 [(2, 2, 6, 4)]),
+    Case("avg_strided_general", lambda x: F.avg_pool2d(x[:, :, ::2], 3, 1, 1), lambda x: TF.avg_pool2d(x[:, :, ::2], 3, 1, 1),
+                                [(2, 2, 8, 4)]),
+    Case("max_channels_last", lambda x: F.max_pool2d(x.permute(0, 3, 1, 2), 3, 2), lambda x: TF.max_pool2d(x.permute(0, 3, 1, 2), 3, 2),
+                              [(2, 5, 5, 3)]),
+    Case("max_size1", lambda x: F.max_pool2d(x, 1), lambda x: TF.max_pool2d(x, 1), [(1, 1, 2, 3)]),
+    Case("avg_whole_input", lambda x: F.avg_pool2d(x, (3, 4)), lambda x: TF.avg_pool2d(x, (3, 4)), [(2, 2, 3, 4)]),
+    Case("max_empty_batch", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [(0, 2, 4, 4)]),
+    Case("avg_empty_batch", lambda x: F.avg_pool2d(x, 3, 1, 1), lambda x: TF.avg_pool2d(x, 3, 1, 1), [(0, 2, 4, 4)]),
+    Case("global_avg_pool2d", F.global_avg_pool2d, lambda x: x.mean(dim=(2, 3)), [(2, 3, 4, 5)]),
+    Case("global_avg_pool2d_twice", lambda x: F.global_avg_pool2d(x * x), lambda x: (x * x).mean(dim=(2, 3)), [(2, 3, 2, 2)]),
+]
 
 
-CASES = {
-    "max_plus_avg": (lambda x: F.max_pool2d(x, 2) + F.avg_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2) + TF.avg_pool2d(x, 2),
-                     (2, 2, 4, 4)),
-    "max_times_input": (lambda x: F.max_pool2d(x, 2, 1) * x[:, :, 1:, 1:], lambda x: TF.max_pool2d(x, 2, 1) * x[:, :, 1:, 1:],
-                        (1, 2, 3, 3)),
-    "max_transposed_tiled": (lambda x: F.max_pool2d(x.permute(0, 1, 3, 2), 2), lambda x: TF.max_pool2d(x.permute(0, 1, 3, 2), 2),
-                             (2, 2, 6, 4)),
-    "avg_strided_general": (lambda x: F.avg_pool2d(x[:, :, ::2], 3, 1, 1), lambda x: TF.avg_pool2d(x[:, :, ::2], 3, 1, 1),
-                            (2, 2, 8, 4)),
-    "max_channels_last": (lambda x: F.max_pool2d(x.permute(0, 3, 1, 2), 3, 2), lambda x: TF.max_pool2d(x.permute(0, 3, 1, 2), 3, 2),
-                          (2, 5, 5, 3)),
-    "max_size1": (lambda x: F.max_pool2d(x, 1), lambda x: TF.max_pool2d(x, 1), (1, 1, 2, 3)),
-    "avg_whole_input": (lambda x: F.avg_pool2d(x, (3, 4)), lambda x: TF.avg_pool2d(x, (3, 4)), (2, 2, 3, 4)),
-    "max_empty_batch": (lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), (0, 2, 4, 4)),
-    "avg_empty_batch": (lambda x: F.avg_pool2d(x, 3, 1, 1), lambda x: TF.avg_pool2d(x, 3, 1, 1), (0, 2, 4, 4)),
-    "global_avg_pool2d": (F.global_avg_pool2d, lambda x: x.mean(dim=(2, 3)), (2, 3, 4, 5)),
-    "global_avg_pool2d_twice": (lambda x: F.global_avg_pool2d(x * x), lambda x: (x * x).mean(dim=(2, 3)), (2, 3, 2, 2)),
-}
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_gradcheck_layouts(name):
-    fn, _, shape = CASES[name]
-    check_gradients(fn, [randn(np.random.default_rng(0), *shape)])
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_parity_layouts(name):
-    fn, torch_fn, shape = CASES[name]
-    torch_parity(fn, torch_fn, [randn(np.random.default_rng(0), *shape)])
-
-
-@pytest.mark.parametrize("fn", [lambda x: F.max_pool2d(x, 2), lambda x: F.avg_pool2d(x, 3, 2, 1), F.global_avg_pool2d],
-                         ids=["max_pool2d", "avg_pool2d", "global_avg_pool2d"])
-def test_float32(fn):
-    check_float32(fn, [randn(np.random.default_rng(0), 2, 3, 5, 5)])
+# Untiled 5x5 inputs (float32 discipline on the general path), and the device check list's pools.
+OTHER_CASES = [
+    Case("max_k2-5x5", lambda x: F.max_pool2d(x, 2), lambda x: TF.max_pool2d(x, 2), [(2, 3, 5, 5)]),
+    Case("avg_k3-s2-p1-5x5", lambda x: F.avg_pool2d(x, 3, 2, 1), lambda x: TF.avg_pool2d(x, 3, 2, 1), [(2, 3, 5, 5)]),
+    Case("global_avg_pool2d-5x5", F.global_avg_pool2d, lambda x: x.mean(dim=(2, 3)), [(2, 3, 5, 5)]),
+    Case("max_k3-s2-p1-7x7", lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: TF.max_pool2d(x, 3, 2, 1), [(2, 3, 7, 7)]),
+    Case("avg_tiled-4x4", lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [(2, 3, 4, 4)]),
+]
+test_gradcheck, test_parity, test_float32 = operator_tests(GRID_CASES + TIE_CASES + CASES + OTHER_CASES)
 
 
 @pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])

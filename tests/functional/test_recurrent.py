@@ -1,5 +1,5 @@
-"""Fused recurrent operators: gradcheck, against the same cell composed of elementary
-operators, against PyTorch's nn.LSTM / nn.GRU / nn.RNN with copied weights, and masking."""
+"""Fused recurrent operators: gradcheck, against PyTorch's nn.LSTM / nn.GRU / nn.RNN (and their cells)
+with the same weights, against the same cell composed of elementary operators, and masking."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,8 @@ import pytest
 import profondo
 from profondo import functional as F
 from profondo.functional import recurrent as R
-from tests.conftest import check_float32, check_gradients, randn
+from tests.conftest import randn
+from tests.functional.harness import Case, operator_tests
 
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -32,31 +33,72 @@ def _inputs(rng, kind, steps=3, batch=2, features=3, hidden=2):
     return [randn(rng, steps, batch, features), *states, *_weights(rng, kind, features, hidden)]
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_sequence_gradcheck(kind, reverse):
-    rng = np.random.default_rng(0)
-    check_gradients(_sequence(kind, reverse=reverse), _inputs(rng, kind))
+def _torch_module(kind, features, hidden, cell=False):
+    import torch
+
+    if cell:
+        cls = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}.get(kind, torch.nn.RNNCell)
+    else:
+        cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}.get(kind, torch.nn.RNN)
+    options = {"nonlinearity": kind[4:]} if kind.startswith("rnn") else {}
+    return cls(features, hidden, **options)
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
-def test_sequence_gradcheck_with_mask(kind):
-    rng = np.random.default_rng(1)
-    mask = np.array([[1, 1, 1], [1, 0, 1], [0, 0, 1]], bool)  # (T, N): lengths 2, 1, 3
-    check_gradients(_sequence(kind, mask=mask, reverse=True), _inputs(rng, kind, batch=3))
+def _torch_sequence(kind, reverse):
+    """PyTorch's nn.LSTM / nn.GRU / nn.RNN run with the same weights, as a function like _sequence."""
+    n_states = 2 if kind == "lstm" else 1
+
+    def torch_fn(x, *rest):
+        from torch.func import functional_call
+
+        states, weights = rest[:n_states], rest[n_states:]
+        module = _torch_module(kind, x.shape[2], states[0].shape[1])
+        params = dict(zip(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"], weights))
+        hx = tuple(s[None] for s in states) if kind == "lstm" else states[0][None]
+        y, final = functional_call(module, params, (x.flip(0) if reverse else x, hx))
+        finals = final if kind == "lstm" else (final,)
+        return (y.flip(0) if reverse else y, *(f[0] for f in finals))
+
+    return torch_fn
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
-def test_cell_gradcheck_and_float32(kind):
-    rng = np.random.default_rng(2)
-    states = [randn(rng, 2, 3) for _ in range(2 if kind == "lstm" else 1)]
-    arrays = [randn(rng, 2, 4), *states, *_weights(rng, kind, 4, 3)]
-    fn = {"lstm": F.recurrent.lstm_cell, "gru": F.recurrent.gru_cell,
-          "rnn_tanh": lambda *a: R.rnn_cell(*a, nonlinearity="tanh"),
-          "rnn_relu": lambda *a: R.rnn_cell(*a, nonlinearity="relu")}[kind]
-    check_gradients(fn, arrays)
-    check_float32(fn, arrays)
-    check_float32(_sequence(kind), _inputs(rng, kind))
+def _torch_cell(kind):
+    n_states = 2 if kind == "lstm" else 1
+
+    def torch_fn(x, *rest):
+        from torch.func import functional_call
+
+        module = _torch_module(kind, x.shape[1], rest[0].shape[1], cell=True)
+        params = dict(zip(["weight_ih", "weight_hh", "bias_ih", "bias_hh"], rest[n_states:]))
+        return functional_call(module, params, (x, tuple(rest[:n_states]) if kind == "lstm" else rest[0]))
+
+    return torch_fn
+
+
+def _cell(kind):
+    return {"lstm": R.lstm_cell, "gru": R.gru_cell, "rnn_tanh": lambda *a: R.rnn_cell(*a, nonlinearity="tanh"),
+            "rnn_relu": lambda *a: R.rnn_cell(*a, nonlinearity="relu")}[kind]
+
+
+def _cell_inputs(kind):
+    def make(rng):
+        states = [randn(rng, 3, 4) for _ in range(2 if kind == "lstm" else 1)]
+        return [randn(rng, 3, 5), *states, *_weights(rng, kind, 5, 4)]
+
+    return make
+
+
+MASK = np.array([[1, 1, 1], [1, 0, 1], [0, 0, 1]], bool)  # (T, N): lengths 2, 1, 3
+CASES = [
+    *[Case(f"{kind}_sequence{'_reverse' if reverse else ''}", _sequence(kind, reverse=reverse),
+           _torch_sequence(kind, reverse), lambda rng, kind=kind: _inputs(rng, kind, steps=6, batch=3, features=5, hidden=4))
+      for kind in GATES for reverse in (False, True)],
+    # PyTorch has no mask: padding is checked against each sequence alone below.
+    *[Case(f"{kind}_sequence_masked_reverse", _sequence(kind, mask=MASK, reverse=True), None,
+           lambda rng, kind=kind: _inputs(rng, kind, batch=3), seed=1) for kind in ("lstm", "gru", "rnn_tanh")],
+    *[Case(f"{kind}_cell", _cell(kind), _torch_cell(kind), _cell_inputs(kind), seed=2) for kind in GATES],
+]
+test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 
 # --- the fused operators against the same equations written with elementary operators ------------
@@ -106,52 +148,6 @@ def test_fused_sequence_matches_composed_operators(kind, composed):
         results.append(([o.numpy() for o in outs], [t.grad.numpy() for t in inputs]))
     for fused, reference in zip(results[0][0] + results[0][1], results[1][0] + results[1][1]):
         np.testing.assert_allclose(fused, reference, rtol=1e-10, atol=1e-12)
-
-
-# --- against PyTorch ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh", "rnn_relu"])
-@pytest.mark.parametrize("reverse", [False, True])
-def test_sequence_matches_torch(kind, reverse):
-    torch = pytest.importorskip("torch")
-    from torch.func import functional_call
-
-    rng = np.random.default_rng(4)
-    arrays = _inputs(rng, kind, steps=6, batch=3, features=5, hidden=4)
-    module = {"lstm": torch.nn.LSTM(5, 4), "gru": torch.nn.GRU(5, 4),
-              "rnn_tanh": torch.nn.RNN(5, 4), "rnn_relu": torch.nn.RNN(5, 4, nonlinearity="relu")}[kind]
-    n_states = 2 if kind == "lstm" else 1
-
-    def torch_fn(x, *rest):
-        states, weights = rest[:n_states], rest[n_states:]
-        params = dict(zip(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"], weights))
-        hx = tuple(s[None] for s in states) if kind == "lstm" else states[0][None]
-        y, final = functional_call(module, params, (x.flip(0) if reverse else x, hx))
-        finals = final if kind == "lstm" else (final,)
-        return (y.flip(0) if reverse else y, *(f[0] for f in finals))
-
-    from tests.conftest import torch_parity
-
-    torch_parity(_sequence(kind, reverse=reverse), torch_fn, arrays, atol=1e-5, rtol=1e-4)
-
-
-@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
-def test_cell_matches_torch(kind):
-    torch = pytest.importorskip("torch")
-    from torch.func import functional_call
-
-    from tests.conftest import torch_parity
-
-    rng = np.random.default_rng(5)
-    n_states = 2 if kind == "lstm" else 1
-    arrays = [randn(rng, 3, 5), *[randn(rng, 3, 4) for _ in range(n_states)], *_weights(rng, kind, 5, 4)]
-    module = {"lstm": torch.nn.LSTMCell(5, 4), "gru": torch.nn.GRUCell(5, 4), "rnn_tanh": torch.nn.RNNCell(5, 4)}[kind]
-    ours = {"lstm": R.lstm_cell, "gru": R.gru_cell, "rnn_tanh": R.rnn_cell}[kind]
-
-    def torch_fn(x, *rest):
-        params = dict(zip(["weight_ih", "weight_hh", "bias_ih", "bias_hh"], rest[n_states:]))
-        return functional_call(module, params, (x, tuple(rest[:n_states]) if kind == "lstm" else rest[0]))
-
-    torch_parity(ours, torch_fn, arrays, atol=1e-5, rtol=1e-4)
 
 
 # --- masking: padding changes neither outputs nor gradients ----------------------------------------

@@ -5,11 +5,12 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, randn, torch_parity
+from tests.conftest import randn, torch_parity
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = None
 
 SHAPE = (2, 3, 4)
@@ -39,20 +40,22 @@ GRID = [(op, axis, keepdims) for op in OPS for axis in AXES for keepdims in (Fal
 IDS = [f"{op}-axis{axis}-keepdims{k}".replace(" ", "") for op, axis, k in GRID]
 
 
-@pytest.mark.parametrize("op, axis, keepdims", GRID, ids=IDS)
-def test_gradcheck(op, axis, keepdims):
-    check_gradients(lambda x: getattr(F, op)(x, axis=axis, keepdims=keepdims), [randn(np.random.default_rng(0), *SHAPE)])
+GRID_CASES = [Case(name, lambda x, op=op, axis=axis, k=k: getattr(F, op)(x, axis=axis, keepdims=k),
+                   lambda x, op=op, axis=axis, k=k: _torch(op, x, axis, k), [SHAPE]) for name, (op, axis, k) in zip(IDS, GRID)]
 
 
 @pytest.mark.parametrize("op, axis, keepdims", GRID, ids=IDS)
-def test_parity(op, axis, keepdims):
-    torch_parity(lambda x: getattr(x, op)(axis, keepdims), lambda x: _torch(op, x, axis, keepdims),
-                 [randn(np.random.default_rng(0), *SHAPE)])
-
-
-@pytest.mark.parametrize("op", OPS)
-def test_float32(op):
-    check_float32(lambda x: getattr(F, op)(x, axis=1), [randn(np.random.default_rng(0), *SHAPE)])
+def test_methods_match_functions(op, axis, keepdims):
+    """x.op(axis, keepdims) is F.op(x, axis=axis, keepdims=keepdims), values and gradients."""
+    x = randn(np.random.default_rng(0), *SHAPE)
+    results = []
+    for method in (True, False):
+        t = profondo.tensor(x, requires_grad=True)
+        y = getattr(t, op)(axis, keepdims) if method else getattr(F, op)(t, axis=axis, keepdims=keepdims)
+        (y * y).sum().backward()
+        results.append((y.numpy(), t.grad.numpy()))
+    for from_method, from_function in zip(*results):
+        np.testing.assert_array_equal(from_method, from_function)
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -63,33 +66,24 @@ def test_torch_names_dim_keepdim(op):
 
 
 # Other layouts and graph shapes: non-contiguous inputs, one tensor used twice, size-1 and empty axes.
-CASES = {
-    "sum_transposed": (lambda x: x.T.sum(axis=0), lambda x: x.T.sum(dim=0), (3, 4)),
-    "max_strided": (lambda x: x[:, ::2].max(axis=1), lambda x: x[:, ::2].amax(dim=1), (3, 8)),
-    "var_strided": (lambda x: x[::2].var(axis=0), lambda x: x[::2].var(dim=0, correction=0), (6, 3)),
-    "logsumexp_transposed": (lambda x: F.logsumexp(x.T, axis=1), lambda x: torch.logsumexp(x.T, dim=1), (3, 4)),
-    "max_times_sum": (lambda x: x.max(axis=1) * x.sum(axis=1), lambda x: x.amax(dim=1) * x.sum(dim=1), (3, 4)),
-    "mean_minus_min": (lambda x: x - x.mean(axis=0) - x.min(axis=0, keepdims=True),
-                       lambda x: x - x.mean(dim=0) - x.amin(dim=0, keepdim=True), (3, 4)),
-    "sum_size1_axis": (lambda x: x.sum(axis=1), lambda x: x.sum(dim=1), (3, 1, 2)),
-    "max_size1_axis": (lambda x: x.max(axis=0), lambda x: x.amax(dim=0), (1, 4)),
-    "sum_empty_axis": (lambda x: x.sum(axis=0), lambda x: x.sum(dim=0), (0, 3)),
-    "sum_of_empty": (lambda x: x.sum(axis=1), lambda x: x.sum(dim=1), (0, 3)),
-    "var_unbiased": (lambda x: F.var(x, axis=1, ddof=1), lambda x: x.var(dim=1), (3, 4)),
-    "var_correction": (lambda x: F.var(x, axis=(0, 1), correction=1), lambda x: x.var(dim=(0, 1)), (3, 4)),
-}
+CASES = [
+    Case("sum_transposed", lambda x: x.T.sum(axis=0), lambda x: x.T.sum(dim=0), [(3, 4)]),
+    Case("max_strided", lambda x: x[:, ::2].max(axis=1), lambda x: x[:, ::2].amax(dim=1), [(3, 8)]),
+    Case("var_strided", lambda x: x[::2].var(axis=0), lambda x: x[::2].var(dim=0, correction=0), [(6, 3)]),
+    Case("logsumexp_transposed", lambda x: F.logsumexp(x.T, axis=1), lambda x: torch.logsumexp(x.T, dim=1), [(3, 4)]),
+    Case("max_times_sum", lambda x: x.max(axis=1) * x.sum(axis=1), lambda x: x.amax(dim=1) * x.sum(dim=1), [(3, 4)]),
+    Case("mean_minus_min", lambda x: x - x.mean(axis=0) - x.min(axis=0, keepdims=True),
+                           lambda x: x - x.mean(dim=0) - x.amin(dim=0, keepdim=True), [(3, 4)]),
+    Case("sum_size1_axis", lambda x: x.sum(axis=1), lambda x: x.sum(dim=1), [(3, 1, 2)]),
+    Case("max_size1_axis", lambda x: x.max(axis=0), lambda x: x.amax(dim=0), [(1, 4)]),
+    Case("sum_empty_axis", lambda x: x.sum(axis=0), lambda x: x.sum(dim=0), [(0, 3)]),
+    Case("sum_of_empty", lambda x: x.sum(axis=1), lambda x: x.sum(dim=1), [(0, 3)]),
+    Case("var_unbiased", lambda x: F.var(x, axis=1, ddof=1), lambda x: x.var(dim=1), [(3, 4)]),
+    Case("var_correction", lambda x: F.var(x, axis=(0, 1), correction=1), lambda x: x.var(dim=(0, 1)), [(3, 4)]),
+]
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_gradcheck_layouts(name):
-    fn, _, shape = CASES[name]
-    check_gradients(fn, [randn(np.random.default_rng(0), *shape)])
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_parity_layouts(name):
-    fn, torch_fn, shape = CASES[name]
-    torch_parity(fn, torch_fn, [randn(np.random.default_rng(0), *shape)])
+test_gradcheck, test_parity, test_float32 = operator_tests(GRID_CASES + CASES)
 
 
 @pytest.mark.parametrize("op", ["max", "min"])

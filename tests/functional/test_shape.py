@@ -6,12 +6,12 @@ import pytest
 
 import profondo
 import profondo.functional as F
-from tests.conftest import check_float32, check_gradients, randn, torch_parity
+from tests.functional.harness import Case, operator_tests
 
 try:
     import torch
     import torch.nn.functional as TF
-except ImportError:  # parity tests skip through torch_parity
+except ImportError:  # parity tests skip without torch
     torch = TF = None
 
 REPEATS = np.array([0, 2, 0, 0, 1])
@@ -28,81 +28,64 @@ def _torch_pad(x, widths):
     return TF.pad(x, [w for pair in reversed(widths) for w in pair])
 
 
-CASES = {
-    "reshape": (lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), [(2, 3, 4)]),
-    "reshape_tuple": (lambda x: F.reshape(x, (3, 8)), lambda x: x.reshape(3, 8), [(2, 3, 4)]),
-    "view_noncontiguous": (lambda x: x.T.reshape(-1), lambda x: x.T.reshape(-1), [(3, 4)]),
-    "reshape_empty": (lambda x: x.reshape(3, 0), lambda x: x.reshape(3, 0), [(0, 3)]),
-    "transpose_pair": (lambda x: F.transpose(x, 0, 2), lambda x: x.transpose(0, 2), [(2, 3, 4)]),
-    "transpose_reverse": (lambda x: F.transpose(x), lambda x: x.permute(2, 1, 0), [(2, 3, 4)]),
-    "T": (lambda x: x.T * 2, lambda x: x.T * 2, [(3, 4)]),
-    "permute": (lambda x: x.permute(1, 2, 0), lambda x: x.permute(1, 2, 0), [(2, 3, 4)]),
-    "permute_negative": (lambda x: F.permute(x, (0, -1, 1)), lambda x: x.permute(0, -1, 1), [(2, 3, 4)]),
-    "permute_same_tensor": (lambda x: x + x.T, lambda x: x + x.T, [(3, 3)]),
-    "broadcast_to": (lambda x: F.broadcast_to(x, (2, 3, 4)), lambda x: x.broadcast_to(2, 3, 4), [(3, 1)]),
-    "expand": (lambda x: x.expand(2, 4) * x, lambda x: x.expand(2, 4) * x, [(1, 4)]),
-    "squeeze_all": (lambda x: x.squeeze(), lambda x: x.squeeze(), [(1, 3, 1, 2)]),
-    "squeeze_axis": (lambda x: F.squeeze(x, 2), lambda x: x.squeeze(2), [(1, 3, 1, 2)]),
-    "unsqueeze": (lambda x: x.unsqueeze(1) * F.unsqueeze(x, -1), lambda x: x.unsqueeze(1) * x.unsqueeze(-1), [(3,)]),
-    "flatten": (lambda x: x.flatten(), lambda x: x.flatten(), [(2, 3, 4)]),
-    "flatten_range": (lambda x: F.flatten(x, 1, 2), lambda x: x.flatten(1, 2), [(2, 3, 4, 2)]),
-    "flatten_strided": (lambda x: x[:, ::2].flatten(1), lambda x: x[:, ::2].flatten(1), [(2, 6, 2)]),
-    "concat": (lambda a, b: F.concat([a, b], axis=1), lambda a, b: torch.cat([a, b], dim=1), [(2, 3), (2, 2)]),
-    "concat_negative_axis": (lambda a, b, c: F.cat([a, b, c], axis=-1), lambda a, b, c: torch.cat([a, b, c], -1),
-                             [(2, 1), (2, 3), (2, 2)]),
-    "concat_same_tensor": (lambda a: F.concat([a, a * 2, a]), lambda a: torch.cat([a, a * 2, a]), [(2, 3)]),
-    "concat_empty_piece": (lambda a, b: F.concat([a, b]), lambda a, b: torch.cat([a, b]), [(0, 3), (2, 3)]),
-    "stack": (lambda a, b: F.stack([a, b]), lambda a, b: torch.stack([a, b]), [(2, 3), (2, 3)]),
-    "stack_last_axis": (lambda a, b: F.stack([a, b.T], axis=-1), lambda a, b: torch.stack([a, b.T], -1), [(2, 3), (3, 2)]),
-    "chunk_equal": (lambda x: F.chunk(x, 3, axis=1), lambda x: torch.chunk(x, 3, dim=1), [(2, 6)]),
-    "split_size_uneven": (lambda x: F.split(x, 2, axis=1), lambda x: torch.split(x, 2, dim=1), [(2, 5)]),
-    "split_sizes": (lambda x: F.split(x, [1, 3], axis=0), lambda x: torch.split(x, [1, 3], dim=0), [(4, 2)]),
-    "split_some_outputs_used": (lambda x: F.chunk(x, 3)[1] * 2, lambda x: torch.chunk(x, 3)[1] * 2, [(6, 2)]),
-    "split_output_used_twice": (lambda x: (lambda p: p[0] * p[0] + p[2])(F.chunk(x, 3, axis=-1)),
-                                lambda x: (lambda p: p[0] * p[0] + p[2])(torch.chunk(x, 3, -1)), [(2, 3)]),
-    "pad": (lambda x: F.pad(x, ((0, 0), (1, 2), (2, 0))), lambda x: _torch_pad(x, ((0, 0), (1, 2), (2, 0))), [(2, 3, 2)]),
-    "pad_value": (lambda x: F.pad(x, ((1, 1),), value=3.0), lambda x: TF.pad(x, [1, 1], value=3.0), [(4,)]),
-    "pad_transposed": (lambda x: F.pad(x.T, ((1, 0), (0, 1))), lambda x: _torch_pad(x.T, ((1, 0), (0, 1))), [(2, 3)]),
-    "getitem_int": (lambda x: x[1], lambda x: x[1], [(3, 4)]),
-    "getitem_slices": (lambda x: x[1:, ::2], lambda x: x[1:, ::2], [(3, 5)]),
-    "getitem_negative_step": (lambda x: x[::-1, ::-2], lambda x: x.flip(0, 1)[:, ::2], [(3, 5)]),
-    "getitem_none_ellipsis": (lambda x: x[None, ..., 1], lambda x: x[None, ..., 1], [(2, 3, 4)]),
-    "getitem_int_array_repeats": (lambda x: x[REPEATS], lambda x: x[_t(REPEATS)], [(3, 2)]),
-    "getitem_mixed": (lambda x: x[1:, REPEATS], lambda x: x[1:, _t(REPEATS)], [(3, 4)]),
-    "getitem_two_arrays": (lambda x: x[REPEATS[:3], [1, 1, 0]], lambda x: x[_t(REPEATS[:3]), [1, 1, 0]], [(3, 2)]),
-    "getitem_bool_mask": (lambda x: x[MASK], lambda x: x[_t(MASK)], [(3, 4)]),
-    "getitem_tensor_mask": (lambda x: x[x > 0] * 2, lambda x: x[x > 0] * 2, [(3, 4)]),
-    "getitem_same_tensor": (lambda x: x[0] * x[:, 1], lambda x: x[0] * x[:, 1], [(3, 3)]),
-    "getitem_empty_slice": (lambda x: x[2:2], lambda x: x[2:2], [(3, 2)]),
-    "gather": (lambda x: F.gather(x, 1, GATHER_INDEX), lambda x: torch.gather(x, 1, _t(GATHER_INDEX)), [(2, 3)]),
-    "gather_axis0": (lambda x: F.gather(x, 0, GATHER_INDEX[:, :2]), lambda x: torch.gather(x, 0, _t(GATHER_INDEX[:, :2])),
-                     [(3, 2)]),
-    "gather_transposed": (lambda x: F.gather(x.T, 1, GATHER_INDEX), lambda x: torch.gather(x.T, 1, _t(GATHER_INDEX)),
-                          [(3, 2)]),
-}
+CASES = [
+    Case("reshape", lambda x: x.reshape(4, -1), lambda x: x.reshape(4, -1), [(2, 3, 4)]),
+    Case("reshape_tuple", lambda x: F.reshape(x, (3, 8)), lambda x: x.reshape(3, 8), [(2, 3, 4)]),
+    Case("view_noncontiguous", lambda x: x.T.reshape(-1), lambda x: x.T.reshape(-1), [(3, 4)]),
+    Case("reshape_empty", lambda x: x.reshape(3, 0), lambda x: x.reshape(3, 0), [(0, 3)]),
+    Case("transpose_pair", lambda x: F.transpose(x, 0, 2), lambda x: x.transpose(0, 2), [(2, 3, 4)]),
+    Case("transpose_reverse", lambda x: F.transpose(x), lambda x: x.permute(2, 1, 0), [(2, 3, 4)]),
+    Case("T", lambda x: x.T * 2, lambda x: x.T * 2, [(3, 4)]),
+    Case("permute", lambda x: x.permute(1, 2, 0), lambda x: x.permute(1, 2, 0), [(2, 3, 4)]),
+    Case("permute_negative", lambda x: F.permute(x, (0, -1, 1)), lambda x: x.permute(0, -1, 1), [(2, 3, 4)]),
+    Case("permute_same_tensor", lambda x: x + x.T, lambda x: x + x.T, [(3, 3)]),
+    Case("broadcast_to", lambda x: F.broadcast_to(x, (2, 3, 4)), lambda x: x.broadcast_to(2, 3, 4), [(3, 1)]),
+    Case("expand", lambda x: x.expand(2, 4) * x, lambda x: x.expand(2, 4) * x, [(1, 4)]),
+    Case("squeeze_all", lambda x: x.squeeze(), lambda x: x.squeeze(), [(1, 3, 1, 2)]),
+    Case("squeeze_axis", lambda x: F.squeeze(x, 2), lambda x: x.squeeze(2), [(1, 3, 1, 2)]),
+    Case("unsqueeze", lambda x: x.unsqueeze(1) * F.unsqueeze(x, -1), lambda x: x.unsqueeze(1) * x.unsqueeze(-1), [(3,)]),
+    Case("flatten", lambda x: x.flatten(), lambda x: x.flatten(), [(2, 3, 4)]),
+    Case("flatten_range", lambda x: F.flatten(x, 1, 2), lambda x: x.flatten(1, 2), [(2, 3, 4, 2)]),
+    Case("flatten_strided", lambda x: x[:, ::2].flatten(1), lambda x: x[:, ::2].flatten(1), [(2, 6, 2)]),
+    Case("concat", lambda a, b: F.concat([a, b], axis=1), lambda a, b: torch.cat([a, b], dim=1), [(2, 3), (2, 2)]),
+    Case("concat_negative_axis", lambda a, b, c: F.cat([a, b, c], axis=-1), lambda a, b, c: torch.cat([a, b, c], -1),
+                                 [(2, 1), (2, 3), (2, 2)]),
+    Case("concat_same_tensor", lambda a: F.concat([a, a * 2, a]), lambda a: torch.cat([a, a * 2, a]), [(2, 3)]),
+    Case("concat_empty_piece", lambda a, b: F.concat([a, b]), lambda a, b: torch.cat([a, b]), [(0, 3), (2, 3)]),
+    Case("stack", lambda a, b: F.stack([a, b]), lambda a, b: torch.stack([a, b]), [(2, 3), (2, 3)]),
+    Case("stack_last_axis", lambda a, b: F.stack([a, b.T], axis=-1), lambda a, b: torch.stack([a, b.T], -1), [(2, 3), (3, 2)]),
+    Case("chunk_equal", lambda x: F.chunk(x, 3, axis=1), lambda x: torch.chunk(x, 3, dim=1), [(2, 6)]),
+    Case("split_size_uneven", lambda x: F.split(x, 2, axis=1), lambda x: torch.split(x, 2, dim=1), [(2, 5)]),
+    Case("split_sizes", lambda x: F.split(x, [1, 3], axis=0), lambda x: torch.split(x, [1, 3], dim=0), [(4, 2)]),
+    Case("split_some_outputs_used", lambda x: F.chunk(x, 3)[1] * 2, lambda x: torch.chunk(x, 3)[1] * 2, [(6, 2)]),
+    Case("split_output_used_twice", lambda x: (lambda p: p[0] * p[0] + p[2])(F.chunk(x, 3, axis=-1)),
+                                    lambda x: (lambda p: p[0] * p[0] + p[2])(torch.chunk(x, 3, -1)), [(2, 3)]),
+    Case("pad", lambda x: F.pad(x, ((0, 0), (1, 2), (2, 0))), lambda x: _torch_pad(x, ((0, 0), (1, 2), (2, 0))), [(2, 3, 2)]),
+    Case("pad_value", lambda x: F.pad(x, ((1, 1),), value=3.0), lambda x: TF.pad(x, [1, 1], value=3.0), [(4,)]),
+    Case("pad_transposed", lambda x: F.pad(x.T, ((1, 0), (0, 1))), lambda x: _torch_pad(x.T, ((1, 0), (0, 1))), [(2, 3)]),
+    Case("getitem_int", lambda x: x[1], lambda x: x[1], [(3, 4)]),
+    Case("getitem_slices", lambda x: x[1:, ::2], lambda x: x[1:, ::2], [(3, 5)]),
+    Case("getitem_negative_step", lambda x: x[::-1, ::-2], lambda x: x.flip(0, 1)[:, ::2], [(3, 5)]),
+    Case("getitem_none_ellipsis", lambda x: x[None, ..., 1], lambda x: x[None, ..., 1], [(2, 3, 4)]),
+    Case("getitem_int_array_repeats", lambda x: x[REPEATS], lambda x: x[_t(REPEATS)], [(3, 2)]),
+    Case("getitem_mixed", lambda x: x[1:, REPEATS], lambda x: x[1:, _t(REPEATS)], [(3, 4)]),
+    Case("getitem_two_arrays", lambda x: x[REPEATS[:3], [1, 1, 0]], lambda x: x[_t(REPEATS[:3]), [1, 1, 0]], [(3, 2)]),
+    Case("getitem_bool_mask", lambda x: x[MASK], lambda x: x[_t(MASK)], [(3, 4)]),
+    Case("getitem_tensor_mask", lambda x: x[x > 0] * 2, lambda x: x[x > 0] * 2, [(3, 4)]),
+    Case("getitem_same_tensor", lambda x: x[0] * x[:, 1], lambda x: x[0] * x[:, 1], [(3, 3)]),
+    Case("getitem_empty_slice", lambda x: x[2:2], lambda x: x[2:2], [(3, 2)]),
+    Case("gather", lambda x: F.gather(x, 1, GATHER_INDEX), lambda x: torch.gather(x, 1, _t(GATHER_INDEX)), [(2, 3)]),
+    Case("gather_axis0", lambda x: F.gather(x, 0, GATHER_INDEX[:, :2]), lambda x: torch.gather(x, 0, _t(GATHER_INDEX[:, :2])),
+                         [(3, 2)]),
+    Case("gather_transposed", lambda x: F.gather(x.T, 1, GATHER_INDEX), lambda x: torch.gather(x.T, 1, _t(GATHER_INDEX)),
+                              [(3, 2)]),
+    # Indices made on the input's device: a case that runs unchanged on every device.
+    Case("getitem_gather_on_device", lambda x: x[[0, 0, 2]][:, ::-1] + F.gather(x[:3], 1, profondo.zeros(3, 5, dtype="int64", device=x.device)),
+         lambda x: x[[0, 0, 2]].flip(1) + torch.gather(x[:3], 1, torch.zeros(3, 5, dtype=torch.int64)), [(4, 5)]),
+]
 
 
-def _arrays(shapes):
-    rng = np.random.default_rng(0)
-    return [randn(rng, *s) for s in shapes]
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_gradcheck(name):
-    fn, _, shapes = CASES[name]
-    check_gradients(fn, _arrays(shapes))
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_parity(name):
-    fn, torch_fn, shapes = CASES[name]
-    torch_parity(fn, torch_fn, _arrays(shapes))
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_float32(name):
-    fn, _, shapes = CASES[name]
-    check_float32(fn, _arrays(shapes))
+test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 
 def test_split_unused_outputs_get_zero_gradient():

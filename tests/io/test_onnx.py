@@ -17,9 +17,9 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+from profondo.architecture import to_dict, zoo  # noqa: E402
 from profondo.io.onnx_export import DEFAULT_OPSET, export_onnx  # noqa: E402
 from profondo.io.onnx_import import SUPPORTED, OnnxOp, UnsupportedOperatorError, import_onnx  # noqa: E402
-from profondo.spec import to_dict, zoo  # noqa: E402
 
 SMALL_ZOO = ["lenet5", "mlp-mnist", "convnetjs-cifar10", "fashion-mnist-cnn", "resnet-small"]
 BIG_ZOO = ["alexnet", "vgg16"]
@@ -497,13 +497,13 @@ def test_elementwise_and_shape_operators_match_onnxruntime():
 @pytest.mark.parametrize("bidirectional", [False, True])
 def test_token_models_from_architecture_files_export_and_import(cell, output, bidirectional):
     """Embedding -> recurrent layer summarised over time (nn.Recurrent) -> dense, as imdb-bigru."""
-    from profondo import spec
+    from profondo import architecture
 
     d = {"name": "tokens", "input": [9], "layers": [{"embedding": {"vocab": 30, "dim": 5, "padding_idx": 0}},
                                                     {cell: {"hidden": 4, "bidirectional": bidirectional, "output": output}},
                                                     {"dense": {"units": 3}}]}
     profondo.manual_seed(0)
-    model = spec.from_dict(d).eval()
+    model = architecture.from_dict(d).eval()
     x = np.random.default_rng(1).integers(0, 30, (3, 9))
     expected = model(profondo.tensor(x)).numpy()
     proto = export_onnx(model, input_shape=(9,))

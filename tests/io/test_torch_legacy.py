@@ -181,7 +181,8 @@ def test_state_dict_under_a_key(tmp_path):
 
 
 def test_reads_the_efficientnet_lite0_file_without_torch():
-    from profondo.nn.efficientnet import EfficientNetLite0, weights_path
+    from profondo.io.pretrained import weights_path
+    from profondo.nn.efficientnet import EfficientNetLite0
 
     try:
         path = weights_path()

@@ -1,11 +1,10 @@
-"""CPU kernels behind conv2d and pooling, against direct loops in float64, and the kernel registry."""
+"""The portable kernels behind conv2d and pooling, against direct loops in float64."""
 
 import itertools
 
 import numpy as np
 import pytest
 
-from profondo import kernels
 from profondo.kernels import im2col
 
 
@@ -92,13 +91,3 @@ def test_pool_windows_and_their_adjoint(kernel, stride, padding):
     gx = im2col.pool2d_backward(np, g, x.shape, padded_shape, kernel, stride, padding, out_hw)
     finite = np.isfinite(win)
     assert (x * gx).sum() == pytest.approx((np.where(finite, win, 0) * g).sum(), rel=1e-10)
-
-
-def test_registry_prefers_the_device_kernel_and_falls_back_to_portable():
-    assert kernels.get("conv2d_forward", np) is im2col.conv2d_forward
-    sentinel = kernels.register("conv2d_forward", "cpu")(lambda *a: "cpu version")
-    try:
-        assert kernels.get("conv2d_forward", np) is sentinel
-    finally:
-        del kernels._registry[("conv2d_forward", "cpu")]
-    assert kernels.get("conv2d_forward", np) is im2col.conv2d_forward

@@ -57,7 +57,7 @@ def test_soft_target_update_is_polyak_averaging():
 
 def test_td_targets_vanilla_and_double_by_hand():
     online = nn.Linear(2, 2, bias=False)
-    agent = DQN(online, 2, (2,), config=DQNConfig(gamma=0.5, batch_size=1, buffer_size=1), seed=0)
+    agent = DQN(online, 2, (2,), config=DQNConfig(gamma=0.5, batch_size=1, buffer_size=1, double=False), seed=0)
     online.weight.data[...] = np.eye(2, dtype=np.float32)  # Q_online(s') = s'
     agent.target.weight.data[...] = [[0.0, 1.0], [1.0, 0.0]]  # Q_target(s') = s' swapped
     next_obs = np.array([[1.0, 3.0], [1.0, 3.0]], np.float32)  # Q_online = [1, 3], Q_target = [3, 1]
@@ -163,3 +163,11 @@ def test_uint8_observations_are_scaled():
     net.weight.data[...] = [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
     assert agent.q_values(np.array([[255, 0, 51]], np.uint8)).tolist() == [[1.0, pytest.approx(0.2)]]
     assert agent.buffer.obs.dtype == np.uint8
+
+
+def test_the_defaults_are_those_of_the_command_line_cartpole_run():
+    c = DQNConfig()  # `profondo rl dqn CartPole-v1` reads its defaults from here
+    assert (c.lr, c.gamma, c.batch_size, c.buffer_size, c.learning_starts, c.train_every) == \
+        (1e-3, 0.99, 64, 50_000, 1_000, 1)
+    assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (500, 1.0, True, 1.0, 10.0)
+    assert (c.epsilon.start, c.epsilon.end, c.epsilon.decay, c.epsilon.kind) == (1.0, 0.05, 10_000, "linear")

@@ -74,17 +74,17 @@ def test_pixel_observations_from_rendered_frames(rendered_cartpole):
 
 
 def test_convolutional_q_network_on_rendered_frames(rendered_cartpole):
-    from profondo import manual_seed, rl, spec
+    from profondo import architecture, manual_seed, rl
 
     manual_seed(0)
-    net = spec.load(Path(rl.__file__).with_name("networks") / "cartpole_pixels.yaml")
+    net = architecture.load(Path(rl.__file__).with_name("networks") / "cartpole_pixels.yaml")
     env = rendered_cartpole()
     obs, _ = env.reset(seed=0)
     agent = DQN(net, 2, obs.shape, np.uint8, DQNConfig(batch_size=2, buffer_size=2), seed=0)
     assert agent.q_values(obs[None]).shape == (1, 2)
     # a few DQN updates on small frames with a small convolutional network
     manual_seed(0)
-    small = spec.loads("input: [2, 36, 36]\nlayers:\n  - conv: {filters: 4, size: 6, stride: 3, activation: relu}\n"
+    small = architecture.loads("input: [2, 36, 36]\nlayers:\n  - conv: {filters: 4, size: 6, stride: 3, activation: relu}\n"
                        "  - dense: {units: 2}")
     env = rendered_cartpole(size=(36, 36), stack=2)
     config = DQNConfig(batch_size=8, buffer_size=64, learning_starts=8, target_update=10,

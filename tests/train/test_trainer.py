@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import profondo
-from profondo import nn, optim, spec
+from profondo import architecture, nn, optim
 from profondo.data import ArrayDataset, DataLoader
 from profondo.train import CSVLogger, EarlyStopping, JSONLogger, LRScheduler, ModelCheckpoint, PlotCurves, Trainer
 
@@ -16,7 +16,7 @@ def small_net():
 def test_learns_real_mnist_digits_well_beyond_chance(mnist_slice):
     (x, y), (xt, yt) = mnist_slice
     profondo.manual_seed(0)
-    model = spec.load(spec.zoo.path("lenet5"))
+    model = architecture.load(architecture.zoo.path("lenet5"))
     trainer = Trainer(model, optim.Adam(model.parameters(), 2e-3), progress=False)
     history = trainer.fit(DataLoader(ArrayDataset(x, y), 64, shuffle=True, seed=0), epochs=3)
     assert history["loss"][-1] < 0.5 < np.log(10)  # chance is ln 10 = 2.30

@@ -1,42 +1,21 @@
 """Devices: "cpu" computes with NumPy, "cuda[:N]" with CuPy when it is importable.
 
-A tensor's device is read off its array's type, so nothing is stored twice.
+A tensor's device is read off its array's type, so nothing is stored twice. CPU threads
+(:func:`set_num_threads`) and the heap tuning for training (:func:`keep_freed_memory`) live
+here too; importing the package changes neither.
 """
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
-
 import numpy as np
+
+from .memory import freed_memory_kept, keep_freed_memory
+from .threads import blas_threads, get_num_threads, set_num_threads
 
 try:  # CuPy is optional: everything works on the CPU without it.
     import cupy as _cupy
 except Exception:  # ImportError, or a CUDA library that fails to load
     _cupy = None
-
-
-def _keep_freed_memory() -> None:
-    """Keep freed arrays' memory in the process instead of returning it to the system.
-
-    By default glibc unmaps every freed block over 128 KiB at once and trims the heap, so
-    each training step page-faults its activations in again (a LeNet-5 step on 2 cores:
-    12.4 ms with the defaults, 7.8 ms with these settings). Set PROFONDO_MALLOC_DEFAULTS=1
-    to keep glibc's defaults; other C libraries are left alone.
-    """
-    if os.environ.get("PROFONDO_MALLOC_DEFAULTS") or not sys.platform.startswith("linux"):
-        return
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: map only blocks over 32 MiB (glibc's maximum)
-    mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: give the heap back only past 1 GiB of free space
-    mallopt(-2, 64 << 20)  # M_TOP_PAD: grow the heap in 64 MiB steps
-
-
-_keep_freed_memory()
 
 
 class Device:
@@ -122,21 +101,3 @@ def move(array, target: Device):
     cp = _require_cupy()
     with cp.cuda.Device(target.index):
         return cp.asarray(array)
-
-
-def blas_threads(n: int | None):
-    """Context manager limiting the CPU BLAS to ``n`` threads (None: leave it as it is).
-
-    Small matrices (small networks, Q-networks) run fastest on one thread, and on cores that
-    other processes keep busy two BLAS threads were measured 10x slower than one. Needs
-    threadpoolctl; without it, set OPENBLAS_NUM_THREADS before starting Python.
-    """
-    import contextlib
-
-    if n is None:
-        return contextlib.nullcontext()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return contextlib.nullcontext()
-    return threadpool_limits(n, user_api="blas")

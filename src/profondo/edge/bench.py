@@ -33,24 +33,7 @@ ENGINES = ("profondo-eager", "profondo-f32", "profondo-int8", "torch", "onnxrunt
 
 
 # --- the same network in PyTorch ---------------------------------------------------------------
-def to_torch(model: nn.Module):
-    """A PyTorch copy of a profondo Sequential/Graph of standard layers (same state-dict keys)."""
-    import torch
-
-    tnn = torch.nn
-
-    class TorchAdd(tnn.Module):
-        def forward(self, *xs):
-            return sum(xs[1:], xs[0])
-
-    class TorchConcat(tnn.Module):
-        def __init__(self, axis):
-            super().__init__()
-            self.axis = axis
-
-        def forward(self, *xs):
-            return torch.cat(xs, self.axis)
-
+def _torch_graph(tnn, torch):
     class TorchGraph(tnn.Module):
         def __init__(self, nodes, outputs):
             super().__init__()
@@ -65,39 +48,78 @@ def to_torch(model: nn.Module):
                 values[n] = getattr(self, n)(*[values[i] for i in ins])
             return values[self.outs[0]] if len(self.outs) == 1 else tuple(values[o] for o in self.outs)
 
+    return TorchGraph
+
+
+def _torch_add(tnn, torch):
+    class TorchAdd(tnn.Module):
+        def forward(self, *xs):
+            return sum(xs[1:], xs[0])
+
+    return TorchAdd()
+
+
+def _torch_concat(tnn, torch, axis: int):
+    class TorchConcat(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.axis = axis
+
+        def forward(self, *xs):
+            return torch.cat(xs, self.axis)
+
+    return TorchConcat()
+
+
+def _same(name: str) -> Callable:
+    """A layer with no settings, of the same name in ``torch.nn``."""
+    return lambda tnn, torch, m, convert: getattr(tnn, name)()
+
+
+def _batch_norm(name: str) -> Callable:
+    return lambda tnn, torch, m, convert: getattr(tnn, name)(m.num_features, m.eps, m.momentum, m.affine,
+                                                             m.track_running_stats)
+
+
+TORCH_LAYERS: dict[type, Callable] = {
+    nn.Sequential: lambda tnn, torch, m, convert: tnn.Sequential(
+        OrderedDict((k, convert(c)) for k, c in m.named_children())),
+    Graph: lambda tnn, torch, m, convert: _torch_graph(tnn, torch)(
+        [(n, convert(c), ins) for n, c, ins in m.ordered_nodes()], m.outputs),
+    nn.Conv2d: lambda tnn, torch, m, convert: tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride,
+                                                         m.padding, m.dilation, m.groups, m.bias is not None),
+    nn.Linear: lambda tnn, torch, m, convert: tnn.Linear(m.in_features, m.out_features, m.bias is not None),
+    nn.MaxPool2d: lambda tnn, torch, m, convert: tnn.MaxPool2d(m.kernel_size, m.stride, m.padding),
+    nn.AvgPool2d: lambda tnn, torch, m, convert: tnn.AvgPool2d(m.kernel_size, m.stride, m.padding),
+    nn.GlobalAvgPool2d: lambda tnn, torch, m, convert: tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten()),
+    nn.BatchNorm1d: _batch_norm("BatchNorm1d"), nn.BatchNorm2d: _batch_norm("BatchNorm2d"),
+    nn.Flatten: lambda tnn, torch, m, convert: tnn.Flatten(m.start_dim, m.end_dim),
+    nn.Dropout: lambda tnn, torch, m, convert: tnn.Dropout(m.p),
+    nn.LeakyReLU: lambda tnn, torch, m, convert: tnn.LeakyReLU(m.negative_slope),
+    nn.Softmax: lambda tnn, torch, m, convert: tnn.Softmax(m.dim),
+    nn.LogSoftmax: lambda tnn, torch, m, convert: tnn.LogSoftmax(m.dim),
+    nn.ReLU: _same("ReLU"), nn.ReLU6: _same("ReLU6"), nn.Sigmoid: _same("Sigmoid"), nn.Tanh: _same("Tanh"),
+    nn.Identity: _same("Identity"),
+    Add: lambda tnn, torch, m, convert: _torch_add(tnn, torch),
+    Concat: lambda tnn, torch, m, convert: _torch_concat(tnn, torch, m.axis),
+}
+"""Layer class -> ``fn(torch.nn, torch, module, convert) -> torch module`` (the benchmark's PyTorch
+counterpart, same state-dict keys; ``convert`` turns a child). Exactly the classes of
+:data:`profondo.edge.freeze.LAYERS`, plus the containers, so that every frozen network is timed."""
+
+
+def to_torch(model: nn.Module):
+    """A PyTorch copy of a profondo Sequential/Graph of standard layers (same state-dict keys)."""
+    import torch
+
+    tnn = torch.nn
+
     def convert(m):
-        t = type(m)
-        if t is nn.Sequential:
-            return tnn.Sequential(OrderedDict((k, convert(c)) for k, c in m.named_children()))
-        if t is Graph:
-            return TorchGraph([(n, convert(c), ins) for n, c, ins in m.ordered_nodes()], m.outputs)
-        if t is nn.Conv2d:
-            return tnn.Conv2d(m.in_channels, m.out_channels, m.kernel_size, m.stride, m.padding, m.dilation, m.groups,
-                              m.bias is not None)
-        if t is nn.Linear:
-            return tnn.Linear(m.in_features, m.out_features, m.bias is not None)
-        if t in (nn.MaxPool2d, nn.AvgPool2d):
-            return (tnn.MaxPool2d if t is nn.MaxPool2d else tnn.AvgPool2d)(m.kernel_size, m.stride, m.padding)
-        if t is nn.GlobalAvgPool2d:
-            return tnn.Sequential(tnn.AdaptiveAvgPool2d(1), tnn.Flatten())
-        if t in (nn.BatchNorm1d, nn.BatchNorm2d):
-            cls = tnn.BatchNorm1d if t is nn.BatchNorm1d else tnn.BatchNorm2d
-            return cls(m.num_features, m.eps, m.momentum, m.affine, m.track_running_stats)
-        if t is nn.Flatten:
-            return tnn.Flatten(m.start_dim, m.end_dim)
-        if t is nn.Dropout:
-            return tnn.Dropout(m.p)
-        if t is nn.LeakyReLU:
-            return tnn.LeakyReLU(m.negative_slope)
-        if t in (nn.Softmax, nn.LogSoftmax):
-            return getattr(tnn, t.__name__)(m.dim)
-        if t in (nn.ReLU, nn.ReLU6, nn.Sigmoid, nn.Tanh, nn.Identity):
-            return getattr(tnn, t.__name__)()
-        if t is Add:
-            return TorchAdd()
-        if t is Concat:
-            return TorchConcat(m.axis)
-        raise ValueError(f"to_torch: no PyTorch counterpart for {t.__name__}")
+        make = TORCH_LAYERS.get(type(m))
+        if make is None:
+            raise ValueError(f"to_torch: no PyTorch counterpart for {type(m).__name__}; expected one of "
+                             f"{', '.join(sorted(c.__name__ for c in TORCH_LAYERS))}")
+        return make(tnn, torch, m, convert)
 
     out = convert(model)
     out.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.state_dict().items()}, strict=False)
@@ -165,8 +187,8 @@ def run_benchmark(models=DEFAULT_MODELS, checkpoints: dict[str, str] | None = No
                   threads: int = 2, batch: int = 256, latency_calls: int = 30, batch_calls: int = 5, engines=ENGINES,
                   seed: int = 0, pause: float = 0.2, log: Callable[[str], None] = print) -> dict:
     """Time every engine on every model; returns the results (see :func:`format_table`)."""
-    from ..spec import zoo
-    from ..train.state import load_model
+    from ..architecture import zoo
+    from ..io.model import load_model
 
     try:
         from threadpoolctl import threadpool_limits

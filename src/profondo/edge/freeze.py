@@ -7,7 +7,7 @@ computed in float64), a standalone batch norm becomes one per-channel scale and 
 and an activation is fused into the step that produces its input when nothing else reads
 that value. Evaluation-mode semantics throughout (running statistics, no dropout).
 
->>> edge = freeze(profondo.spec.zoo.load("lenet5"))
+>>> edge = freeze(profondo.architecture.zoo.load("lenet5"))
 >>> edge(np.zeros((1, 1, 28, 28), np.float32)).shape
 (1, 10)
 """
@@ -58,10 +58,12 @@ def _conv(p: _Plan, m: nn.Conv2d, name: str, x: int) -> int:
                   {"weight": m.weight.numpy(), **_bias(m)})
 
 
-def _pool(p: _Plan, m, name: str, x: int) -> int:
-    op = "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool"
-    return p.step(op, name, [x], {"kernel": list(_pairs(m.kernel_size)), "stride": list(_pairs(m.stride)),
-                                  "padding": list(_pairs(m.padding))})
+def _pool(op: str) -> Callable:
+    def plan(p: _Plan, m, name: str, x: int) -> int:
+        return p.step(op, name, [x], {"kernel": list(_pairs(m.kernel_size)), "stride": list(_pairs(m.stride)),
+                                      "padding": list(_pairs(m.padding))})
+
+    return plan
 
 
 def _batch_norm(p: _Plan, m, name: str, x: int) -> int:
@@ -88,7 +90,7 @@ def _act(kind: str, **fields) -> Callable:
 LAYERS: dict[type, Callable] = {
     nn.Conv2d: _conv,
     nn.Linear: lambda p, m, name, x: p.step("linear", name, [x], {}, {"weight": m.weight.numpy(), **_bias(m)}),
-    nn.MaxPool2d: _pool, nn.AvgPool2d: _pool,
+    nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
     nn.GlobalAvgPool2d: lambda p, m, name, x: p.step("global_avgpool", name, [x]),
     nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm,
     nn.Flatten: lambda p, m, name, x: p.step("flatten", name, [x], {"start_dim": m.start_dim, "end_dim": m.end_dim}),
@@ -99,7 +101,23 @@ LAYERS: dict[type, Callable] = {
     Add: lambda p, m, name, *xs: p.step("add", name, list(xs)),
     Concat: lambda p, m, name, *xs: p.step("concat", name, list(xs), {"axis": m.axis}),
 }
-"""Layer class -> ``fn(plan, module, name, *input_slots) -> output slot``."""
+"""Layer class -> ``fn(plan, module, name, *input_slots) -> output slot`` (extend to freeze a new
+layer; a new step kind also needs its kernel in :mod:`profondo.edge.runtime`). Plain Sequential
+and Graph containers are walked: their children are planned in their place."""
+
+_RECURRENT = ("a recurrence over time steps: the edge runtime has convolution, dense, pooling and "
+              "element-wise kernels only")
+NOT_FREEZABLE: dict[type, str] = {
+    nn.Module: "the base class: a subclass's forward is arbitrary code; build networks from the layers in "
+               "LAYERS inside Sequential or Graph",
+    nn.ModuleList: "a list of modules with no forward of its own: the network that holds it decides what runs",
+    nn.Embedding: "a table lookup of integer indices: the edge runtime takes float inputs only",
+    nn.RNN: _RECURRENT, nn.LSTM: _RECURRENT, nn.GRU: _RECURRENT, nn.Recurrent: _RECURRENT,
+    nn.RNNCell: _RECURRENT, nn.LSTMCell: _RECURRENT, nn.GRUCell: _RECURRENT,
+    nn.EfficientNetLite0: "a network written in code: TensorFlow \"SAME\" padding that depends on the input "
+                          "size (Conv2dSame) and residual blocks with drop-connect (MBConvBlock)",
+}
+"""Classes of :mod:`profondo.nn` that deliberately have no frozen form, with the reason."""
 
 
 def _simplify(p: _Plan, outputs: list[int]) -> list[int]:
@@ -152,8 +170,11 @@ def freeze(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Edge
     """
     missing = unsupported_modules(model, LAYERS)
     if missing:
+        found = sorted({type(m) for m in model.modules()} & NOT_FREEZABLE.keys(), key=lambda c: c.__name__)
+        reasons = "; ".join(f"{c.__name__}: {NOT_FREEZABLE[c]}" for c in found)
         raise ValueError(f"freeze: no edge kernel for {len(missing)} module(s): {', '.join(missing)}; supported: "
-                         f"{', '.join(sorted(c.__name__ for c in LAYERS))} inside Sequential or Graph")
+                         f"{', '.join(sorted(c.__name__ for c in LAYERS))} inside Sequential or Graph"
+                         + (f". {reasons}" if reasons else ""))
     spec = getattr(model, "spec", None)
     if input_shape is None:
         if spec is None:

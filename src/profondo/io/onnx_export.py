@@ -1,13 +1,13 @@
 """Export profondo networks to ONNX (needs the ``onnx`` package: ``pip install onnx``).
 
-The network is walked module by module (Sequential, Graph and the layers of
-:mod:`profondo.nn`, plus LSTM/GRU when :mod:`profondo.nn.recurrent` exists), not traced,
+The network is walked module by module (plain Sequential and Graph containers, and the
+layers of :mod:`profondo.nn` by the table :data:`EXPORTERS`, keyed by class), not traced,
 so ONNX node names are the module paths and initializer names the state-dict keys
 (``conv1.weight``); :func:`profondo.io.onnx_import.import_onnx` rebuilds the same names.
 The batch axis is dynamic (``N``) unless ``dynamic_batch=False``. Dropout is written as an
 ONNX Dropout node (a no-op at inference) so that an imported network keeps it for training.
 
->>> model = profondo.spec.zoo.load("lenet5")
+>>> model = profondo.architecture.zoo.load("lenet5")
 >>> export_onnx(model, "lenet5.onnx")              # input shape from model.spec
 >>> export_onnx(net, "net.onnx", input_shape=(3, 32, 32), opset=18)
 """
@@ -107,14 +107,13 @@ def _linear(b: _Builder, m: nn.Linear, name: str, x: _Value) -> _Value:
     return _Value(out, shape)
 
 
-def _pool(b: _Builder, m, name: str, x: _Value) -> _Value:
-    (kh, kw), (sh, sw), (ph, pw) = _pairs(m.kernel_size), _pairs(m.stride), _pairs(m.padding)
-    attrs = {"kernel_shape": [kh, kw], "strides": [sh, sw], "pads": [ph, pw, ph, pw]}
-    if isinstance(m, nn.MaxPool2d):
-        (out,) = b.node("MaxPool", [x.name], name, **attrs)
-    else:  # profondo counts padded zeros in the mean, as PyTorch's default
-        (out,) = b.node("AveragePool", [x.name], name, count_include_pad=1, **attrs)
-    return _Value(out, _shape(m, x))
+def _pool(op: str, **extra) -> Callable:
+    def export(b: _Builder, m, name: str, x: _Value) -> _Value:
+        (kh, kw), (sh, sw), (ph, pw) = _pairs(m.kernel_size), _pairs(m.stride), _pairs(m.padding)
+        (out,) = b.node(op, [x.name], name, kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw], **extra)
+        return _Value(out, _shape(m, x))
+
+    return export
 
 
 def _global_pool(b: _Builder, m, name: str, x: _Value) -> _Value:
@@ -198,11 +197,16 @@ def _gates(w: np.ndarray, order: list[int], n: int) -> np.ndarray:
 
 
 # PyTorch LSTM gates i, f, g, o -> ONNX i, o, f, c; GRU r, z, n -> ONNX z, r, h.
-_RNN = {"LSTM": ("LSTM", [0, 3, 1, 2], 4), "GRU": ("GRU", [1, 0, 2], 3)}
+LSTM_GATES, GRU_GATES = [0, 3, 1, 2], [1, 0, 2]
 
 
-def _recurrent(b: _Builder, m, name: str, x: _Value) -> _Value:
-    op, order, n_gates = _RNN[type(m).__name__]
+def _recurrent(op: str, order: list[int]) -> Callable:
+    """An LSTM or GRU (any number of layers, one or two directions) as one ONNX node per layer."""
+    return lambda b, m, name, x: _recurrent_layers(b, m, name, x, op, order)
+
+
+def _recurrent_layers(b: _Builder, m, name: str, x: _Value, op: str, order: list[int]) -> _Value:
+    n_gates = len(order)
     if x.shape is not None and (len(x.shape) != 2 or x.shape[-1] != m.input_size):
         raise ValueError(f"ONNX export: {name} ({type(m).__name__}) expected a per-sample input (T, "
                          f"{m.input_size}), received {x.shape}")
@@ -244,7 +248,11 @@ def _reduce_time(b: _Builder, op: str, name: str, y: str) -> str:
 
 def _recurrent_summary(b: _Builder, m, name: str, x: _Value) -> _Value:
     """``nn.Recurrent``: the wrapped layer, then its summary of the steps (last, mean or max)."""
-    y = _recurrent(b, m.rnn, f"{name}/rnn", x).name  # (N, T, dirs*H)
+    inner = EXPORTERS.get(type(m.rnn))
+    if inner is None:
+        raise ValueError(f"ONNX export: {name} (Recurrent, cell={m.cell!r}): no ONNX form for its "
+                         f"{type(m.rnn).__name__}; {NOT_EXPORTABLE.get(type(m.rnn), '')}")
+    y = inner(b, m.rnn, f"{name}/rnn", x).name  # (N, T, dirs*H)
     if m.output == "sequence":
         pass
     elif m.output in ("mean", "max"):
@@ -267,7 +275,10 @@ def _recurrent_summary(b: _Builder, m, name: str, x: _Value) -> _Value:
 
 
 EXPORTERS: dict[type, Callable] = {
-    nn.Conv2d: _conv, nn.Linear: _linear, nn.MaxPool2d: _pool, nn.AvgPool2d: _pool, nn.GlobalAvgPool2d: _global_pool,
+    nn.Conv2d: _conv, nn.Linear: _linear,
+    nn.MaxPool2d: _pool("MaxPool"),
+    nn.AvgPool2d: _pool("AveragePool", count_include_pad=1),  # padded zeros count, as PyTorch's default
+    nn.GlobalAvgPool2d: _global_pool,
     nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten, nn.Dropout: _dropout,
     nn.ReLU: _elementwise("Relu"), nn.Sigmoid: _elementwise("Sigmoid"), nn.Tanh: _elementwise("Tanh"),
     nn.Identity: _elementwise("Identity"),
@@ -275,19 +286,32 @@ EXPORTERS: dict[type, Callable] = {
     nn.LeakyReLU: lambda b, m, name, x: _Value(b.node("LeakyRelu", [x.name], name, alpha=m.negative_slope)[0],
                                                x.shape),
     nn.Softmax: _along("Softmax"), nn.LogSoftmax: _along("LogSoftmax"), nn.Embedding: _embedding,
+    nn.LSTM: _recurrent("LSTM", LSTM_GATES), nn.GRU: _recurrent("GRU", GRU_GATES),
+    nn.Recurrent: _recurrent_summary,
     Add: _add, Concat: _concat,
 }
-"""Module class -> ``fn(builder, module, name, *inputs) -> output`` (extend to export a new layer)."""
+"""Module class -> ``fn(builder, module, name, *inputs) -> output`` (extend to export a new layer).
+Plain ``Sequential`` and ``Graph`` containers are walked, not exported: see :data:`CONTAINERS`."""
 
-try:  # recurrent layers, where profondo.nn.recurrent exists
-    from ..nn import recurrent as _recurrent_layers
+CONTAINERS: tuple[type, ...] = (nn.Sequential, nn.Graph)
+"""Containers whose children are exported in their place (when their forward is their own)."""
 
-    for _cls in ("LSTM", "GRU"):
-        if hasattr(_recurrent_layers, _cls):
-            EXPORTERS[getattr(_recurrent_layers, _cls)] = _recurrent
-    EXPORTERS[_recurrent_layers.Recurrent] = _recurrent_summary
-except ImportError:
-    pass
+_STEP = ("one time step, its state passed in and out by the caller's loop (no ONNX operator takes a "
+         "single step); export the sequence layer")
+NOT_EXPORTABLE: dict[type, str] = {
+    nn.Module: "the base class: a subclass's forward is arbitrary code; build networks from the exportable "
+               "layers inside Sequential or Graph",
+    nn.ModuleList: "a list of modules with no forward of its own: the network that holds it decides what runs",
+    nn.RNN: "ONNX's RNN operator has no importer here yet, so an exported Elman RNN would not come back; use "
+            "LSTM or GRU",
+    nn.RNNCell: f"{_STEP} (RNN)", nn.LSTMCell: f"{_STEP} (LSTM)", nn.GRUCell: f"{_STEP} (GRU)",
+    nn.EfficientNetLite0: "a network written in code: TensorFlow \"SAME\" padding that depends on the input "
+                          "size (Conv2dSame) and residual blocks with drop-connect (MBConvBlock)",
+}
+"""Classes of :mod:`profondo.nn` that deliberately have no ONNX form, with the reason."""
+
+INDEX_INPUTS: frozenset[type] = frozenset({nn.Embedding})
+"""First layers that read integer indices: the graph's input is then int64, not float."""
 
 
 def _export_layer(b: _Builder, m: nn.Module, path: str, xs: list[_Value]):
@@ -316,6 +340,12 @@ def _name_outputs(b: _Builder, values: list[str], names: list[str]) -> None:
                     field[i] = renamed[v]
 
 
+def not_exportable_reasons(model: nn.Module) -> str:
+    """Why the deliberately unexportable classes in ``model`` have no ONNX form (for error messages)."""
+    found = {type(m) for m in model.modules()} & NOT_EXPORTABLE.keys()
+    return "; ".join(f"{c.__name__}: {NOT_EXPORTABLE[c]}" for c in sorted(found, key=lambda c: c.__name__))
+
+
 def _first_layer(model: nn.Module) -> nn.Module:
     while is_plain(model, nn.Sequential) and len(model):
         model = model[0]
@@ -332,7 +362,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_s
     ``onnx.checker`` (full check, with shape inference) unless ``check=False``. Raises
     ValueError listing every module that cannot be exported.
 
-    >>> proto = export_onnx(profondo.spec.zoo.load("mlp-mnist"), "mlp.onnx", opset=18)
+    >>> proto = export_onnx(profondo.architecture.zoo.load("mlp-mnist"), "mlp.onnx", opset=18)
     >>> [n.op_type for n in proto.graph.node][:3]
     ['Flatten', 'Gemm', 'Relu']
     """
@@ -342,9 +372,10 @@ def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_s
                          f"{onnx.defs.onnx_opset_version()} (the installed onnx's latest)")
     missing = unsupported_modules(model, EXPORTERS)
     if missing:
+        reasons = not_exportable_reasons(model)
         raise ValueError(f"ONNX export: no ONNX form for {len(missing)} module(s): {', '.join(missing)}; "
                          f"supported layers: {', '.join(sorted(c.__name__ for c in EXPORTERS))} "
-                         "inside Sequential or Graph")
+                         "inside Sequential or Graph" + (f". {reasons}" if reasons else ""))
     spec = getattr(model, "spec", None)
     if input_shape is None:
         if spec is None:
@@ -360,7 +391,7 @@ def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_s
     _name_outputs(b, [v.name for v in outs], names)
 
     batch = "N" if dynamic_batch else 1
-    is_index = isinstance(_first_layer(model), nn.Embedding)
+    is_index = type(_first_layer(model)) in INDEX_INPUTS
     in_type = onnx.TensorProto.INT64 if is_index else onnx.TensorProto.FLOAT
     graph = onnx.helper.make_graph(
         b.nodes, getattr(spec, "name", None) or type(model).__name__.lower(),

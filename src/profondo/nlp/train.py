@@ -18,8 +18,10 @@ import numpy as np
 
 from .. import functional as F
 from ..autograd import no_grad
-from ..optim import Adam, clip_grad_norm_
+from ..optim import Adam
+from ..tensor import Tensor
 from ..train.progress import ProgressBar
+from ..train.step import TrainStep
 from .models import detach_state
 from .vocab import pad_sequences
 
@@ -47,9 +49,16 @@ def bptt_chunks(stream: np.ndarray, seq_len: int) -> Iterator[tuple[np.ndarray, 
         yield stream[start:end], stream[start + 1:end + 1]
 
 
+def lm_loss(output: tuple, target: np.ndarray) -> Tensor:
+    """Cross-entropy of a language model's ``(logits, state)`` output against the next tokens,
+    every position of every stream counted once."""
+    logits = output[0]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1))
+
+
 def _lm_loss(model, x, y, state):
-    logits, state = model(x, state)
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1)), state
+    output = model(x, state)
+    return lm_loss(output, y), output[1]
 
 
 @no_grad()
@@ -84,17 +93,12 @@ def train_language_model(model, train: np.ndarray, val: np.ndarray | None = None
     history: dict = {"steps": [], "train_loss": [], "val_loss": []}
     bar = ProgressBar(total, "lm", enabled=progress)
     start, step, running, state = time.perf_counter(), 0, [], None
+    train_step = TrainStep(model, optimizer, lm_loss, max_grad_norm=clip)
     model.train()
     while step < total:
         state = None  # each pass over the stream starts from a zero state
         for x, y in bptt_chunks(train, seq_len):
-            state = detach_state(state)
-            loss, state = _lm_loss(model, x, y, state)
-            optimizer.zero_grad()
-            loss.backward()
-            if clip:
-                clip_grad_norm_(model.parameters(), clip)
-            optimizer.step()
+            loss, (_, state), _ = train_step(x, detach_state(state), target=y)
             step += 1
             running.append(loss.item())
             bar.update(1, x.size, loss=float(np.mean(running[-50:])))
@@ -126,21 +130,23 @@ def length_buckets(lengths: np.ndarray, batch_size: int, shuffle: bool = True,
     return batches
 
 
+def _first(output: tuple, target=None) -> Tensor:
+    return output[0]
+
+
 def run_epoch(batches: Sequence, step_fn: Callable, optimizer=None, parameters=None, clip: float | None = 1.0,
               desc: str = "", progress: bool = True) -> float:
     """One pass: ``step_fn(batch)`` returns (loss tensor, sample count); with an optimizer, each
-    loss is backpropagated, the gradients clipped to norm ``clip`` and a step taken.
+    batch is one :class:`~profondo.train.step.TrainStep` (the loss backpropagated, the gradients
+    of ``parameters`` clipped to norm ``clip``, the optimizer stepped).
     Returns the sample-weighted mean loss."""
     bar = ProgressBar(len(batches), desc, enabled=progress)
+    # step_fn computes the loss itself: the step's "model" is step_fn, its loss the first output
+    train_step = None if optimizer is None else \
+        TrainStep(step_fn, optimizer, _first, max_grad_norm=clip, parameters=parameters)
     total = count = 0.0
     for batch in batches:
-        loss, n = step_fn(batch)
-        if optimizer is not None:
-            optimizer.zero_grad()
-            loss.backward()
-            if clip:
-                clip_grad_norm_(parameters, clip)
-            optimizer.step()
+        loss, n = step_fn(batch) if train_step is None else train_step(batch).output
         total += loss.item() * n
         count += n
         bar.update(1, n, loss=total / count)

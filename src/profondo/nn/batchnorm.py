@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from .. import functional as F
+from .counts import LayerCounts
 from .module import Module, _shape
 from .parameter import Parameter
+from .vocabulary import BOOLEAN, Field, FileKind, SpecError, boolean, real, single
+
+
+def _batchnorm_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+    (shape,) = shapes
+    if len(shape) not in (1, 2, 3):
+        raise SpecError(f"{at}: 'batchnorm' expects [features], [channels, length] or [channels, height, "
+                        f"width], received {list(shape)}")
+    norm = BatchNorm2d if len(shape) == 3 else BatchNorm1d
+    return single(norm(shape[0], p["eps"], p["momentum"], p["affine"]))
+
+
+BATCHNORM = FileKind("batchnorm", {
+    "eps": Field(lambda v: real(v) and v > 0, "a positive number", 1e-5, True),
+    "momentum": Field(lambda v: real(v) and 0 <= v <= 1, "a number in [0, 1]", 0.1, True),
+    "affine": Field(boolean, BOOLEAN, True)}, _batchnorm_from_file)
 
 
 class _BatchNorm(Module):
@@ -67,6 +87,14 @@ class _BatchNorm(Module):
                              f"with C = {self.num_features}, received {shape}")
         return shape
 
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return LayerCounts(0, macs=math.prod(output_shape))  # one scale and shift per element, no new neurons
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        if not self.track_running_stats or self.momentum is None:
+            raise SpecError(f"{at}: track_running_stats=False or momentum=None have no file form")
+        return "batchnorm", {"eps": self.eps, "momentum": self.momentum, "affine": self.affine}
+
 
 class BatchNorm1d(_BatchNorm):
     """Normalise each feature of (N, C) or (N, C, L) inputs over the batch.
@@ -81,6 +109,7 @@ class BatchNorm1d(_BatchNorm):
     (32, 64)
     """
 
+    file_kinds = (BATCHNORM,)
     _sample_ndims = (1, 2)
     _layout, _sample_layout = "(N, C) or (N, C, L)", "(C) or (C, L)"
 
@@ -98,5 +127,6 @@ class BatchNorm2d(_BatchNorm):
     (8, 16, 10, 10)
     """
 
+    file_kinds = (BATCHNORM,)
     _sample_ndims = (3,)
     _layout, _sample_layout = "(N, C, H, W)", "(C, H, W)"

@@ -6,11 +6,13 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .module import Module, _shape
+from .counts import LayerCounts, chain
+from .module import Module, _shape, class_name
+from .vocabulary import CONTAINER_FILE_FORM
 
 
 def _layer_config(name: str, module: Module) -> dict[str, Any]:
-    return {"name": name, "class_name": type(module).__name__, "config": module.get_config()}
+    return {"name": name, "class_name": class_name(type(module)), "config": module.get_config()}
 
 
 def _build(entry: dict[str, Any]) -> Module:
@@ -28,6 +30,8 @@ class Sequential(Module):
     >>> net.output_shape((1, 28, 28))
     (10,)
     """
+
+    lacks = {"file_form": CONTAINER_FILE_FORM}
 
     def __init__(self, *layers) -> None:
         super().__init__()
@@ -72,6 +76,9 @@ class Sequential(Module):
                 raise ValueError(f"layer {name!r} ({type(m).__name__}): {e}") from e
         return shape
 
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return chain(self._modules.values(), input_shapes[0])
+
     def get_config(self) -> dict[str, Any]:
         """``{"layers": [{"name", "class_name", "config"}, ...]}``, rebuilt by :meth:`from_config`."""
         return {"layers": [_layer_config(name, m) for name, m in self._modules.items()]}
@@ -91,6 +98,9 @@ class ModuleList(Module):
     >>> len(list(blocks.parameters()))
     6
     """
+
+    lacks = {reason: "a ModuleList only holds modules for its owner's forward, which counts and shapes them"
+             for reason in ("file_form", "counts", "output_shape")}
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
         super().__init__()

@@ -2,12 +2,60 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import functional as F
 from . import init as _init
+from .activation import ACTIVATION_FIELD, with_activation
+from .counts import LayerCounts, windowed
 from .module import Module, _shape
 from .parameter import Parameter
+from .vocabulary import (
+    BIAS,
+    PAD,
+    POSITIVE,
+    ROUND,
+    SIZE,
+    Field,
+    FileKind,
+    SpecError,
+    as_argument,
+    expect_volume,
+    non_negative,
+    pair,
+    pair_of,
+    positive,
+    rounding,
+    short,
+    size_rule,
+)
+
+INIT_FIELD = Field(lambda v: v is None or v in _init.SCHEMES,
+                   f"null (PyTorch's default) or one of {', '.join(_init.SCHEMES)}", None)
+
+
+def _conv_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+    (shape,) = shapes
+    expect_volume("conv", shape, at)
+    channels, groups = shape[0], p["groups"]
+    if channels % groups or p["filters"] % groups:
+        raise SpecError(f"{at}: field 'groups' expected a divisor of the input depth ({channels}) and of "
+                        f"filters ({p['filters']}), received {groups}")
+    k, s, pad, d = (pair(p[f]) for f in ("size", "stride", "pad", "dilation"))
+    for i, axis in enumerate("HW"):
+        size_rule(at, axis, shape[1 + i], k[i], s[i], pad[i], d[i], p["round"])
+    conv = Conv2d(channels, p["filters"], as_argument(p["size"]), as_argument(p["stride"]), as_argument(p["pad"]),
+                  as_argument(p["dilation"]), groups, p["bias"], p["init"])
+    return with_activation(conv, p["activation"])
+
+
+CONV = FileKind("conv", {
+    "filters": Field(positive, POSITIVE), "size": Field(pair_of(positive), SIZE),
+    "stride": Field(pair_of(positive), SIZE, 1), "pad": Field(pair_of(non_negative), PAD, 0),
+    "dilation": Field(pair_of(positive), SIZE, 1), "groups": Field(positive, POSITIVE, 1), "bias": BIAS,
+    "activation": ACTIVATION_FIELD, "init": INIT_FIELD, "round": ROUND}, _conv_from_file)
 
 
 def _pair(value, name: str, where: str) -> tuple[int, int]:
@@ -24,6 +72,8 @@ class Conv2d(Module):
     >>> conv(profondo.randn(8, 3, 32, 32)).shape     # (32 - 5 + 2*2)/1 + 1 = 32
     (8, 16, 32, 32)
     """
+
+    file_kinds = (CONV,)
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0, dilation=1,
                  groups: int = 1, bias: bool = True, init: str | None = None) -> None:
@@ -76,3 +126,17 @@ class Conv2d(Module):
         return (self.out_channels,) + tuple(
             F.output_size(shape[1 + i], self.kernel_size[i], self.stride[i], self.padding[i], self.dilation[i],
                           where="Conv2d", axis="HW"[i]) for i in range(2))
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        # each output element reads an F x F x (input depth / groups) window, padding included
+        return windowed(output_shape, self.kernel_size[0] * self.kernel_size[1] * self.in_channels // self.groups,
+                        weighted=True)
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        (shape,) = input_shapes
+        if len(shape) != 3 or shape[0] != self.in_channels:
+            raise SpecError(f"{at}: in_channels={self.in_channels} but the layer receives {list(shape)}")
+        return "conv", {"filters": self.out_channels, "size": short(self.kernel_size), "stride": short(self.stride),
+                        "pad": short(self.padding), "dilation": short(self.dilation), "groups": self.groups,
+                        "bias": self.bias is not None, "init": self.init,
+                        "round": rounding(shape, self.kernel_size, self.stride, self.padding, self.dilation)}

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import functional as F
 from .activation import _Elementwise
+from .vocabulary import Field, FileKind, real, single
 
 
 class Dropout(_Elementwise):
@@ -13,6 +16,10 @@ class Dropout(_Elementwise):
     >>> drop(x) is x
     True
     """
+
+    file_kinds = (FileKind("dropout", {"rate": Field(lambda v: real(v) and 0 <= v < 1, "a probability in [0, 1)", 0.5,
+                                                     True)},
+                           lambda p, shapes, at: single(Dropout(p["rate"])), bare_field="rate"),)
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
@@ -25,3 +32,6 @@ class Dropout(_Elementwise):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        return "dropout", {"rate": self.p}

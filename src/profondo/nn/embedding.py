@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from .. import functional as F
 from . import init as _init
+from .counts import LayerCounts
 from .module import Module, _shape
 from .parameter import Parameter
+from .vocabulary import POSITIVE, Field, FileKind, SpecError, non_negative, positive, single
+
+
+def _embedding_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+    (shape,) = shapes
+    if len(shape) != 1:
+        raise SpecError(f"{at}: 'embedding' expects an input [seq_len] of token ids, received {list(shape)}")
+    if p["padding_idx"] is not None and p["padding_idx"] >= p["vocab"]:
+        raise SpecError(f"{at}: field 'padding_idx' expected null or a token id in [0, {p['vocab']}), "
+                        f"received {p['padding_idx']}")
+    return single(Embedding(p["vocab"], p["dim"], p["padding_idx"]))
+
+
+EMBEDDING = FileKind("embedding", {
+    "vocab": Field(positive, POSITIVE), "dim": Field(positive, POSITIVE),
+    "padding_idx": Field(lambda v: v is None or non_negative(v), "null or a token id in [0, vocab)", None)},
+    _embedding_from_file, reads_token_ids=True)
 
 
 class Embedding(Module):
@@ -17,6 +38,8 @@ class Embedding(Module):
     >>> Embedding(1000, 64, padding_idx=0)(profondo.tensor([[1, 2, 0]])).shape
     (1, 3, 64)
     """
+
+    file_kinds = (EMBEDDING,)
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None) -> None:
         super().__init__()
@@ -44,3 +67,12 @@ class Embedding(Module):
 
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         return _shape(input_shape, "Embedding") + (self.embedding_dim,)
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return LayerCounts(math.prod(output_shape))  # a lookup: new neurons, no connections or MACs
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        if len(input_shapes[0]) != 1:
+            raise SpecError(f"{at}: an Embedding reads token ids [seq_len], but the layer receives "
+                            f"{list(input_shapes[0])}")
+        return "embedding", {"vocab": self.num_embeddings, "dim": self.embedding_dim, "padding_idx": self.padding_idx}

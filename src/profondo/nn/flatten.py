@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from .. import functional as F
+from .counts import LayerCounts
 from .module import Module, _shape
+from .vocabulary import FileKind, SpecError, single
 
 
 class Flatten(Module):
@@ -14,6 +17,8 @@ class Flatten(Module):
     >>> Flatten()(profondo.randn(8, 16, 5, 5)).shape
     (8, 400)
     """
+
+    file_kinds = (FileKind("flatten", {}, lambda p, shapes, at: single(Flatten())),)
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
@@ -34,3 +39,12 @@ class Flatten(Module):
                              f"{n} axes of a batch of per-sample shape {full[1:]} (the batch axis is kept)")
         s, e = s % n, e % n
         return full[1:s] + (math.prod(full[s:e + 1]),) + full[e + 1:]
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return LayerCounts(0, view=True)  # a reshape of neurons that exist
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        (shape,) = input_shapes
+        if (self.start_dim, self.end_dim % (len(shape) + 1)) != (1, len(shape)):
+            raise SpecError(f"{at}: only Flatten() (start_dim=1, end_dim=-1) has a file form")
+        return "flatten", {}

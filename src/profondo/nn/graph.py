@@ -7,13 +7,27 @@ network's input. Nodes run in topological order; a module with several inputs (`
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .. import functional as F
-from .module import Module, _shape
+from .counts import LayerCounts
+from .module import Module, _shape, class_name
+from .vocabulary import CONTAINER_FILE_FORM, FileKind, Shape, is_int, single
+from .vocabulary import Field as _Field
 
 INPUT = "input"
+
+
+def _merging(name: str, make, fields: dict[str, _Field] | None = None, bare_field: str | None = None) -> FileKind:
+    fields = fields or {}
+    return FileKind(name, fields, lambda p, shapes, at: single(make(*(p[k] for k in fields))), bare_field, merging=True)
+
+
+def container_counts(parts: list[tuple[Module, list[Shape]]]) -> LayerCounts:
+    """The counts of modules run in an order, each with the shapes it receives."""
+    return LayerCounts.total(m.counts(shapes, m.output_shape(*shapes)) for m, shapes in parts)
 
 
 class Add(Module):
@@ -22,6 +36,8 @@ class Add(Module):
     >>> Add()(x, shortcut).shape == x.shape
     True
     """
+
+    file_kinds = (_merging("add", lambda: Add()),)
 
     def forward(self, *xs):
         if len(xs) < 2 or any(x.shape != xs[0].shape for x in xs):
@@ -38,6 +54,13 @@ class Add(Module):
             raise ValueError(f"Add: expected two or more inputs of one shape, received {shapes}")
         return shapes[0]
 
+    def counts(self, input_shapes: list[Shape], output_shape: Shape) -> LayerCounts:
+        elements = math.prod(output_shape)
+        return LayerCounts(elements, elements * len(input_shapes))  # each sum reads one element of every input
+
+    def file_entry(self, input_shapes: list[Shape], at: str) -> tuple[str, dict[str, Any]]:
+        return "add", {}
+
 
 class Concat(Module):
     """Join inputs along ``axis``, which counts the batch axis as in PyTorch (1 = channels).
@@ -45,6 +68,10 @@ class Concat(Module):
     >>> Concat(1)(a, b).shape       # (N, 16, H, W) and (N, 8, H, W)
     (N, 24, H, W)
     """
+
+    file_kinds = (_merging("concat", lambda axis: Concat(axis),
+                           {"axis": _Field(is_int, "an integer axis counting the batch axis (1 = channels)", 1)},
+                           bare_field="axis"),)
 
     def __init__(self, axis: int = 1) -> None:
         super().__init__()
@@ -68,6 +95,12 @@ class Concat(Module):
             raise ValueError(f"Concat(axis={self.axis}): inputs must agree on every axis but {self.axis}, "
                              f"received {shapes}")
         return shapes[0][:a] + (sum(s[a] for s in shapes),) + shapes[0][a + 1:]
+
+    def counts(self, input_shapes: list[Shape], output_shape: Shape) -> LayerCounts:
+        return LayerCounts(0)  # a reshaping of neurons that exist
+
+    def file_entry(self, input_shapes: list[Shape], at: str) -> tuple[str, dict[str, Any]]:
+        return "concat", {"axis": self.axis}
 
 
 def topological_order(inputs_of: dict[str, Sequence[str]]) -> list[str]:
@@ -118,6 +151,8 @@ class Graph(Module):
     >>> g(profondo.randn(2, 8, 5, 5)).shape
     (2, 8, 5, 5)
     """
+
+    lacks = {"file_form": CONTAINER_FILE_FORM}
 
     def __init__(self, nodes: Iterable[tuple[str, Module, Sequence[str] | str]], outputs: Sequence[str] | str) -> None:
         super().__init__()
@@ -190,6 +225,10 @@ class Graph(Module):
             return shapes[self.outputs[0]]
         return tuple(shapes[o] for o in self.outputs)
 
+    def counts(self, input_shapes: list[Shape], output_shape: Shape) -> LayerCounts:
+        shapes = self.shapes(input_shapes[0])
+        return container_counts([(self._modules[n], [shapes[i] for i in ins]) for n, ins in self._order])
+
     def extra_repr(self) -> str:
         return f"outputs={self.outputs}"
 
@@ -199,7 +238,7 @@ class Graph(Module):
 
     def get_config(self) -> dict[str, Any]:
         """``{"nodes": [{"name", "class_name", "config", "inputs"}, ...], "outputs": [...]}``."""
-        return {"nodes": [{"name": n, "class_name": type(m).__name__, "config": m.get_config(), "inputs": list(i)}
+        return {"nodes": [{"name": n, "class_name": class_name(type(m)), "config": m.get_config(), "inputs": list(i)}
                           for n, m, i in self.nodes], "outputs": list(self.outputs)}
 
     @classmethod

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from .. import functional as F
 from . import init as _init
+from .activation import ACTIVATION_FIELD, with_activation
+from .conv import INIT_FIELD
+from .counts import LayerCounts, windowed
+from .flatten import Flatten
 from .module import Module, _shape
 from .parameter import Parameter
+from .vocabulary import BIAS, POSITIVE, Field, FileKind, SpecError, positive
+
+
+def _dense_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+    """A dense layer reads its whole input: after a volume or a sequence it starts with a Flatten."""
+    (shape,) = shapes
+    flatten = [("flatten", Flatten())] if len(shape) > 1 else []
+    dense = Linear(math.prod(shape), p["units"], p["bias"], p["init"])
+    return flatten + with_activation(dense, p["activation"])
+
+
+DENSE = FileKind("dense", {"units": Field(positive, POSITIVE), "activation": ACTIVATION_FIELD, "bias": BIAS,
+                           "init": INIT_FIELD}, _dense_from_file)
 
 
 class Linear(Module):
@@ -18,6 +38,8 @@ class Linear(Module):
     >>> Linear(784, 10, init="he_normal")(profondo.randn(32, 784)).shape
     (32, 10)
     """
+
+    file_kinds = (DENSE,)
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, init: str | None = None) -> None:
         super().__init__()
@@ -47,3 +69,13 @@ class Linear(Module):
             raise ValueError(f"Linear({self.in_features}, {self.out_features}): expected a per-sample input whose "
                              f"last axis has {self.in_features} features, received shape {shape}")
         return shape[:-1] + (self.out_features,)
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return windowed(output_shape, self.in_features, weighted=True)  # inputs x outputs
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        (shape,) = input_shapes
+        if len(shape) != 1 or shape[0] != self.in_features:
+            raise SpecError(f"{at}: in_features={self.in_features} but the layer receives {list(shape)} (a file's "
+                            "dense layer flattens its input first)")
+        return "dense", {"units": self.out_features, "bias": self.bias is not None, "init": self.init}

@@ -12,14 +12,18 @@ from __future__ import annotations
 import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import numpy as np
 
 from ..backend import CPU, array_module, move
 from ..backend import device as parse_device
 from ..tensor import Tensor
+from .counts import LayerCounts, elements
 from .parameter import Parameter
+
+if TYPE_CHECKING:
+    from .vocabulary import FileKind
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
 
@@ -47,6 +51,66 @@ def _shape(input_shape, where: str) -> tuple[int, ...]:
                         f"received {input_shape!r}") from None
 
 
+def class_name(cls: type) -> str:
+    """The name a config stores for a Module class: module and qualified class name
+    (``"profondo.nn.recurrent.Recurrent"``), so two classes of one bare name never collide."""
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class ModuleRegistry:
+    """Every Module subclass, looked up by :func:`class_name` (what configs store).
+
+    Keys are computed when looked up, so a class renamed after its creation is found under its
+    final name. A bare class name (what configs stored before) still reads profondo's own layer
+    classes (``"Recurrent"`` is ``profondo.nn.Recurrent`` whatever else is named so), then any
+    other profondo class of that name when there is exactly one.
+    """
+
+    def __init__(self) -> None:
+        self._classes: list[type[Module]] = []
+
+    def add(self, cls: type[Module]) -> None:
+        self._classes.append(cls)
+
+    def remove(self, cls: type[Module]) -> None:
+        """Forget ``cls`` (a class defined for a test, say), so it no longer takes part in lookups."""
+        self._classes = [c for c in self._classes if c is not cls]
+
+    def by_name(self) -> dict[str, type[Module]]:
+        return {class_name(c): c for c in self._classes}  # later definitions of one name win
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.by_name())
+
+    def __len__(self) -> int:
+        return len(self.by_name())
+
+    def values(self) -> list[type[Module]]:
+        return list(self.by_name().values())
+
+    def __contains__(self, name: object) -> bool:
+        return self.get(name) is not None
+
+    def get(self, name: object, default: type[Module] | None = None) -> type[Module] | None:
+        if not isinstance(name, str):
+            return default
+        qualified = self.by_name()
+        if name in qualified:
+            return qualified[name]
+        bare = [c for c in qualified.values() if c.__name__ == name and c.__module__.startswith("profondo.")]
+        own = [c for c in bare if c.__module__.startswith("profondo.nn.")]
+        if len(own) == 1:
+            return own[0]
+        return bare[0] if len(bare) == 1 else default
+
+    def __getitem__(self, name: str) -> type[Module]:
+        cls = self.get(name)
+        if cls is None:
+            raise KeyError(f"unknown layer class {name!r}: expected a registered Module class such as "
+                           f"'profondo.nn.linear.Linear' (or a bare name of profondo's own, 'Linear')")
+        return cls
+
+
 class Module:
     """Base class of layers and networks.
 
@@ -60,11 +124,16 @@ class Module:
     ['fc.weight', 'fc.bias']
     """
 
-    _registry: dict[str, type[Module]] = {}
+    _registry = ModuleRegistry()  # lets containers rebuild children from configs
+    # The architecture-file kinds that build this class (see nn.vocabulary); read from the class's
+    # own body only, so a subclass that computes something else does not inherit the form.
+    file_kinds: ClassVar[tuple[FileKind, ...]] = ()
+    # What a class deliberately lacks, with the reason: "file_form", "counts", "output_shape".
+    lacks: ClassVar[dict[str, str]] = {}
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        Module._registry[cls.__name__] = cls  # lets containers rebuild children from configs
+        Module._registry.add(cls)
 
     def __init__(self) -> None:
         d = self.__dict__
@@ -360,6 +429,20 @@ class Module:
         (16, 28, 28)
         """
         raise NotImplementedError(f"{type(self).__name__} does not define output_shape()")
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        """This module as (kind, fields) of an architecture file, every field given (defaults
+        included), checked against the per-sample shapes it receives; ``at`` names it in errors.
+        Only classes that declare ``file_kinds`` have a file form."""
+        raise NotImplementedError(f"{type(self).__name__} does not define file_entry()")
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        """Neurons, connections and MACs for one sample (DESIGN.md's counting conventions).
+
+        The rule for a module without one of its own: its output elements are neurons when it
+        has weights, with no connections or MACs."""
+        has_weights = any(True for _ in self.parameters())
+        return LayerCounts(elements(output_shape) if has_weights else 0)
 
     def summary(self, input_shape: tuple[int, ...]):
         """Per-layer table of shapes, weights, connections and MACs (see profondo.analysis.summary)."""

@@ -2,9 +2,57 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 from .. import functional as F
 from .conv import _pair
+from .counts import LayerCounts, windowed
 from .module import Module, _shape
+from .vocabulary import (
+    PAD,
+    ROUND,
+    SIZE,
+    Field,
+    FileKind,
+    SpecError,
+    as_argument,
+    expect_volume,
+    non_negative,
+    one_of,
+    pair,
+    pair_of,
+    positive,
+    rounding,
+    short,
+    single,
+    size_rule,
+)
+
+
+def _pool_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+    (shape,) = shapes
+    expect_volume("pool", shape, at)
+    stride = p["size"] if p["stride"] is None else p["stride"]
+    k, s, pad = pair(p["size"]), pair(stride), pair(p["pad"])
+    if pad[0] > k[0] // 2 or pad[1] > k[1] // 2:
+        raise SpecError(f"{at}: field 'pad' expected at most half the size ({p['size']}), received {p['pad']}")
+    for i, axis in enumerate("HW"):
+        size_rule(at, axis, shape[1 + i], k[i], s[i], pad[i], 1, p["round"])
+    pool = MaxPool2d if p["type"] == "max" else AvgPool2d
+    return single(pool(as_argument(p["size"]), as_argument(stride), as_argument(p["pad"])))
+
+
+# A pool always says its type, as the files in DESIGN.md do.
+POOL = FileKind("pool", {
+    "type": Field(one_of("max", "avg"), "max or avg", "max"), "size": Field(pair_of(positive), SIZE),
+    "stride": Field(lambda v: v is None or pair_of(positive)(v), f"null (= size) or {SIZE}", None),
+    "pad": Field(pair_of(non_negative), PAD, 0), "round": ROUND}, _pool_from_file, always_written=("type",))
+
+
+def _global_pool_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+    expect_volume("global_pool", shapes[0], at)
+    return single(GlobalAvgPool2d())
 
 
 def _as_given(value, name: str, where: str):
@@ -14,6 +62,7 @@ def _as_given(value, name: str, where: str):
 
 class _Pool2d(Module):
     _fn = None
+    _file_type = ""  # the `type` field of the file's pool layer
 
     def __init__(self, kernel_size, stride=None, padding=0) -> None:
         super().__init__()
@@ -43,6 +92,16 @@ class _Pool2d(Module):
         return (shape[0],) + tuple(F.output_size(shape[1 + i], self._k[i], self._s[i], self._p[i], where=where,
                                                  axis="HW"[i]) for i in range(2))
 
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return windowed(output_shape, self._k[0] * self._k[1], weighted=False)
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        fields = {"type": self._file_type, "size": short(self.kernel_size), "pad": short(self.padding),
+                  "round": rounding(input_shapes[0], self.kernel_size, self.stride, self.padding)}
+        # the stride is written only where it differs from the size (the file's default)
+        fields["stride"] = None if pair(self.stride) == pair(self.kernel_size) else short(self.stride)
+        return "pool", fields
+
 
 class MaxPool2d(_Pool2d):
     """Maximum over each window; the stride defaults to the kernel size.
@@ -52,6 +111,8 @@ class MaxPool2d(_Pool2d):
     """
 
     _fn = staticmethod(F.max_pool2d)
+    _file_type = "max"
+    file_kinds = (POOL,)
 
 
 class AvgPool2d(_Pool2d):
@@ -62,6 +123,8 @@ class AvgPool2d(_Pool2d):
     """
 
     _fn = staticmethod(F.avg_pool2d)
+    _file_type = "avg"
+    file_kinds = (POOL,)
 
 
 class GlobalAvgPool2d(Module):
@@ -71,6 +134,8 @@ class GlobalAvgPool2d(Module):
     (2, 8)
     """
 
+    file_kinds = (FileKind("global_pool", {"type": Field(one_of("avg"), "avg", "avg")}, _global_pool_from_file),)
+
     def forward(self, x):
         return F.global_avg_pool2d(x)
 
@@ -79,3 +144,9 @@ class GlobalAvgPool2d(Module):
         if len(shape) != 3:
             raise ValueError(f"GlobalAvgPool2d: expected a per-sample input (C, H, W), received {shape}")
         return shape[:1]
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return LayerCounts(math.prod(output_shape), math.prod(input_shapes[0]))  # each channel reads its whole map
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        return "global_pool", {"type": "avg"}

@@ -14,6 +14,7 @@ outputs, final states and gradients equal those of each sequence run on its own.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -21,8 +22,10 @@ from .. import functional as F
 from ..functional import recurrent as R
 from ..tensor import Tensor
 from . import init as _init
+from .counts import LayerCounts
 from .module import Module, _shape
 from .parameter import Parameter
+from .vocabulary import BOOLEAN, POSITIVE, Field, FileKind, SpecError, boolean, one_of, positive, real
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -51,8 +54,18 @@ def _uniform_all(module: Module, hidden_size: int) -> None:
         _init.uniform_(p, -bound, bound)
 
 
+_NO_FILE_FORM = "a file's lstm, gru or rnn layer is an nn.Recurrent, which wraps this layer"
+
+
+def _recurrent_counts(macs_per_step: int, steps: int, output_shape: tuple[int, ...]) -> LayerCounts:
+    """The gate products W_ih x and W_hh h of every step are its connections and MACs."""
+    return LayerCounts(math.prod(output_shape), steps * macs_per_step, steps * macs_per_step, steps=steps,
+                       macs_per_step=macs_per_step)
+
+
 class _CellBase(Module):
     mode = "LSTM"
+    lacks = {"file_form": _NO_FILE_FORM}
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
         super().__init__()
@@ -90,6 +103,11 @@ class _CellBase(Module):
             raise ValueError(f"{type(self).__name__}: expected a per-sample input of shape ({self.input_size},), "
                              f"received {shape}")
         return (self.hidden_size,)
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        """One step: W_ih x and W_hh h."""
+        rows = _GATES[self.mode] * self.hidden_size
+        return _recurrent_counts(rows * (self.input_size + self.hidden_size), 1, output_shape)
 
 
 class RNNCell(_CellBase):
@@ -155,6 +173,7 @@ class _RNNBase(Module):
     """Multi-layer, optionally bidirectional recurrent layer over a sequence."""
 
     mode = "LSTM"
+    lacks = {"file_form": _NO_FILE_FORM}
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False) -> None:
@@ -307,6 +326,9 @@ class _RNNBase(Module):
             total += self.num_directions * rows * (features + self.hidden_size)
         return total
 
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return _recurrent_counts(self.macs_per_step(), input_shapes[0][0], output_shape)  # per-sample (T, features)
+
 
 class RNN(_RNNBase):
     """Elman RNN over a sequence: h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh) per layer.
@@ -355,6 +377,32 @@ _LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 _OUTPUTS = ("sequence", "last", "mean", "max")
 
 
+def _recurrent_from_file(kind: str):
+    def build(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
+        (shape,) = shapes
+        if len(shape) != 2:
+            raise SpecError(f"{at}: '{kind}' expects an input [seq_len, features] (from an embedding or a recurrent "
+                            f"layer with output: sequence), received {list(shape)}")
+        extra = {"nonlinearity": p["nonlinearity"]} if kind == "rnn" else {}
+        return [("", Recurrent(kind, shape[1], p["hidden"], p["layers"], p["bidirectional"], p["dropout"],
+                               p["output"], **extra))]
+
+    return build
+
+
+# `output` is what the next layer reads: all steps or one summary vector.
+_RECURRENT_FIELDS = {
+    "hidden": Field(positive, POSITIVE), "layers": Field(positive, POSITIVE, 1),
+    "bidirectional": Field(boolean, BOOLEAN, False),
+    "dropout": Field(lambda v: real(v) and 0 <= v < 1, "a probability in [0, 1) (between stacked layers)", 0.0, True),
+    "output": Field(one_of(*_OUTPUTS), "last, sequence, mean or max", "last")}
+_RECURRENT_KINDS = (
+    FileKind("lstm", _RECURRENT_FIELDS, _recurrent_from_file("lstm")),
+    FileKind("gru", _RECURRENT_FIELDS, _recurrent_from_file("gru")),
+    FileKind("rnn", {**_RECURRENT_FIELDS, "nonlinearity": Field(one_of("tanh", "relu"), "tanh or relu", "tanh")},
+             _recurrent_from_file("rnn")))
+
+
 class Recurrent(Module):
     """A batch-first recurrent layer that returns one tensor, for chains of layers (Sequential,
     architecture files): the outputs of every step, or the sequence summarised by its last
@@ -366,6 +414,8 @@ class Recurrent(Module):
 
     >>> Sequential(Embedding(1000, 32), Recurrent("gru", 32, 64), Linear(64, 2))
     """
+
+    file_kinds = _RECURRENT_KINDS
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  bidirectional: bool = False, dropout: float = 0.0, output: str = "last",
@@ -408,6 +458,21 @@ class Recurrent(Module):
     def macs_per_step(self) -> int:
         """Multiply-accumulates of one time step (see :meth:`LSTM.macs_per_step`)."""
         return self.rnn.macs_per_step()
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        return _recurrent_counts(self.macs_per_step(), input_shapes[0][0], output_shape)
+
+    def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
+        rnn, shape = self.rnn, input_shapes[0]
+        if len(shape) != 2 or shape[1] != rnn.input_size:
+            raise SpecError(f"{at}: input_size={rnn.input_size} but the layer receives {list(shape)}")
+        if not rnn.bias:
+            raise SpecError(f"{at}: a recurrent layer without biases has no file form")
+        fields = {"hidden": rnn.hidden_size, "layers": rnn.num_layers, "bidirectional": rnn.bidirectional,
+                  "dropout": rnn.dropout, "output": self.output}
+        if self.cell == "rnn":
+            fields["nonlinearity"] = rnn.nonlinearity
+        return self.cell, fields
 
 
 def has_recurrent(module: Module) -> bool:

@@ -17,8 +17,9 @@ import numpy as np
 from .. import functional as F
 from ..autograd import no_grad
 from ..io.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
-from ..optim import Adam, clip_grad_norm_
+from ..optim import Adam
 from ..tensor import Tensor
+from ..train.step import TrainStep
 from .env import evaluate
 from .history import History
 from .replay import ReplayBuffer
@@ -34,7 +35,8 @@ class DQNConfig:
     The target network moves towards the online one every ``target_update`` environment
     steps by ``target <- tau * online + (1 - tau) * target``: ``tau=1`` is the classic hard
     copy every N steps, a small ``tau`` with ``target_update=1`` a soft (Polyak) update.
-    ``epsilon`` is indexed by environment steps.
+    ``epsilon`` is indexed by environment steps. The defaults are those of ``profondo rl dqn``
+    (Double DQN on); ``max_grad_norm`` is read once, when the agent is built.
     """
 
     lr: float = 1e-3
@@ -45,7 +47,7 @@ class DQNConfig:
     train_every: int = 1
     target_update: int = 500
     tau: float = 1.0
-    double: bool = False
+    double: bool = True
     huber_delta: float = 1.0
     max_grad_norm: float | None = 10.0
     epsilon: EpsilonSchedule = field(default_factory=lambda: EpsilonSchedule(1.0, 0.05, 10_000))
@@ -72,8 +74,8 @@ class DQNConfig:
 class DQN:
     """A deep Q-learning agent around ``network`` (observations -> one Q-value per action).
 
-    >>> net = profondo.spec.load("src/profondo/rl/networks/cartpole.yaml")
-    >>> agent = DQN(net, n_actions=2, obs_shape=(4,), config=DQNConfig(double=True), seed=0)
+    >>> net = profondo.architecture.load("src/profondo/rl/networks/cartpole.yaml")
+    >>> agent = DQN(net, n_actions=2, obs_shape=(4,), config=DQNConfig(), seed=0)
     >>> history = agent.fit(make_env("CartPole-v1"), total_steps=50_000, seed=0)
     >>> returns = evaluate(make_env("CartPole-v1"), agent.greedy, episodes=100, seed=1)
     """
@@ -94,6 +96,8 @@ class DQN:
         self.best_state = None  # the online weights of the best evaluation during fit
         self.run_info: dict = {}  # stored in every checkpoint's metadata (environment id, ...)
         self._rows = np.arange(config.batch_size)
+        # the update: the TD loss of the online network, clipped to config.max_grad_norm
+        self.gradient_step = TrainStep(network, self.optimizer, self.td_loss, max_grad_norm=config.max_grad_norm)
         self._check_output(obs_shape)
 
     def _check_output(self, obs_shape) -> None:
@@ -153,19 +157,21 @@ class DQN:
         return (rewards + np.float32(self.config.gamma) * (1.0 - terminated) * q_best).astype(np.float32)
 
     def train_step(self) -> float:
-        """One gradient step on a sampled batch (Huber loss on the taken actions' Q-values)."""
+        """One gradient step on a sampled batch (Huber loss on the taken actions' Q-values),
+        through :attr:`gradient_step`, a :class:`~profondo.train.step.TrainStep`."""
         c = self.config
         batch = self.buffer.sample(c.batch_size, self.rng)
         targets = self.td_targets(batch.rewards, batch.next_obs, batch.terminated)
-        q = self.online(Tensor(self._input(batch.obs)))[self._rows, batch.actions]
-        loss = F.huber_loss(q, Tensor(targets), delta=c.huber_delta)
-        self.optimizer.zero_grad()
-        loss.backward()
-        if c.max_grad_norm is not None:
-            clip_grad_norm_(self.online.parameters(), c.max_grad_norm)
-        self.optimizer.step()
+        loss = self.gradient_step(Tensor(self._input(batch.obs)), target=(batch.actions, targets)).loss
         self.updates += 1
         return float(loss.data)
+
+    def td_loss(self, q_values: Tensor, target: tuple[np.ndarray, np.ndarray]) -> Tensor:
+        """Huber loss between the Q-values of the taken actions and their TD targets;
+        ``target`` is ``(actions, td_targets)``."""
+        actions, td_targets = target
+        q = q_values[self._rows, actions]
+        return F.huber_loss(q, Tensor(td_targets), delta=self.config.huber_delta)
 
     def update_target(self) -> None:
         """``target <- tau * online + (1 - tau) * target`` in place (a copy when tau == 1)."""

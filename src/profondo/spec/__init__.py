@@ -1,155 +1,21 @@
-"""Architecture files: networks written as YAML data, built into Modules and written back.
+"""Deprecated: the architecture-file package is :mod:`profondo.architecture`.
 
-Two forms (see DESIGN.md). A chain of layers::
-
-    name: lenet5
-    input: [1, 28, 28]          # per-sample shape: channels, height, width (or [features])
-    layers:
-      - {name: conv1, conv: {filters: 6, size: 5, pad: 2, activation: relu}}
-      - pool: {type: max, size: 2}
-      - dense: {units: 10, activation: softmax}
-
-and a named graph for residual or multi-branch networks, whose ``nodes`` name their
-``inputs`` (default: the previous node; the network input is ``input``) and whose
-``outputs`` list the result nodes::
-
-    nodes:
-      - {name: c1, conv: {filters: 16, size: 3, pad: 1}, inputs: [input]}
-      - {name: sum, add, inputs: [c1, input]}
-    outputs: [sum]
-
-Layer kinds: conv, pool, dense, flatten, dropout, batchnorm, global_pool, embedding, lstm, gru,
-rnn, activation and the shorthands relu, relu6, leaky_relu, sigmoid, tanh, softmax,
-log_softmax, identity; add and concat in graphs. A text network reads token ids::
-
-    input: [400]                # seq_len token ids
-    layers:
-      - embedding: {vocab: 20002, dim: 64, padding_idx: 0}
-      - gru: {hidden: 64, bidirectional: true, output: max}   # or last, mean, sequence
-      - dense: {units: 2, activation: softmax}
- Input sizes are inferred from ``input``; a conv or pool layer whose size
-rule ``(W - F + 2P)/S + 1`` does not divide is an error unless it says ``round: floor``.
-
-A final softmax (``activation: softmax`` on the last layer) is not built as a module: the
-network outputs logits, as ``cross_entropy`` expects, and ``module.spec.output_activation``
-records ``"softmax"`` for prediction. ``module.spec`` also keeps the name and input shape,
-so :func:`to_dict` writes the file back (``from_dict(to_dict(m))`` rebuilds ``m``'s structure).
-
->>> net = profondo.spec.load("net.yaml")    # or loads(text), from_dict(load_dict("net.yaml")), zoo.load("lenet5")
->>> print(profondo.spec.dumps(net))
+``import profondo.spec`` keeps working for one release (with a DeprecationWarning): it is the
+same package, so ``profondo.spec.zoo``, ``profondo.spec.schema.SpecError`` and every other name
+are those of ``profondo.architecture``.
 """
 
-from __future__ import annotations
+import sys
+import warnings
 
-import os
-from pathlib import Path
-from typing import Any
+from .. import architecture as _architecture
+from ..architecture import *  # noqa: F403  (the whole public surface, re-exported)
+from ..architecture import __all__, build, schema, write, zoo  # noqa: F401
 
-from ..nn import Module
-from . import zoo
-from .build import Spec, from_dict
-from .schema import SpecError
-from .write import to_dict
+warnings.warn("profondo.spec is deprecated: import profondo.architecture instead", DeprecationWarning, stacklevel=2)
 
-__all__ = ["Spec", "SpecError", "dump", "dumps", "from_dict", "load", "load_dict", "loads", "to_dict", "zoo"]
-
-
-def _yaml():
-    try:
-        import yaml
-    except ImportError:
-        raise ImportError("architecture files need PyYAML: pip install pyyaml (or pip install profondo[yaml])") \
-            from None
-    return yaml
-
-
-def _parse(text: str) -> Any:
-    yaml = _yaml()
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SpecError(f"not valid YAML: {e}") from None
-
-
-def loads(text: str) -> Module:
-    """Build the network described by YAML text. ``loads("input: [4]\\nlayers: [{dense: {units: 2}}]")``"""
-    return from_dict(_parse(text))
-
-
-def _source(path_or_text: str | os.PathLike) -> tuple[str, Path | None]:
-    """(YAML text, its file or None): a path when it names a file, else the text itself."""
-    text = str(path_or_text)
-    if isinstance(path_or_text, os.PathLike) or ("\n" not in text and Path(text).is_file()):
-        return Path(path_or_text).read_text(), Path(path_or_text)
-    if "\n" not in text and text.endswith((".yaml", ".yml")):
-        raise FileNotFoundError(f"no architecture file at {text!r}")
-    return text, None
-
-
-def load_dict(path_or_text: str | os.PathLike) -> dict[str, Any]:
-    """The architecture file (a path, or YAML text) as a dict, unbuilt; :func:`from_dict` builds it."""
-    text, path = _source(path_or_text)
-    try:
-        return _parse(text)
-    except SpecError as e:
-        raise SpecError(f"{path}: {e}" if path else str(e)) from None
-
-
-def load(path_or_text: str | os.PathLike) -> Module:
-    """Build the network of an architecture file (a path), or of YAML text given directly.
-
-    >>> net = load("examples/lenet5.yaml")
-    """
-    text, path = _source(path_or_text)
-    try:
-        return loads(text)
-    except SpecError as e:
-        raise SpecError(f"{path}: {e}" if path else str(e)) from None
-
-
-class _FlowDumper:
-    """A YAML dumper that writes each layer on one line (flow style) inside block lists."""
-
-    _cls = None
-
-    @classmethod
-    def get(cls):
-        if cls._cls is None:
-            yaml = _yaml()
-
-            class Dumper(yaml.SafeDumper):
-                pass
-
-            def represent_flow(dumper, data):
-                return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
-
-            Dumper.add_representer(_Flow, represent_flow)
-            cls._cls = Dumper
-        return cls._cls
-
-
-class _Flow(dict):
-    pass
-
-
-def dumps(module: Module, input_shape: tuple[int, ...] | None = None) -> str:
-    """The architecture file of ``module`` as YAML text, one layer a line.
-
-    >>> print(dumps(zoo.load("lenet5")))
-    name: lenet5
-    input: [1, 28, 28]
-    layers:
-    - {name: conv1, conv: {filters: 6, size: 5, pad: 2, activation: relu}}
-    ...
-    """
-    d: dict[str, Any] = to_dict(module, input_shape)
-    body = "layers" if "layers" in d else "nodes"
-    d[body] = [_Flow(e) if isinstance(e, dict) else e for e in d[body]]
-    return _yaml().dump(d, Dumper=_FlowDumper.get(), sort_keys=False, default_flow_style=None, width=120)
-
-
-def dump(module: Module, path: str | os.PathLike, input_shape: tuple[int, ...] | None = None) -> Path:
-    """Write ``module``'s architecture file to ``path`` (YAML); returns the path."""
-    path = Path(path)
-    path.write_text(dumps(module, input_shape))
-    return path
+# The sub-modules are the new package's own, so `import profondo.spec.build` and isinstance checks
+# against their classes see one set of objects.
+for _name in ("build", "schema", "write", "zoo"):
+    sys.modules[f"{__name__}.{_name}"] = getattr(_architecture, _name)
+del _name

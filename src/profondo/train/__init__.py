@@ -1,4 +1,5 @@
-"""Training: the Trainer, callbacks, metrics, checkpoints, progress bars and learning curves."""
+"""Training: the one training step (TrainStep), the Trainer, callbacks, metrics, checkpoints,
+progress bars and learning curves."""
 
 from .callbacks import (
                         Callback,
@@ -13,4 +14,5 @@ from .callbacks import (
 from .metrics import accuracy, confusion_matrix, format_confusion
 from .progress import ProgressBar
 from .state import load_model, restore_training_state, save_training_state
+from .step import StepOutput, TrainStep
 from .trainer import Trainer

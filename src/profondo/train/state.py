@@ -1,5 +1,6 @@
 """What a training checkpoint holds and how it is put back: model, optimizer, scheduler,
-epoch and step, RNG state, metrics and the architecture file."""
+epoch and step, RNG state, metrics and the architecture file. (``load_model`` and
+``architecture_of`` live in :mod:`profondo.io.model`; they are re-exported here.)"""
 
 from __future__ import annotations
 
@@ -10,16 +11,9 @@ import numpy as np
 
 from .. import random as prandom
 from ..io.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+from ..io.model import architecture_of, load_model
 
-
-def architecture_of(model) -> dict | None:
-    """The model's architecture file as a dict, when it can be written as one."""
-    try:
-        from ..spec import to_dict
-
-        return to_dict(model)
-    except Exception:  # a hand-written Module with no file form: weights only
-        return None
+__all__ = ["architecture_of", "load_model", "restore_training_state", "save_training_state"]
 
 
 def _split_optimizer_state(state: dict) -> tuple[dict, dict]:
@@ -55,32 +49,6 @@ def save_training_state(path: str | os.PathLike, model, optimizer=None, schedule
     if scheduler is not None:
         meta["scheduler"] = scheduler.state_dict()
     return write_checkpoint(path, Checkpoint(arrays, meta))
-
-
-def load_model(path: str | os.PathLike):
-    """Rebuild the model stored in a checkpoint with its weights: from its architecture file,
-    or, for an imported ONNX network that has none, from the module configuration that
-    ``profondo import`` stores in ``extra['module']``."""
-    ckpt = read_checkpoint(path)
-    arch = ckpt.meta.get("architecture")
-    config = ckpt.meta.get("extra", {}).get("module")
-    if arch is not None:
-        from ..spec import from_dict
-
-        model = from_dict(arch)
-    elif config is not None:
-        from ..io import onnx_import  # noqa: F401  (registers the imported layer classes)
-        from ..nn import Module
-        from ..spec import Spec
-
-        model = Module._registry[config["class_name"]].from_config(config["config"])
-        if "input" in config:
-            model.spec = Spec(config.get("name", "model"), tuple(config["input"]), config.get("output_activation"))
-    else:
-        raise ValueError(f"{path} holds weights only (the model had no architecture file): build the "
-                         "model in code and call load_state_dict(read_checkpoint(path).group('model'))")
-    model.load_state_dict(ckpt.group("model"))
-    return model, ckpt
 
 
 def restore_training_state(path: str | os.PathLike, model, optimizer=None, scheduler=None) -> Checkpoint:

@@ -1,4 +1,7 @@
-"""Trainer: fit / evaluate / predict with a live progress bar, validation and callbacks."""
+"""Trainer: fit / evaluate / predict with a live progress bar, validation and callbacks.
+
+Each batch of ``fit`` is one :class:`~profondo.train.step.TrainStep`; the Trainer adds the
+epochs, metrics, NaN/Inf detection, progress, callbacks and checkpoints around it."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from ..tensor import Tensor
 from .callbacks import Callback, LRScheduler
 from .progress import ProgressBar
 from .state import restore_training_state, save_training_state
+from .step import GradientHook, TrainStep
 
 _LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse_loss, "nll": F.nll_loss,
            "bce_with_logits": F.binary_cross_entropy_with_logits, "huber": F.huber_loss}
@@ -31,7 +35,8 @@ class Trainer:
 
     def __init__(self, model, optimizer=None, loss: str | Callable = "cross_entropy", device=None,
                  callbacks: Iterable[Callback] = (), grad_clip: float | None | str = "auto",
-                 progress: bool = True, classification: bool = True) -> None:
+                 progress: bool = True, classification: bool = True,
+                 gradient_hooks: Iterable[GradientHook] = ()) -> None:
         if isinstance(loss, str) and loss not in _LOSSES:
             raise ValueError(f"unknown loss {loss!r}: expected one of {sorted(_LOSSES)} or a callable")
         self.model, self.optimizer = model, optimizer
@@ -48,6 +53,7 @@ class Trainer:
 
             grad_clip = 1.0 if has_recurrent(model) else None
         self.grad_clip, self.progress, self.classification = grad_clip, progress, classification
+        self.gradient_hooks = list(gradient_hooks)  # run between backward and the update (see TrainStep)
         self.history: dict[str, list[float]] = {}
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
@@ -89,22 +95,20 @@ class Trainer:
             cb.on_train_end(logs)
         return self.history
 
+    def train_step(self) -> TrainStep:
+        """The step every batch of :meth:`fit` goes through, built from the trainer's current
+        model, optimizer, loss, ``grad_clip`` and ``gradient_hooks``."""
+        return TrainStep(self.model, self.optimizer, self.loss_fn, max_grad_norm=self.grad_clip,
+                         gradient_hooks=self.gradient_hooks)
+
     def _train_epoch(self, loader, desc: str) -> dict:
-        model, optimizer = self.model, self.optimizer
-        model.train()
+        self.model.train()
+        train_step = self.train_step()
         bar = ProgressBar(len(loader), desc, enabled=self.progress)
         total_loss, correct, seen = 0.0, 0, 0
         for batch in loader:
-            x, y = self._tensor(batch[0]), batch[1]
-            out = model(x)
-            loss = self.loss_fn(out, self._tensor(y))
-            optimizer.zero_grad()
-            loss.backward()
-            if self.grad_clip:
-                from ..optim import clip_grad_norm_
-
-                clip_grad_norm_(model.parameters(), self.grad_clip)
-            optimizer.step()
+            y = batch[1]
+            loss, out, _ = train_step(self._tensor(batch[0]), target=self._tensor(y))
             self.step += 1
             n = len(y)
             value = loss.item()

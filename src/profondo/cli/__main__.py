@@ -1,0 +1,7 @@
+"""``python -m profondo.cli``: the ``profondo`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

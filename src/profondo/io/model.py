@@ -1,0 +1,80 @@
+"""Model files: a network's architecture as a file form, and the model rebuilt from a checkpoint.
+
+>>> model, ckpt = load_model("runs/lenet5-mnist/best.ckpt")     # architecture + weights
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Iterator
+
+from .checkpoint import Checkpoint, read_checkpoint
+
+
+def architecture_of(model) -> dict | None:
+    """The model's architecture file as a dict, when it can be written as one."""
+    from ..architecture import to_dict
+
+    try:
+        return to_dict(model)
+    except Exception:  # a hand-written Module with no file form: weights only
+        return None
+
+
+def _class_names(config) -> Iterator[str]:
+    """Every ``class_name`` in a module configuration, nested ones included."""
+    if isinstance(config, dict):
+        if isinstance(config.get("class_name"), str):
+            yield config["class_name"]
+        for value in config.values():
+            yield from _class_names(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from _class_names(value)
+
+
+def _import_defining_modules(config: dict) -> None:
+    """Import the profondo modules that define the classes a configuration names, so that the
+    registry knows them (an imported ONNX network's OnnxOp lives in ``profondo.io.onnx_import``).
+    Only profondo's own modules: loading a file must not run code from elsewhere."""
+    from ..nn import Module
+
+    for name in set(_class_names(config)):
+        module = name.rpartition(".")[0]
+        if name in Module._registry or not module.startswith("profondo."):
+            continue
+        while module:  # a class nested in a module: the longest importable prefix
+            try:
+                importlib.import_module(module)
+                break
+            except ImportError:
+                module = module.rpartition(".")[0]
+
+
+def load_model(path: str | os.PathLike):
+    """Rebuild the model stored in a checkpoint with its weights: from its architecture file,
+    or, for an imported ONNX network that has none, from the module configuration that
+    ``profondo import`` stores in ``extra['module']``. Returns ``(model, checkpoint)``."""
+    ckpt: Checkpoint = read_checkpoint(path)
+    arch = ckpt.meta.get("architecture")
+    config = ckpt.meta.get("extra", {}).get("module")
+    if arch is not None:
+        from ..architecture import from_dict
+
+        model = from_dict(arch)
+    elif config is not None:
+        from ..architecture import Spec
+        from ..nn import Module
+
+        _import_defining_modules(config)
+        if any(n not in Module._registry for n in _class_names(config)):  # bare names written by older versions
+            importlib.import_module("profondo.io.onnx_import")
+        model = Module._registry[config["class_name"]].from_config(config["config"])
+        if "input" in config:
+            model.spec = Spec(config.get("name", "model"), tuple(config["input"]), config.get("output_activation"))
+    else:
+        raise ValueError(f"{path} holds weights only (the model had no architecture file): build the "
+                         "model in code and call load_state_dict(read_checkpoint(path).group('model'))")
+    model.load_state_dict(ckpt.group("model"))
+    return model, ckpt

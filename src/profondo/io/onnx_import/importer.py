@@ -1,0 +1,218 @@
+"""import_onnx: walk an ONNX graph node by node, each node a module built from :data:`CONVERTERS`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import OrderedDict
+
+import numpy as np
+
+from ... import nn
+from ...autograd import no_grad
+from ...nn.graph import INPUT, Graph
+from ...tensor import Tensor
+from ..onnx_export import SPEC_KEY, _onnx
+from .context import Context, UnsupportedOperatorError, node_attrs, where
+from .converters import CONVERTERS, compute_fn, supported_ops
+from .onnx_op import OnnxOp
+
+_ALWAYS_BUILT = ("LSTM", "GRU")  # layers even when every input is constant: their weights are Parameters
+
+
+def _generic(ctx: Context, node, attrs) -> tuple[nn.Module, list[str]]:
+    """An OnnxOp holding the node's constant inputs."""
+    if compute_fn(node.op_type) is None:
+        raise UnsupportedOperatorError(f"{where(node)}: this form of {node.op_type} has no profondo layer, and "
+                                       f"{node.op_type} has no general (tensor function) form")
+    if node.op_type == "Clip" and ctx.opset < 11:  # bounds were attributes
+        attrs = {k: attrs[k] for k in ("min", "max") if k in attrs}
+    if node.op_type in ("Squeeze", "Unsqueeze") and ctx.opset >= 13:
+        attrs = {}
+    slots, constants, dynamic = [], {}, []
+    for i, name in enumerate(node.input):
+        if not name:
+            slots.append(None)
+            continue
+        array = ctx.const(name)
+        if array is None:
+            slots.append("input")
+            dynamic.append(name)
+        else:
+            slots.append("const")
+            bound = node.op_type == "Clip" and i > 0  # a float, but a setting (bounds), not a weight
+            constants[str(i)] = {"shape": list(array.shape), "dtype": str(array.dtype),
+                                 "trainable": name in ctx.trainable and not bound}
+    m = OnnxOp(node.op_type, attrs, slots, constants)
+    for i, name in enumerate(node.input):
+        if slots[i] == "const":
+            m.__dict__[f"c{i}"].data[...] = ctx.constants[name]
+    return m, dynamic
+
+
+def _module_name(onnx_name: str, op_type: str, index: int, taken: set[str]) -> str:
+    """A node name usable as a module name: no dots or slashes, not a Module attribute."""
+    base = re.sub(r"[^0-9A-Za-z_]+", "_", onnx_name).strip("_") or f"{op_type.lower()}_{index}"
+    if base == INPUT or hasattr(Graph, base) or base in ("spec", "inputs_of", "outputs", "training"):
+        base += "_"
+    name, k = base, 1
+    while name in taken:
+        name, k = f"{base}_{k}", k + 1
+    taken.add(name)
+    return name
+
+
+def _fold(ctx: Context, node, attrs) -> None:
+    """Evaluate a node whose inputs are all constants; its outputs become constants."""
+    fn = compute_fn(node.op_type)
+    if fn is None:
+        raise UnsupportedOperatorError(f"{where(node)}: all its inputs are constant, and constant folding of "
+                                       f"{node.op_type} is not supported")
+    args = [Tensor(ctx.constants[i]) if i else None for i in node.input]
+    while args and args[-1] is None:
+        args.pop()
+    with no_grad():
+        out = fn(attrs, *args)
+    trainable = any(i in ctx.trainable for i in node.input)
+    for name, value in zip(node.output, out if isinstance(out, tuple) else (out,)):
+        ctx.constants[name] = np.asarray(value.data)
+        if trainable and value.dtype.kind == "f":
+            ctx.trainable.add(name)
+
+
+def _check_supported(graph) -> None:
+    bad: dict[str, list[str]] = {}
+    supported = supported_ops()
+    for node in graph.node:
+        if node.domain not in ("", "ai.onnx") or node.op_type not in supported:
+            key = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+            bad.setdefault(key, []).append(node.name or "(unnamed)")
+    if bad:
+        listing = "; ".join(f"{op} ({len(n)}x, e.g. {n[0]!r})" for op, n in sorted(bad.items()))
+        raise UnsupportedOperatorError(f"ONNX import: {len(bad)} unsupported operator(s): {listing}. "
+                                       f"Supported: {', '.join(supported)}")
+
+
+def _load(source):
+    onnx = _onnx()
+    if isinstance(source, onnx.ModelProto):
+        return source
+    if isinstance(source, (bytes, bytearray)):
+        return onnx.load_from_string(bytes(source))
+    if not os.path.exists(source):
+        raise FileNotFoundError(f"ONNX import: no file {os.fspath(source)!r}")
+    return onnx.load(os.fspath(source))
+
+
+def import_onnx(source, *, check: bool = True) -> nn.Module:
+    """Build a trainable profondo network from an ONNX model (a path, bytes or ``onnx.ModelProto``).
+
+    The model must have one input. Raises :class:`UnsupportedOperatorError` listing every
+    unsupported operator at once (and naming the node for unsupported forms of supported
+    ones). ``check`` runs ``onnx.checker`` first.
+
+    >>> net = import_onnx("resnet.onnx")
+    >>> net(profondo.randn(1, 3, 32, 32)).shape
+    (1, 10)
+    """
+    onnx = _onnx()
+    proto = _load(source)
+    if check:
+        onnx.checker.check_model(proto)
+    graph = proto.graph
+    _check_supported(graph)
+    ctx = Context(proto)
+    inputs = [i.name for i in graph.input if i.name not in ctx.constants]
+    if len(inputs) != 1:
+        raise UnsupportedOperatorError(f"ONNX import: expected a model with one input, received {len(inputs)}: "
+                                       f"{inputs}")
+    refs: dict[str, str] = {inputs[0]: INPUT}  # ONNX value -> the Graph node producing it
+    nodes: list[tuple[str, nn.Module, list[str]]] = []
+    taken: set[str] = set()
+    for index, node in enumerate(graph.node):
+        if index in ctx.fused:
+            continue
+        attrs = node_attrs(node)
+        if node.op_type == "Constant":
+            ctx.constants[node.output[0]] = _constant_value(node)
+            continue
+        live = [i for i in node.input if i]
+        if all(i in ctx.constants for i in live) and node.op_type not in _ALWAYS_BUILT:
+            if node.op_type == "Identity":
+                ctx.constants[node.output[0]] = ctx.constants[node.input[0]]
+            else:
+                _fold(ctx, node, attrs)
+            continue
+        if node.op_type == "Identity":
+            refs[node.output[0]] = refs[ctx.aliases.get(node.input[0], node.input[0])]
+            continue
+        try:
+            layer = CONVERTERS[node.op_type].layer
+            built = layer(ctx, node, attrs, index) if layer is not None else None
+            module, dynamic = built if built is not None else _generic(ctx, node, attrs)
+        except UnsupportedOperatorError:
+            raise
+        except (ValueError, TypeError) as e:
+            raise UnsupportedOperatorError(f"ONNX import: {where(node)}: {e}") from e
+        name = _module_name(node.name, node.op_type, index, taken)
+        missing = [i for i in dynamic if ctx.aliases.get(i, i) not in refs]
+        if missing:
+            raise UnsupportedOperatorError(f"ONNX import: {where(node)} reads {missing}, which no earlier node "
+                                           "produces (the graph is not in topological order, or has a second input)")
+        nodes.append((name, module, [refs[ctx.aliases.get(i, i)] for i in dynamic]))
+        outputs = [o for o in node.output if o]
+        if len(outputs) == 1 or getattr(module, "n_outputs", 1) == 1:
+            refs[outputs[0]] = name
+        else:
+            for k, o in enumerate(outputs[:module.n_outputs]):
+                if ctx.consumers[o]:
+                    pick = _module_name(f"{name}_out{k}", "Output", index, taken)
+                    nodes.append((pick, OnnxOp("Output", {"index": k}), [name]))
+                    refs[o] = pick
+    for alias, target in ctx.aliases.items():
+        if target in refs:
+            refs.setdefault(alias, refs[target])
+    outputs = []
+    for o in graph.output:
+        if o.name not in refs:
+            raise UnsupportedOperatorError(f"ONNX import: output {o.name!r} is a constant or the input itself; "
+                                           "expected the result of a node")
+        outputs.append(refs[o.name])
+    model = _assemble(nodes, outputs)
+    _attach_spec(model, proto, ctx, inputs[0])
+    return model
+
+
+def _constant_value(node) -> np.ndarray:
+    onnx = _onnx()
+    a = node.attribute[0]
+    if a.name == "value":
+        return onnx.numpy_helper.to_array(a.t)
+    value = onnx.helper.get_attribute_value(a)
+    dtype = {"value_float": np.float32, "value_floats": np.float32, "value_int": np.int64,
+             "value_ints": np.int64}.get(a.name)
+    if dtype is None:
+        raise UnsupportedOperatorError(f"ONNX import: {where(node)}: attribute {a.name!r}")
+    return np.array(value, dtype)
+
+
+def _assemble(nodes: list[tuple[str, nn.Module, list[str]]], outputs: list[str]) -> nn.Module:
+    """A Sequential when the nodes form a chain from the input to the one output, else a Graph."""
+    chain = len(outputs) == 1 and outputs[0] == (nodes[-1][0] if nodes else None) and all(
+        ins == [nodes[k - 1][0] if k else INPUT] for k, (_, _, ins) in enumerate(nodes))
+    if chain:
+        return nn.Sequential(OrderedDict((n, m) for n, m, _ in nodes))
+    return Graph(nodes, outputs)
+
+
+def _attach_spec(model: nn.Module, proto, ctx: Context, input_name: str) -> None:
+    """``model.spec`` (name, per-sample input shape, output activation) where it is known."""
+    from ...architecture import Spec
+
+    meta = {p.key: p.value for p in proto.metadata_props}
+    info = json.loads(meta[SPEC_KEY]) if SPEC_KEY in meta else {}
+    shape = info.get("input") or (ctx.shapes.get(input_name) or [None])[1:]
+    if shape and all(isinstance(s, int) and s > 0 for s in shape):
+        model.spec = Spec(info.get("name") or proto.graph.name or "onnx-model", tuple(shape),
+                          info.get("output_activation"))
