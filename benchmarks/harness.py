@@ -12,8 +12,16 @@ import numpy as np
 
 
 def limit_threads(threads: int) -> list[str]:
-    """Give PyTorch and the NumPy BLAS the same thread count; describe the BLAS for the report."""
+    """Give PyTorch and the NumPy BLAS the same thread count; describe the BLAS for the report.
+
+    Also keeps freed memory in the heap, as the ``profondo`` command does: both frameworks
+    share the process, so both run with the same allocator settings.
+    """
     import torch
+
+    from profondo.backend import keep_freed_memory
+
+    keep_freed_memory()
 
     torch.set_num_threads(threads)
     try:

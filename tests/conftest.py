@@ -1,6 +1,7 @@
-"""Shared helpers for the engine's tests: random inputs, PyTorch parity, gradcheck, float32 checks.
+"""Shared helpers for the engine's tests: random inputs, PyTorch parity (the operator
+case tables and their harness live in tests/functional/harness.py).
 
-Import them with ``from tests.conftest import torch_parity, check_gradients, ...`` (tests/ is a
+Import them with ``from tests.conftest import torch_parity, run_profondo, ...`` (tests/ is a
 package, so the name cannot clash with the rootless conftest.py of a subfolder).
 Float arrays passed to the helpers are differentiable inputs; integer arrays (labels,
 indices) pass through as constants.
@@ -96,16 +97,4 @@ def torch_parity(profondo_fn: Callable, torch_fn: Callable, arrays: Sequence[np.
             expected = np.zeros(g.shape, np.float32) if t.grad is None else t.grad.numpy()
             np.testing.assert_allclose(g, expected, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
     return p_outs, p_grads
-
-
-def check_gradients(fn: Callable, arrays: Sequence[np.ndarray], **kwargs) -> None:
-    """``profondo.gradcheck`` in float64 on the arrays (integer ones are constants)."""
-    inputs = [profondo.from_numpy(a.astype(np.float64) if a.dtype.kind == "f" else a,
-                                  requires_grad=a.dtype.kind == "f") for a in arrays]
-    assert profondo.gradcheck(fn, inputs, **kwargs)
-
-
-def check_float32(fn: Callable, arrays: Sequence[np.ndarray]) -> None:
-    """float32 inputs give float32 outputs and float32 gradients (no torch needed)."""
-    run_profondo(fn, [a.astype(np.float32) if a.dtype.kind == "f" else a for a in arrays])
 

@@ -265,3 +265,54 @@ def test_memory_flat_over_1000_training_steps():
         tracemalloc.stop()
     assert last < first  # it trained
     assert growth < 64 * 1024, f"memory grew by {growth} bytes over 1,000 steps"
+
+
+def test_grad_mode_is_per_thread():
+    """no_grad in one thread leaves another recording, as in PyTorch; new threads start on."""
+    import threading
+
+    x = _leaf(1.0)
+    inside, seen = threading.Event(), {}
+
+    def worker():
+        with profondo.no_grad():
+            inside.set()
+            seen["release"].wait(5)
+            seen["worker"] = (x * 2).requires_grad
+
+    seen["release"] = threading.Event()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert inside.wait(5)
+    seen["main"] = (x * 2).requires_grad  # the worker is inside no_grad right now
+    seen["release"].set()
+    thread.join(5)
+    assert seen["main"] is True and seen["worker"] is False
+
+    with profondo.no_grad():
+        fresh = []
+        t = threading.Thread(target=lambda: fresh.append(profondo.is_grad_enabled()))
+        t.start()
+        t.join(5)
+    assert fresh == [True]
+
+
+def test_set_grad_enabled_as_call_context_and_decorator():
+    x = _leaf(1.0)
+    profondo.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        profondo.set_grad_enabled(True)
+    with profondo.set_grad_enabled(False):
+        assert not profondo.is_grad_enabled()
+    assert profondo.is_grad_enabled()
+
+    @profondo.set_grad_enabled(False)
+    def frozen(t):
+        return t * 2
+
+    assert profondo.is_grad_enabled()  # decorating does not switch the mode
+    assert not frozen(x).requires_grad and profondo.is_grad_enabled()
+    with pytest.raises(TypeError, match="set_grad_enabled expected a bool, received str"):
+        profondo.set_grad_enabled("no")

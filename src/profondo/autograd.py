@@ -14,7 +14,6 @@ import numpy as np
 
 from .backend import _cupy
 
-
 # Whether operators record a graph, per thread as in PyTorch: no_grad in one thread leaves
 # every other thread recording, and a new thread starts with recording on (the default).
 # A context variable is per thread (and per asyncio task) and reads as fast as a global,
