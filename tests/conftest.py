@@ -98,3 +98,28 @@ def torch_parity(profondo_fn: Callable, torch_fn: Callable, arrays: Sequence[np.
             np.testing.assert_allclose(g, expected, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
     return p_outs, p_grads
 
+
+
+def nn_module_classes() -> list[type]:
+    """Every Module class that ``profondo.nn.__all__`` exports (the contract tests' subjects)."""
+    import inspect
+
+    from profondo import nn
+
+    return [obj for name in nn.__all__ if inspect.isclass(obj := getattr(nn, name)) and issubclass(obj, nn.Module)]
+
+
+def randomize_batch_norms(model, seed: int = 0):
+    """Non-trivial running statistics and affine parameters (fresh ones are the identity) in
+    every batch norm of ``model`` (``model`` itself included); returns ``model``."""
+    from profondo import nn
+
+    rng = np.random.default_rng(seed)
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            c = m.num_features
+            m.running_mean.data[...] = rng.standard_normal(c) * 0.2
+            m.running_var.data[...] = rng.uniform(0.5, 2.0, c)
+            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
+            m.bias.data[...] = rng.standard_normal(c) * 0.1
+    return model

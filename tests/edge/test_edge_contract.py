@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
+from tests.conftest import nn_module_classes, randomize_batch_norms
 
 import profondo
 from profondo import nn
@@ -16,16 +17,6 @@ from profondo.nn.graph import Add, Concat, Graph
 CONTAINERS = (nn.Sequential, Graph)  # walked by the planner: their children are frozen in their place
 
 
-def _stats(bn):
-    """Running statistics and affine parameters that are not the identity."""
-    rng = np.random.default_rng(0)
-    c = bn.num_features
-    bn.running_mean.data[...] = rng.standard_normal(c) * 0.2
-    bn.running_var.data[...] = rng.uniform(0.5, 2.0, c)
-    bn.weight.data[...] = rng.uniform(0.5, 1.5, c)
-    bn.bias.data[...] = rng.standard_normal(c) * 0.1
-    return bn
-
 
 # class -> (a small network using it, per-sample input shape)
 EXAMPLES = {
@@ -34,9 +25,9 @@ EXAMPLES = {
     nn.MaxPool2d: lambda: (nn.MaxPool2d(3, stride=2, padding=1), (2, 7, 7)),
     nn.AvgPool2d: lambda: (nn.AvgPool2d(3, stride=1, padding=1), (2, 5, 5)),
     nn.GlobalAvgPool2d: lambda: (nn.GlobalAvgPool2d(), (3, 4, 4)),
-    nn.BatchNorm1d: lambda: (nn.Sequential(nn.Linear(4, 5), _stats(nn.BatchNorm1d(5)), nn.Tanh(),
-                                           _stats(nn.BatchNorm1d(5))), (4,)),  # folded, then standalone
-    nn.BatchNorm2d: lambda: (nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), _stats(nn.BatchNorm2d(3))), (3, 4, 4)),
+    nn.BatchNorm1d: lambda: (nn.Sequential(nn.Linear(4, 5), randomize_batch_norms(nn.BatchNorm1d(5)), nn.Tanh(),
+                                           randomize_batch_norms(nn.BatchNorm1d(5))), (4,)),  # folded, then standalone
+    nn.BatchNorm2d: lambda: (nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), randomize_batch_norms(nn.BatchNorm2d(3))), (3, 4, 4)),
     nn.Flatten: lambda: (nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (3, 2, 2)),
     nn.Dropout: lambda: (nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.3)), (4,)),
     nn.Identity: lambda: (nn.Sequential(nn.Linear(4, 3), nn.Identity()), (4,)),
@@ -56,15 +47,12 @@ EXAMPLES = {
 }
 
 
-def _module_classes():
-    return [obj for name in nn.__all__ if inspect.isclass(obj := getattr(nn, name)) and issubclass(obj, nn.Module)]
-
 
 def _as_list(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
-@pytest.mark.parametrize("cls", _module_classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", nn_module_classes(), ids=lambda c: c.__name__)
 def test_every_nn_class_freezes_to_the_same_outputs_or_says_why_not(cls):
     if cls in NOT_FREEZABLE:
         reason = NOT_FREEZABLE[cls]

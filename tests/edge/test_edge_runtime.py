@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.conftest import randomize_batch_norms
 
 import profondo
 from profondo import nn
@@ -16,17 +17,6 @@ from profondo.nn.graph import Add, Concat, Graph
 
 SMALL_ZOO = ["lenet5", "mlp-mnist", "convnetjs-cifar10", "fashion-mnist-cnn", "resnet-small"]
 
-
-def _randomize_batch_norms(model, seed=0):
-    rng = np.random.default_rng(seed)
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            c = m.num_features
-            m.running_mean.data[...] = rng.standard_normal(c) * 0.2
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, c)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
-            m.bias.data[...] = rng.standard_normal(c) * 0.1
-    return model
 
 
 def _eager(model, x):
@@ -55,7 +45,7 @@ def test_runtime_imports_nothing_but_numpy():
 @pytest.mark.parametrize("name", SMALL_ZOO)
 def test_frozen_zoo_models_match_eager_profondo(name):
     profondo.manual_seed(0)
-    model = _randomize_batch_norms(zoo.load(name))
+    model = randomize_batch_norms(zoo.load(name))
     edge = freeze(model)
     ops = [s["op"] for s in edge.plan["steps"]]
     assert "scale_shift" not in ops  # every batch norm follows a convolution: folded away
@@ -99,7 +89,7 @@ def test_every_kernel_against_eager_in_a_graph():
         ("soft", nn.Softmax(1), ["drop"]),
         ("logsoft", nn.LogSoftmax(1), ["sig"]),
     ], outputs=["soft", "logsoft", "sum"])
-    _randomize_batch_norms(net)
+    randomize_batch_norms(net)
     edge = freeze(net, (4, 8, 8))
     ops = [s["op"] for s in edge.plan["steps"]]
     assert ops.count("scale_shift") == 1 and len(ops) == len(net.nodes) - 3  # bn1, drop and lrelu are gone
@@ -137,7 +127,7 @@ def test_outputs_are_copies_unless_asked():
 
 def test_save_and_load_round_trip_without_pickle(tmp_path):
     profondo.manual_seed(0)
-    model = _randomize_batch_norms(zoo.load("resnet-small"))
+    model = randomize_batch_norms(zoo.load("resnet-small"))
     edge = freeze(model)
     size = edge.save(tmp_path / "resnet.edge")
     assert size == (tmp_path / "resnet.edge").stat().st_size

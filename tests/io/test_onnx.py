@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from tests.conftest import randomize_batch_norms
 
 import profondo
 from profondo import nn
@@ -31,22 +32,10 @@ except ImportError:
 needs_recurrent = pytest.mark.skipif(recurrent is None, reason="profondo.nn.recurrent is not installed")
 
 
-def _randomize_batch_norms(model, seed=0):
-    """Non-trivial running statistics and affine parameters (fresh ones are the identity)."""
-    rng = np.random.default_rng(seed)
-    for m in model.modules():
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            c = m.num_features
-            m.running_mean.data[...] = rng.standard_normal(c) * 0.2
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, c)
-            m.weight.data[...] = rng.uniform(0.5, 1.5, c)
-            m.bias.data[...] = rng.standard_normal(c) * 0.1
-    return model
-
 
 def _zoo(name):
     profondo.manual_seed(0)
-    return _randomize_batch_norms(zoo.load(name)).eval()
+    return randomize_batch_norms(zoo.load(name)).eval()
 
 
 def _forward(model, x):
@@ -140,7 +129,7 @@ def test_export_of_every_supported_layer_in_a_graph(tmp_path):
         ("soft", nn.Softmax(1), ["drop"]),
         ("logsoft", nn.LogSoftmax(-1), ["tanh"]),
     ], outputs=["soft", "logsoft"])
-    _randomize_batch_norms(net).eval()
+    randomize_batch_norms(net).eval()
     path = tmp_path / "graph.onnx"
     proto = export_onnx(net, path, input_shape=(4, 9, 9))
     assert path.exists() and len(proto.graph.output) == 2

@@ -6,6 +6,7 @@ import inspect
 
 import numpy as np
 import pytest
+from tests.conftest import nn_module_classes, randomize_batch_norms
 
 import profondo
 from profondo import nn
@@ -16,18 +17,6 @@ onnx = pytest.importorskip("onnx")
 from profondo.io.onnx_export import CONTAINERS, EXPORTERS, NOT_EXPORTABLE, export_onnx  # noqa: E402
 from profondo.io.onnx_import import SUPPORTED, import_onnx  # noqa: E402
 
-
-def _stats(bn):
-    """Running statistics and affine parameters that are not the identity."""
-    rng = np.random.default_rng(0)
-    c = bn.num_features
-    bn.running_mean.data[...] = rng.standard_normal(c) * 0.2
-    bn.running_var.data[...] = rng.uniform(0.5, 2.0, c)
-    bn.weight.data[...] = rng.uniform(0.5, 1.5, c)
-    bn.bias.data[...] = rng.standard_normal(c) * 0.1
-    return bn
-
-
 # class -> (a small network using it, per-sample input shape, input kind)
 EXAMPLES = {
     nn.Conv2d: lambda: (nn.Conv2d(4, 6, 3, stride=2, padding=1, groups=2), (4, 7, 7), "float"),
@@ -35,8 +24,8 @@ EXAMPLES = {
     nn.MaxPool2d: lambda: (nn.MaxPool2d(3, stride=2, padding=1), (2, 7, 7), "float"),
     nn.AvgPool2d: lambda: (nn.AvgPool2d(3, stride=1, padding=1), (2, 5, 5), "float"),
     nn.GlobalAvgPool2d: lambda: (nn.GlobalAvgPool2d(), (3, 4, 4), "float"),
-    nn.BatchNorm1d: lambda: (_stats(nn.BatchNorm1d(5)), (5,), "float"),
-    nn.BatchNorm2d: lambda: (_stats(nn.BatchNorm2d(3)), (3, 4, 4), "float"),
+    nn.BatchNorm1d: lambda: (randomize_batch_norms(nn.BatchNorm1d(5)), (5,), "float"),
+    nn.BatchNorm2d: lambda: (randomize_batch_norms(nn.BatchNorm2d(3)), (3, 4, 4), "float"),
     nn.Flatten: lambda: (nn.Sequential(nn.Flatten(), nn.Linear(12, 2)), (3, 2, 2), "float"),
     nn.Dropout: lambda: (nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.3)), (4,), "float"),
     nn.Identity: lambda: (nn.Sequential(nn.Linear(4, 3), nn.Identity()), (4,), "float"),
@@ -61,9 +50,6 @@ EXAMPLES = {
 }
 
 
-def _module_classes():
-    return [obj for name in nn.__all__ if inspect.isclass(obj := getattr(nn, name)) and issubclass(obj, nn.Module)]
-
 
 def _outputs(model, x):
     with profondo.no_grad():
@@ -80,7 +66,7 @@ def _inputs(shape, kind):
     return rng.standard_normal((3, *shape)).astype(np.float32)
 
 
-@pytest.mark.parametrize("cls", _module_classes(), ids=lambda c: c.__name__)
+@pytest.mark.parametrize("cls", nn_module_classes(), ids=lambda c: c.__name__)
 def test_every_nn_class_exports_and_imports_back_or_says_why_not(cls):
     if cls in NOT_EXPORTABLE:
         reason = NOT_EXPORTABLE[cls]

@@ -9,7 +9,6 @@ A new layer is picked up by architecture files and the analysis with no other ed
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from profondo import nn
 from profondo.analysis import analyze
 from profondo.nn.counts import LayerCounts
 from profondo.nn.module import Module
+from tests.conftest import nn_module_classes
 
 Shape = tuple[int, ...]
 
@@ -61,8 +61,7 @@ EXAMPLES: dict[type, Callable[[], tuple[Module, list[Shape]]]] = {
     nn.EfficientNetLite0: lambda: (nn.EfficientNetLite0(num_classes=5), [(3, 32, 32)]),
 }
 
-LAYER_CLASSES = [obj for name in nn.__all__ if inspect.isclass(obj := getattr(nn, name))
-                 and issubclass(obj, Module) and obj is not Module]
+LAYER_CLASSES = [cls for cls in nn_module_classes() if cls is not Module]
 
 
 def _overrides(cls: type, method: str) -> bool:
