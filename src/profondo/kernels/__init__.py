@@ -115,7 +115,7 @@ def get(name: str, xp: ModuleType | str | object) -> Callable:
         _load_device_kernels(device_type)
     kernel = _registry.get((name, device_type)) or _registry.get((name, PORTABLE))
     if kernel is None:
-        have = sorted(d for n, d in _registry if n == name)
+        have = registered(name)
         raise KernelNotFoundError(
             f"kernels: no kernel {name!r} for device type {device_type!r} and no portable ('any') one; "
             + (f"{name!r} is registered for {have}" if have else f"no device has a kernel named {name!r}"))

@@ -58,35 +58,31 @@ def class_name(cls: type) -> str:
 
 
 class ModuleRegistry:
-    """Every Module subclass, looked up by :func:`class_name` (what configs store).
+    """Every Module subclass, keyed by :func:`class_name` (what configs store).
 
-    Keys are computed when looked up, so a class renamed after its creation is found under its
-    final name. A bare class name (what configs stored before) still reads profondo's own layer
-    classes (``"Recurrent"`` is ``profondo.nn.Recurrent`` whatever else is named so), then any
-    other profondo class of that name when there is exactly one.
+    A bare class name (what configs stored before) still reads profondo's own layer classes
+    (``"Recurrent"`` is ``profondo.nn.Recurrent`` whatever else is named so), then any other
+    profondo class of that name when there is exactly one.
     """
 
     def __init__(self) -> None:
-        self._classes: list[type[Module]] = []
+        self._classes: dict[str, type[Module]] = {}  # a later definition of one name wins
 
     def add(self, cls: type[Module]) -> None:
-        self._classes.append(cls)
+        self._classes[class_name(cls)] = cls
 
     def remove(self, cls: type[Module]) -> None:
         """Forget ``cls`` (a class defined for a test, say), so it no longer takes part in lookups."""
-        self._classes = [c for c in self._classes if c is not cls]
-
-    def by_name(self) -> dict[str, type[Module]]:
-        return {class_name(c): c for c in self._classes}  # later definitions of one name win
+        self._classes = {name: c for name, c in self._classes.items() if c is not cls}
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.by_name())
+        return iter(self._classes)
 
     def __len__(self) -> int:
-        return len(self.by_name())
+        return len(self._classes)
 
     def values(self) -> list[type[Module]]:
-        return list(self.by_name().values())
+        return list(self._classes.values())
 
     def __contains__(self, name: object) -> bool:
         return self.get(name) is not None
@@ -94,10 +90,9 @@ class ModuleRegistry:
     def get(self, name: object, default: type[Module] | None = None) -> type[Module] | None:
         if not isinstance(name, str):
             return default
-        qualified = self.by_name()
-        if name in qualified:
-            return qualified[name]
-        bare = [c for c in qualified.values() if c.__name__ == name and c.__module__.startswith("profondo.")]
+        if name in self._classes:
+            return self._classes[name]
+        bare = [c for c in self._classes.values() if c.__name__ == name and c.__module__.startswith("profondo.")]
         own = [c for c in bare if c.__module__.startswith("profondo.nn.")]
         if len(own) == 1:
             return own[0]

@@ -24,6 +24,12 @@ class OnnxOp(nn.Module):
     (2, 4)
     """
 
+    # Configs store "profondo.io.onnx_import.OnnxOp": the public home, whichever file defines it.
+    __module__ = "profondo.io.onnx_import"
+
+    # Configs store "profondo.io.onnx_import.OnnxOp": the public home, whichever file defines it.
+    __module__ = "profondo.io.onnx_import"
+
     def __init__(self, op: str, attrs: dict | None = None, slots: list | None = None,
                  constants: dict | None = None) -> None:
         super().__init__()
@@ -57,9 +63,6 @@ class OnnxOp(nn.Module):
     def get_config(self) -> dict[str, Any]:
         return {"op": self.op, "attrs": self.attrs, "slots": self.slots, "constants": self.constants}
 
-
-# Configs store "profondo.io.onnx_import.OnnxOp": the public home, whichever file defines it.
-OnnxOp.__module__ = "profondo.io.onnx_import"
 
 
 def export_onnx_op(b: _Builder, m: OnnxOp, name: str, *xs: _Value):

@@ -91,16 +91,13 @@ class _OnnxLayout:
 class OnnxLSTM(_OnnxLayout, LSTM):
     __doc__ = "profondo's LSTM with ONNX's interface and gate order (i, o, f, c).\n\n" + _OnnxLayout.__doc__
     onnx_op, n_gates, gate_order = "LSTM", 4, LSTM_ORDER
+    __module__ = "profondo.io.onnx_import"  # configs store the public home, whichever file defines it
 
 
 class OnnxGRU(_OnnxLayout, GRU):
     __doc__ = "profondo's GRU with ONNX's interface and gate order (z, r, h).\n\n" + _OnnxLayout.__doc__
     onnx_op, n_gates, gate_order = "GRU", 3, GRU_ORDER
-
-
-# Configs store "profondo.io.onnx_import.OnnxLSTM": the public home, whichever file defines it.
-OnnxLSTM.__module__ = OnnxGRU.__module__ = "profondo.io.onnx_import"
-
+    __module__ = "profondo.io.onnx_import"  # configs store the public home, whichever file defines it
 
 def export_onnx_layout(b: _Builder, m: _OnnxLayout, name: str, *xs: _Value):
     """Write an imported LSTM/GRU back as its ONNX node (so an imported network exports again)."""
