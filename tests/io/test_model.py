@@ -93,3 +93,20 @@ def test_a_weights_only_checkpoint_says_how_to_load_it(tmp_path):
             load_model(tmp_path / "w.ckpt")
     finally:
         nn.Module._registry.remove(Custom)
+
+
+def test_a_class_name_pointing_at_a_command_module_runs_no_command(tmp_path):
+    # load_model imports the profondo module a configuration names; `python -m profondo.cli`'s
+    # __main__ must stay inert when imported that way (it would run the command and exit).
+    config = {"class_name": "profondo.cli.__main__.Evil", "config": {}}
+    save_training_state(tmp_path / "evil.ckpt", nn.Linear(2, 2), extra={"module": config})
+    out = _run(f"""
+        import sys
+        from profondo.io.model import load_model
+        sys.argv = ["profondo", "--version"]  # what the command would print if it ran
+        try:
+            load_model({str(tmp_path / "evil.ckpt")!r})
+        except KeyError as e:
+            print("refused:", e)
+    """)
+    assert out.startswith("refused:") and "Evil" in out and "profondo 0.1" not in out
