@@ -43,7 +43,7 @@ def test_usage_errors_exit_2(capsys):
     assert main(["train", "--epochs", "many"]) == 2
     assert main(["rl", "dqn"]) == 2  # the environment is missing
     err = capsys.readouterr().err
-    assert "usage: profondo" in err and "invalid int value: 'many'" in err
+    assert "usage: profondo" in err and "argument --epochs: expected a positive integer, received 'many'" in err
 
 
 def test_a_user_error_exits_1_with_one_line_and_no_traceback(capsys):
@@ -212,14 +212,31 @@ def test_start_up_imports_no_heavy_package():
     assert done.stdout.strip() == "[]"
 
 
-def test_ctrl_c_exits_130_and_says_what_was_kept(capsys):
+def test_ctrl_c_exits_130_and_says_what_was_kept(tmp_path, capsys):
     def interrupted(args):
         raise KeyboardInterrupt
 
+    def interrupted_after_a_checkpoint(args):
+        args.run_dir = tmp_path
+        (tmp_path / "last.ckpt").write_bytes(b"")
+        raise KeyboardInterrupt
+
     args = build_parser().parse_args(["train", "--quiet"])
-    args.run = interrupted
+    args.run = interrupted  # in the first epoch: nothing is kept yet
     assert cli.run(args) == 130
-    assert "profondo: interrupted: the last completed checkpoint is kept (use --resume)" in capsys.readouterr().err
+    assert "profondo: interrupted: nothing was saved: the run had not reached its first checkpoint" \
+        in capsys.readouterr().err
+    args.run = interrupted_after_a_checkpoint
+    assert cli.run(args) == 130
+    assert (f"profondo: interrupted: {tmp_path / 'last.ckpt'} holds the last completed checkpoint (run the same "
+            "command with --resume to continue)") in capsys.readouterr().err
+    for command in (["lm"], ["sentiment"], ["seq2seq", "dates"]):  # no checkpoint while they train: say so
+        args = build_parser().parse_args(command)
+        args.run = interrupted
+        assert cli.run(args) == 130
+        err = capsys.readouterr().err
+        assert f"profondo: interrupted: nothing was saved ({command[0]} writes --save and --json" in err
+        assert "--resume" not in err
     args = build_parser().parse_args(["summary", "lenet5"])
     args.run = interrupted
     assert cli.run(args) == 130

@@ -27,9 +27,10 @@ def test_dates_end_to_end_writes_results(tmp_path):
 def test_missing_data_exits_with_a_message(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("PROFONDO_DATA", str(tmp_path))
     monkeypatch.setattr(D, "_package_dir", lambda module: [])
-    assert main(["sentiment", "--data-dir", str(tmp_path / "none"), "--quiet"]) == 1
+    (tmp_path / "empty").mkdir()
+    assert main(["sentiment", "--data-dir", str(tmp_path / "empty"), "--quiet"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("profondo: error: Movie reviews not found") and str(tmp_path / "none") in err
+    assert err.startswith("profondo: error: Movie reviews not found") and str(tmp_path / "empty") in err
     assert "Traceback" not in err
 
 

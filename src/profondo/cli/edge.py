@@ -15,7 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import CommandError, HelpFormatter, add_compute_flags, add_flag, library_default, parse_shape
+from .common import (
+    CommandError,
+    HelpFormatter,
+    add_compute_flags,
+    add_flag,
+    check_model_file,
+    library_default,
+    parse_shape,
+    positive_int,
+)
 
 CALIBRATION_SIZE = 2000  # calibration images drawn from --calibrate
 EVAL_BATCH = 500
@@ -42,7 +51,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CommandError("export: say what to write: --onnx FILE and/or --edge FILE")
     from ..io.model import load_model
 
-    model, _ = load_model(args.checkpoint)
+    check_model_file(args.checkpoint)
+    model, ckpt = load_model(args.checkpoint)
     model.eval()
     shape = parse_shape(args.input) if args.input else None
     if args.onnx:
@@ -57,6 +67,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         edge = freeze(model, shape)
         if args.int8:
             edge = quantize(edge, _calibration(args, edge.input_shape))
+        extra = ckpt.meta.get("extra", {})  # eval and predict read the data set and class names of a plan
+        edge.plan["extra"] = {k: extra[k] for k in ("data", "classes") if extra.get(k) is not None}
         size = edge.save(args.edge)
         print(f"wrote {args.edge}: {edge.precision} plan of {len(edge.plan['steps'])} steps, {size:,} bytes")
         if args.evaluate:
@@ -88,8 +100,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from ..io.onnx_import import import_onnx
     from ..train.state import save_training_state
 
+    classes = [c.strip() for c in args.class_names.split(",")] if args.class_names else None
     model = import_onnx(args.file)
-    extra = {"source": os.path.abspath(args.file)}
+    extra = {"source": os.path.abspath(args.file), "data": args.data, "classes": classes}
     if architecture_of(model) is None:  # no architecture-file form: keep the module configuration
         spec = getattr(model, "spec", None)
         extra["module"] = {"class_name": type(model).__name__, "config": model.get_config()}
@@ -137,13 +150,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="write a checkpoint's network as ONNX and/or a frozen edge plan")
     p.add_argument("checkpoint")
     p.add_argument("--onnx", metavar="FILE", help="ONNX file to write")
-    p.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset")
+    p.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset")
     p.add_argument("--input", help="per-sample input shape, e.g. 3,32,32 (default: the checkpoint's)")
     p.add_argument("--edge", metavar="FILE", help="frozen NumPy-only plan to write (.edge)")
     p.add_argument("--int8", action="store_true", help="quantize the edge plan to int8 (needs --calibrate)")
     p.add_argument("--calibrate", metavar="DATA", help="calibration inputs: a dataset name (its training split) "
                    "or a .npy file")
-    p.add_argument("--calibration-size", type=int, default=CALIBRATION_SIZE, help="calibration inputs used")
+    p.add_argument("--calibration-size", type=positive_int, default=CALIBRATION_SIZE, help="calibration inputs used")
     p.add_argument("--evaluate", metavar="DATA", help="report the test accuracy of the network and of the edge plan "
                    "on a dataset (e.g. mnist)")
     add_flag(p, "data_dir")
@@ -154,6 +167,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="turn an ONNX model into a trainable profondo checkpoint")
     p.add_argument("file", help="ONNX model file")
     p.add_argument("--out", required=True, metavar="CHECKPOINT", help="the checkpoint to write")
+    add_flag(p, "data", help="the data set the model was trained on, recorded for eval and predict (e.g. mnist)")
+    p.add_argument("--class-names", metavar="A,B,...", help="the class names in output order, recorded for predict")
     p.set_defaults(run=cmd_import)
 
     p = sub.add_parser("bench", formatter_class=HelpFormatter,
@@ -163,11 +178,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint", action="append", metavar="NAME=CKPT",
                    help="trained weights for a model (repeatable; default: freshly initialised weights)")
     p.add_argument("--engines", help=f"comma-separated subset of {','.join(ENGINES)} (default: all)")
-    p.add_argument("--repeats", type=int, default=library_default(run_benchmark, "repeats"),
+    p.add_argument("--repeats", type=positive_int, default=library_default(run_benchmark, "repeats"),
                    help="alternating rounds; the medians are reported")
-    p.add_argument("--threads", dest="engine_threads", type=int, default=library_default(run_benchmark, "threads"),
+    p.add_argument("--threads", dest="engine_threads", type=positive_int, default=library_default(run_benchmark, "threads"),
                    help="CPU threads of every engine")
-    p.add_argument("--batch", type=int, default=library_default(run_benchmark, "batch"),
+    p.add_argument("--batch", type=positive_int, default=library_default(run_benchmark, "batch"),
                    help="batch size of the throughput measurement")
     add_flag(p, "json")
     p.set_defaults(run=cmd_bench, compute=True)

@@ -16,10 +16,20 @@ import inspect
 import json
 from collections.abc import Callable
 
-from .common import CommandError, HelpFormatter, add_compute_flags, add_flag
+from .common import (
+    CommandError,
+    HelpFormatter,
+    add_compute_flags,
+    add_flag,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 _RENAME = {"hidden": "hidden_size", "embedding": "embedding_dim", "layers": "num_layers"}
-_NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "data_dir", "task", "threads", "resumable"}
+_NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "data_dir", "task", "threads", "interrupted",
+                     "debug"}
 
 
 def _defaults(fns: dict[str, Callable], name: str) -> str:
@@ -49,12 +59,12 @@ def _task_flags(p: argparse.ArgumentParser, fns: dict[str, Callable], data: bool
     if data:
         add_flag(p, "data_dir")
     _option(p, fns, "--cell", "recurrent cell", choices=("lstm", "gru", "rnn"))
-    _option(p, fns, "--hidden", "hidden units per recurrent layer", type=int)
-    _option(p, fns, "--embedding", "embedding size", type=int)
-    _option(p, fns, "--lr", "Adam learning rate", type=float)
-    _option(p, fns, "--batch-size", "samples per update", type=int)
-    _option(p, fns, "--dropout", "dropout rate", type=float)
-    _option(p, fns, "--seed", "seeds the weights, the shuffling and the sampling", type=int)
+    _option(p, fns, "--hidden", "hidden units per recurrent layer", type=positive_int)
+    _option(p, fns, "--embedding", "embedding size", type=positive_int)
+    _option(p, fns, "--lr", "Adam learning rate", type=positive_float)
+    _option(p, fns, "--batch-size", "samples per update", type=positive_int)
+    _option(p, fns, "--dropout", "dropout rate", type=probability)
+    _option(p, fns, "--seed", "seeds the weights, the shuffling and the sampling", type=non_negative_int)
     add_compute_flags(p)
     add_flag(p, "save", help="write a checkpoint (weights, configuration, vocabularies) to FILE")
     add_flag(p, "json")
@@ -70,6 +80,12 @@ def _call(fn: Callable, args: argparse.Namespace, *positional) -> dict:
         flags = ", ".join("--" + next((a for a, b in _RENAME.items() if b == k), k).replace("_", "-") for k in unused)
         raise CommandError(f"{flags} does not apply to {fn.__name__}")
     return fn(*positional, progress=not args.quiet, **options)
+
+
+def _nothing_saved(args: argparse.Namespace) -> str:
+    """Ctrl-C's message: these tasks keep no checkpoint while they train."""
+    return (f"nothing was saved ({args.command} writes --save and --json only when it finishes, and cannot "
+            "resume; run it again)")
 
 
 def _finish(args: argparse.Namespace, result: dict) -> int:
@@ -107,29 +123,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lm", formatter_class=HelpFormatter,
                        help="character-level language model of Shakespeare, then a sample")
     _task_flags(p, fns)
-    _option(p, fns, "--steps", "truncated-BPTT updates (0 to only evaluate --load)", type=int)
-    _option(p, fns, "--seq-len", "steps per BPTT chunk", type=int)
-    _option(p, fns, "--layers", "recurrent layers", type=int)
-    _option(p, fns, "--eval-every", "updates between validations", type=int)
-    _option(p, fns, "--lr-decay", "learning-rate factor after each validation", type=float)
-    _option(p, fns, "--val-chars", "validate on the first N held-out characters only (None: all)", type=int)
-    _option(p, fns, "--temperature", "sampling temperature", type=float)
-    _option(p, fns, "--sample-length", "characters to generate", type=int)
+    _option(p, fns, "--steps", "truncated-BPTT updates (0 to only evaluate --load)", type=non_negative_int)
+    _option(p, fns, "--seq-len", "steps per BPTT chunk", type=positive_int)
+    _option(p, fns, "--layers", "recurrent layers", type=positive_int)
+    _option(p, fns, "--eval-every", "updates between validations", type=positive_int)
+    _option(p, fns, "--lr-decay", "learning-rate factor after each validation", type=positive_float)
+    _option(p, fns, "--val-chars", "validate on the first N held-out characters only (None: all)", type=positive_int)
+    _option(p, fns, "--temperature", "sampling temperature", type=positive_float)
+    _option(p, fns, "--sample-length", "characters to generate", type=non_negative_int)
     _option(p, fns, "--prime", "text the sample starts from")
     _option(p, fns, "--load", "start from a checkpoint written by --save")
-    p.set_defaults(run=cmd_lm)
+    p.set_defaults(run=cmd_lm, interrupted=_nothing_saved)
 
     fns = {"sentiment": sentiment_task}
     p = sub.add_parser("sentiment", formatter_class=HelpFormatter,
                        help="IMDB movie-review sentiment with a recurrent classifier")
     _task_flags(p, fns)
-    _option(p, fns, "--epochs", "passes over the training reviews", type=int)
-    _option(p, fns, "--max-len", "tokens kept per review", type=int)
-    _option(p, fns, "--vocab-size", "most frequent words kept", type=int)
-    _option(p, fns, "--min-freq", "minimum count of a kept word", type=int)
-    _option(p, fns, "--test-size", "held-out reviews", type=int)
-    _option(p, fns, "--train-limit", "train on the first N training reviews only (None: all)", type=int)
-    p.set_defaults(run=cmd_sentiment)
+    _option(p, fns, "--epochs", "passes over the training reviews", type=positive_int)
+    _option(p, fns, "--max-len", "tokens kept per review", type=positive_int)
+    _option(p, fns, "--vocab-size", "most frequent words kept", type=positive_int)
+    _option(p, fns, "--min-freq", "minimum count of a kept word", type=positive_int)
+    _option(p, fns, "--test-size", "held-out reviews", type=positive_int)
+    _option(p, fns, "--train-limit", "train on the first N training reviews only (None: all)", type=positive_int)
+    p.set_defaults(run=cmd_sentiment, interrupted=_nothing_saved)
 
     fns = {"dates": dates_task, "words": translation_task}
     p = sub.add_parser("seq2seq", formatter_class=HelpFormatter,
@@ -137,11 +153,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("task", choices=("dates", "words"), help="dates: written dates -> ISO 8601; words: FreeDict "
                                                              "English -> French")
     _task_flags(p, fns)
-    _option(p, fns, "--epochs", "passes over the training pairs", type=int)
+    _option(p, fns, "--epochs", "passes over the training pairs", type=positive_int)
     _option(p, fns, "--attention", "attention score", choices=("general", "dot", "none"))
-    _option(p, fns, "--beam", "beam width reported besides greedy decoding", type=int)
-    _option(p, {"dates": dates_task}, "--n-train", "dates: training pairs", type=int)
-    _option(p, {"dates": dates_task}, "--n-test", "dates: held-out pairs", type=int)
+    _option(p, fns, "--beam", "beam width reported besides greedy decoding", type=positive_int)
+    _option(p, {"dates": dates_task}, "--n-train", "dates: training pairs", type=positive_int)
+    _option(p, {"dates": dates_task}, "--n-test", "dates: held-out pairs", type=positive_int)
     _option(p, {"words": translation_task}, "--dictionary", "words: FreeDict pair such as eng-fra or eng-deu")
-    _option(p, {"words": translation_task}, "--test-fraction", "words: share of the word list held out", type=float)
-    p.set_defaults(run=cmd_seq2seq)
+    _option(p, {"words": translation_task}, "--test-fraction", "words: share of the word list held out", type=probability)
+    p.set_defaults(run=cmd_seq2seq, interrupted=_nothing_saved)

@@ -32,6 +32,12 @@ from .common import (
     HelpFormatter,
     add_flag,
     library_default,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    resume_hint,
+    unit_interval,
     with_default,
 )
 
@@ -90,12 +96,12 @@ def _env_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _epsilon_flags(p: argparse.ArgumentParser, defaults: dict, unit: str) -> None:
-    p.add_argument("--epsilon-start", type=float, help=with_default("exploration rate at the start",
+    p.add_argument("--epsilon-start", type=unit_interval, help=with_default("exploration rate at the start",
                                                                    defaults["epsilon_start"]))
-    p.add_argument("--epsilon-end", type=float, help=with_default("exploration rate after the decay",
+    p.add_argument("--epsilon-end", type=unit_interval, help=with_default("exploration rate after the decay",
                                                                  defaults["epsilon_end"]))
     decay = defaults["epsilon_decay"]
-    p.add_argument("--epsilon-decay", type=int, help=with_default(
+    p.add_argument("--epsilon-decay", type=positive_int, help=with_default(
         f"{unit} over which epsilon falls (exponential: e-folding time)",
         "half of --episodes" if decay is None else decay))
     p.add_argument("--epsilon-schedule", choices=["linear", "exponential"],
@@ -116,14 +122,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           description="Tabular Q-learning, then the greedy policy's mean return over evaluation "
                                       "episodes.")
     p.add_argument("env", help="gymnasium environment id, e.g. FrozenLake-v1, Taxi-v4")
-    p.add_argument("--episodes", type=int, help=with_default("training episodes", q["episodes"]))
-    p.add_argument("--lr", type=float, help=with_default("learning rate (step size of the Bellman update)", q["lr"]))
-    p.add_argument("--lr-end", type=float, help=with_default(
+    p.add_argument("--episodes", type=positive_int, help=with_default("training episodes", q["episodes"]))
+    p.add_argument("--lr", type=positive_float, help=with_default("learning rate (step size of the Bellman update)", q["lr"]))
+    p.add_argument("--lr-end", type=non_negative_float, help=with_default(
         "learning rate reached, linearly, when epsilon stops decaying", "constant lr" if q["lr_end"] is None
         else q["lr_end"]))
-    p.add_argument("--gamma", type=float, help=with_default("discount factor", q["gamma"]))
+    p.add_argument("--gamma", type=unit_interval, help=with_default("discount factor", q["gamma"]))
     _epsilon_flags(p, q, "episodes")
-    p.add_argument("--eval-episodes", type=int, help=with_default("greedy evaluation episodes after training",
+    p.add_argument("--eval-episodes", type=positive_int, help=with_default("greedy evaluation episodes after training",
                                                                   q["eval_episodes"]))
     _env_flags(p)
     p.set_defaults(run=cmd_q_learning)
@@ -137,18 +143,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--network", help="architecture file of the Q-network (default: networks/cartpole.yaml, "
                                      "or networks/cartpole_pixels.yaml with --pixels, sized to the environment)")
     options = [
-        ("--steps", int, "environment steps of training"),
-        ("--lr", float, "Adam learning rate"),
-        ("--gamma", float, "discount factor"),
-        ("--batch-size", int, "transitions per update"),
-        ("--buffer-size", int, "replay capacity (transitions)"),
-        ("--learning-starts", int, "steps of experience before the first update"),
-        ("--train-every", int, "environment steps between updates"),
-        ("--target-update", int, "steps between target-network updates"),
-        ("--tau", float, "target <- tau*online + (1-tau)*target (1: hard copy)"),
+        ("--steps", positive_int, "environment steps of training"),
+        ("--lr", positive_float, "Adam learning rate"),
+        ("--gamma", unit_interval, "discount factor"),
+        ("--batch-size", positive_int, "transitions per update"),
+        ("--buffer-size", positive_int, "replay capacity (transitions)"),
+        ("--learning-starts", non_negative_int, "steps of experience before the first update"),
+        ("--train-every", positive_int, "environment steps between updates"),
+        ("--target-update", positive_int, "steps between target-network updates"),
+        ("--tau", unit_interval, "target <- tau*online + (1-tau)*target (1: hard copy)"),
         ("--double", None, "Double DQN targets"),
-        ("--huber-delta", float, "where the Huber loss turns from quadratic to linear"),
-        ("--max-grad-norm", float, "gradient clipping by global norm"),
+        ("--huber-delta", positive_float, "where the Huber loss turns from quadratic to linear"),
+        ("--max-grad-norm", positive_float, "gradient clipping by global norm"),
     ]
     for flag, kind, text in options:
         default = d[flag[2:].replace("-", "_")]
@@ -157,11 +163,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         else:
             p.add_argument(flag, type=kind, help=with_default(text, default))
     _epsilon_flags(p, d, "steps")
-    p.add_argument("--eval-every", type=int, help=with_default(
+    p.add_argument("--eval-every", type=non_negative_int, help=with_default(
         "steps between greedy evaluations (0: none); the best is kept", d["eval_every"]))
-    p.add_argument("--eval-episodes", type=int, help=with_default("episodes per evaluation during training",
+    p.add_argument("--eval-episodes", type=positive_int, help=with_default("episodes per evaluation during training",
                                                                   d["eval_episodes"]))
-    p.add_argument("--final-episodes", type=int, help=with_default(
+    p.add_argument("--final-episodes", type=positive_int, help=with_default(
         "episodes of the final evaluation of the best weights", d["final_episodes"]))
     p.add_argument("--stop-return", type=float, help=with_default(
         "stop once an evaluation reaches this mean return", "never" if d["stop_return"] is None else d["stop_return"]))
@@ -169,20 +175,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help=with_default("learn from rendered frames (grayscale, resized, stacked) with a convolutional "
                                      "network; a transition keeps 2 x stack x size^2 bytes, so size --buffer-size "
                                      "to the memory", d["pixels"]))
-    p.add_argument("--frame-size", type=int, help=with_default("side of the square resized frames", d["frame_size"]))
-    p.add_argument("--frame-stack", type=int, help=with_default("frames stacked per observation", d["frame_stack"]))
-    p.add_argument("--checkpoint-every", type=int, help=with_default(
+    p.add_argument("--frame-size", type=positive_int, help=with_default("side of the square resized frames", d["frame_size"]))
+    p.add_argument("--frame-stack", type=positive_int, help=with_default("frames stacked per observation", d["frame_stack"]))
+    p.add_argument("--checkpoint-every", type=positive_int, help=with_default(
         "steps between checkpoints (written at episode ends)", d["checkpoint_every"]))
     add_flag(p, "threads", None, help=with_default("CPU BLAS threads (small Q-networks run fastest on one; 0 leaves "
                                                    "the BLAS default; needs threadpoolctl)", d["threads"]))
     add_flag(p, "resume")
     _env_flags(p)
-    p.set_defaults(run=cmd_dqn, compute=True, resumable=True)
+    p.set_defaults(run=cmd_dqn, compute=True, interrupted=resume_hint)
 
     p = rl_sub.add_parser("eval", formatter_class=HelpFormatter,
                           help="greedy evaluation of a checkpoint written by q-learning or dqn")
     p.add_argument("checkpoint")
-    p.add_argument("--episodes", type=int, default=100, help="episodes played")
+    p.add_argument("--episodes", type=positive_int, default=100, help="episodes played")
     add_flag(p, "seed", DEFAULT_SEED, help="seeds the episodes")
     p.set_defaults(run=cmd_eval)
 
@@ -355,7 +361,7 @@ def cmd_dqn(args) -> int:
         env, eval_env, agent = _dqn_setup(env_id, env_args, o, args.seed)
     except (ImportError, ValueError, FileNotFoundError) as e:
         raise CommandError(str(e)) from None
-    out = Path(args.out or f"runs/rl/dqn-{env_id}")
+    out = args.run_dir = Path(args.out or f"runs/rl/dqn-{env_id}")
     out.mkdir(parents=True, exist_ok=True)
     last, best = out / "last.ckpt", out / "best.ckpt"
     history = History()

@@ -24,16 +24,26 @@ from .common import (
     add_compute_flags,
     add_flag,
     add_flags,
+    check_device,
+    check_model_file,
     device_default,
     make_optimizer,
+    non_negative_int,
     parse_shape,
+    positive_int,
+    prepare_run_folder,
+    resume_hint,
 )
 
 DEFAULT_ARCHITECTURE = "lenet5"
 DEFAULT_DATA = "mnist"
 # The recipe of `profondo train` (LeNet-5 on MNIST, 99.2 % in the README); no library counterpart.
-TRAIN_RECIPE = {"epochs": 12, "batch_size": 64, "optimizer": "adam", "shift": 2, "val": 5000, "limit": 0}
+TRAIN_RECIPE = {"epochs": 12, "batch_size": 64, "optimizer": "adam", "shift": 2, "val": 5000, "limit": 0,
+                "schedule": "cosine", "early_stopping": 0}
+SCHEDULES = ("cosine", "step", "plateau", "none")
 EVAL_BATCH = 500
+# What a run writes into its folder: a second run there would mix with the first.
+RUN_FILES = ("last.ckpt", "best.ckpt", "history.csv", "history.json", "metrics.json", "curves.png", "summary.txt")
 
 
 def resolve_architecture(name_or_path: str) -> dict:
@@ -62,91 +72,221 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def _loaders(args: argparse.Namespace, input_shape: tuple[int, ...]):
     from ..data import DataLoader, Subset, load_dataset
-    from ..data.transforms import RandomShift
+    from ..data.transforms import Compose, RandomHorizontalFlip, RandomShift
 
     train = load_dataset(args.data, "train", root=args.data_dir)
     test = load_dataset(args.data, "test", root=args.data_dir)
     if tuple(train.x.shape[1:]) != tuple(input_shape):
         raise CommandError(f"the network expects inputs of shape {tuple(input_shape)}, "
                            f"{args.data} has images of shape {tuple(train.x.shape[1:])}")
+    val_n = min(args.val, len(train) // 5)  # at most a fifth (the default, 5,000, suits MNIST's 60,000)
     order = np.random.default_rng(args.seed).permutation(len(train))
-    val_n = min(args.val, len(train) // 5)
     train_idx, val_idx = order[val_n:], order[:val_n]
     if args.limit:
         train_idx = train_idx[: args.limit]
-        test = Subset(test, np.arange(min(args.limit, len(test))))
-    augment = RandomShift(args.shift) if args.shift else None
+    if args.test_limit:
+        test = Subset(test, np.arange(min(args.test_limit, len(test))))
+    augment = [RandomShift(args.shift)] if args.shift else []
+    if args.flip:
+        augment.append(RandomHorizontalFlip())
     train_loader = DataLoader(Subset(train, np.sort(train_idx)), args.batch_size, shuffle=True, seed=args.seed,
-                              transform=augment)
+                              transform=Compose(augment) if len(augment) > 1 else (augment or [None])[0])
     val_loader = DataLoader(Subset(train, np.sort(val_idx)), EVAL_BATCH) if val_n else None
-    test_loader = DataLoader(test, EVAL_BATCH)
-    return train_loader, val_loader, test_loader, getattr(train, "classes", None)
+    return train_loader, val_loader, test_loader_of(test), getattr(train, "classes", None)
+
+
+def test_loader_of(data):
+    from ..data import DataLoader
+
+    return DataLoader(data, EVAL_BATCH)
+
+
+def make_schedule(name: str, optimizer, epochs: int):
+    """The learning-rate schedule ``--schedule NAME`` means, stepped once per epoch."""
+    from ..optim import lr_scheduler
+
+    if name == "cosine":
+        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
+    if name == "step":
+        return lr_scheduler.StepLR(optimizer, max(epochs // 3, 1), gamma=0.1)
+    if name == "plateau":
+        return lr_scheduler.ReduceLROnPlateau(optimizer, patience=2)
+    return None
+
+
+def epoch_callbacks(out: Path, trainer_epochs: int, loader, batch_size: int, quiet: bool, title: str,
+                    monitor: str) -> list:
+    """What every image-classifier run writes per epoch: checkpoints, CSV and JSON history,
+    curves (with matplotlib), and the progress bar and result line."""
+    from ..train import CSVLogger, JSONLogger, ModelCheckpoint, PlotCurves, TrainingProgress
+
+    callbacks = [ModelCheckpoint(out, monitor=monitor), CSVLogger(out / "history.csv"),
+                 JSONLogger(out / "history.json"),
+                 TrainingProgress(len(loader), trainer_epochs, batch_size, bars=not quiet)]
+    try:
+        import matplotlib  # noqa: F401
+
+        callbacks.append(PlotCurves(out / "curves.png", title))
+    except ImportError:
+        print("matplotlib is not installed: no learning-curve PNG (pip install matplotlib)", file=sys.stderr)
+    return callbacks
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .. import architecture, manual_seed, optim
+    from .. import architecture, manual_seed
     from ..analysis import summary
-    from ..train import CSVLogger, JSONLogger, LRScheduler, ModelCheckpoint, PlotCurves, Trainer
+    from ..train import EarlyStopping, LRScheduler, Trainer
 
+    check_device(args.device)
     manual_seed(args.seed)
     arch = resolve_architecture(args.file or DEFAULT_ARCHITECTURE)
     model = architecture.from_dict(arch)
     input_shape = tuple(arch["input"])
+    name = arch.get("name", "model")
+    out = Path(args.out or f"runs/{name}-{args.data}")
+    prepare_run_folder(out, args.resume, False, ())  # --resume needs last.ckpt, before the data is read
     train_loader, val_loader, test_loader, classes = _loaders(args, input_shape)  # bad data fails first
-    out = Path(args.out or f"runs/{arch.get('name', 'model')}-{args.data}")
+    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
+    schedule = make_schedule(args.schedule, optimizer, args.epochs)
+    monitor = "val_accuracy" if val_loader else "loss"
+    if args.early_stopping and not val_loader:
+        raise CommandError("--early-stopping watches the validation loss: it needs --val N > 0")
+    prepare_run_folder(out, args.resume, args.overwrite, RUN_FILES)  # everything checked: now files change
+    args.run_dir = out
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.txt").write_text(summary(model, input_shape) + "\n")  # also printed
-    optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
-    schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
-    callbacks = [LRScheduler(schedule), ModelCheckpoint(out, monitor="val_accuracy" if val_loader else "loss"),
-                 CSVLogger(out / "history.csv"), JSONLogger(out / "history.json")]
-    try:
-        import matplotlib  # noqa: F401
-
-        callbacks.append(PlotCurves(out / "curves.png"))
-    except ImportError:
-        print("matplotlib is not installed: no learning-curve PNG (pip install matplotlib)", file=sys.stderr)
-    trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=not args.quiet)
+    callbacks = epoch_callbacks(out, args.epochs, train_loader, args.batch_size, args.quiet,
+                                f"{name} on {args.data} ({out})", monitor)
+    if schedule is not None:
+        callbacks.append(LRScheduler(schedule, monitor="val_loss"))
+    if args.early_stopping:
+        callbacks.append(EarlyStopping("val_loss", patience=args.early_stopping))
+    trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=False)
     trainer.metadata = {"classes": classes, "data": args.data}
     if args.resume:
-        last = out / "last.ckpt"
-        if not last.exists():
-            raise CommandError(f"--resume, but {last} does not exist")
-        done = trainer.resume(last)
-        print(f"resumed from {last}: {done} epochs completed")
-    print(f"training {arch.get('name')} on {args.data}: {len(train_loader.dataset)} images, "
-          f"{args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr}, device {args.device}")
+        done = trainer.resume(out / "last.ckpt")
+        print(f"resumed from {out / 'last.ckpt'}: {done} epochs completed")
+    print(f"training {name} on {args.data}: {len(train_loader.dataset)} images ({len(val_loader.dataset) if val_loader else 0} "
+          f"held out), {args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr} "
+          f"({args.schedule} schedule), device {args.device}")
     started = time.perf_counter()
     trainer.fit(train_loader, args.epochs, val_loader)
     elapsed = time.perf_counter() - started
     result = trainer.evaluate(test_loader, desc="test")
-    report = {"architecture": arch.get("name"), "data": args.data, "epochs": trainer.epoch,
-              "test_accuracy": result["accuracy"], "test_loss": result["loss"], "train_seconds": elapsed,
-              "classes": classes}
+    report = {"architecture": name, "data": args.data, "epochs": trainer.epoch,
+              "test_accuracy": result["accuracy"], "test_loss": result["loss"], "test_images": len(test_loader.dataset),
+              "train_seconds": elapsed, "classes": classes}
     (out / "metrics.json").write_text(json.dumps(report, indent=1, default=str))
-    print(f"test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) after {trainer.epoch} epochs, "
-          f"{elapsed / 60:.1f} min of training; checkpoints, curves and logs in {out}/")
+    print(f"test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) on {len(test_loader.dataset)} images "
+          f"after {trainer.epoch} epochs, {elapsed / 60:.1f} min of training; checkpoints, curves and logs in {out}/")
     return 0
+
+
+class Classifier:
+    """A checkpoint's network or an .edge plan, as eval and predict use it: logits for a batch,
+    the per-sample input shape, and what the run recorded (data set, class names)."""
+
+    def __init__(self, path: str, device: str = "cpu") -> None:
+        check_model_file(path, edge=True)
+        if path.endswith(".edge"):
+            from ..edge import EdgeModel
+
+            self.edge = EdgeModel.load(path)
+            self.model = None
+            self.input_shape = tuple(self.edge.input_shape)
+            self.meta = dict(self.edge.plan.get("extra", {}))
+        else:
+            from ..io.model import load_model
+
+            self.model, ckpt = load_model(path)
+            self.model.eval()
+            arch = ckpt.meta.get("architecture") or ckpt.meta.get("extra", {}).get("module") or {}
+            if "input" not in arch:
+                raise CommandError(f"{path} does not record its input shape (no architecture file)")
+            self.input_shape = tuple(arch["input"])
+            self.meta = dict(ckpt.meta.get("extra", {}))
+            if device != "cpu":
+                self.model.to(device)
+        self.device = device
+        self.data, self.classes = self.meta.get("data"), self.meta.get("classes")
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        if self.model is None:
+            return self.edge(np.ascontiguousarray(x, np.float32))
+        from ..autograd import no_grad
+        from ..backend import device, move
+        from ..tensor import Tensor
+
+        with no_grad():
+            dev = device(self.device)
+            out = self.model(Tensor(move(x, dev) if dev.type != "cpu" else x))
+            return np.asarray(move(out.data, device("cpu")))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..data import DataLoader, load_dataset
-    from ..io.model import load_model
-    from ..train import Trainer, confusion_matrix, format_confusion
+    from ..data import load_dataset
+    from ..train import confusion_matrix, format_confusion
+    from ..train.progress import ProgressBar
 
-    model, _ = load_model(args.checkpoint)
-    test = load_dataset(args.data, args.split, root=args.data_dir)
-    trainer = Trainer(model, device=args.device, progress=not args.quiet)
-    logits = trainer.predict(DataLoader(test, EVAL_BATCH))
+    check_device(args.device)
+    net = Classifier(args.checkpoint, args.device)
+    data = args.data or net.data
+    if data is None:
+        raise CommandError(f"{args.checkpoint} does not record the data set it was trained on: pass --data NAME")
+    if args.data and net.data and args.data != net.data:
+        print(f"note: {args.checkpoint} was trained on {net.data}; evaluating on {args.data} as asked",
+              file=sys.stderr)
+    test = load_dataset(data, args.split, root=args.data_dir)
+    if tuple(test.x.shape[1:]) != net.input_shape:
+        raise CommandError(f"the network expects inputs of shape {net.input_shape}, {data} has images of shape "
+                           f"{tuple(test.x.shape[1:])}")
+    bar = ProgressBar((len(test) + EVAL_BATCH - 1) // EVAL_BATCH, "evaluate", enabled=not args.quiet, leave=False)
+    outputs = []
+    for start in range(0, len(test), EVAL_BATCH):
+        outputs.append(net.logits(np.asarray(test.x[start:start + EVAL_BATCH], np.float32)))
+        bar.update(1, len(outputs[-1]))
+    bar.close()
+    logits = np.concatenate(outputs)
+    labels = np.asarray(test.y)
+    if labels.max() >= logits.shape[1]:
+        raise CommandError(f"{data} has {labels.max() + 1} classes, the network outputs {logits.shape[1]}")
     predicted = logits.argmax(axis=1)
-    n_classes = logits.shape[1]
-    print(f"{args.data} {args.split}: accuracy {(predicted == test.y).mean():.2%} on {len(test)} images")
-    print(format_confusion(confusion_matrix(predicted, test.y, n_classes), getattr(test, "classes", None)))
+    classes = net.classes or getattr(test, "classes", None)
+    print(f"{data} {args.split}: accuracy {(predicted == labels).mean():.2%} on {len(test)} images")
+    print(format_confusion(confusion_matrix(predicted, labels, logits.shape[1]), classes))
     return 0
 
 
-def read_image(path: str, shape: tuple[int, ...], invert: bool) -> np.ndarray:
-    """An image file (or .npy) as a float32 (C, H, W) array in [0, 1] of the network's input size."""
+def _centre_like_mnist(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """MNIST's preprocessing of a light-on-dark stroke image: the strokes' bounding box scaled
+    to fit a 20x20 box (of 28x28), placed so that their centre of mass is the image centre."""
+    from PIL import Image
+
+    ink = img > 0.2 * img.max() if img.max() > 0 else np.zeros(img.shape, bool)
+    if not ink.any():
+        return np.asarray(Image.fromarray(img).resize((out_w, out_h), Image.BILINEAR), np.float32)
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    crop = img[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    box_h, box_w = max(round(out_h * 20 / 28), 1), max(round(out_w * 20 / 28), 1)
+    scale = min(box_h / crop.shape[0], box_w / crop.shape[1])
+    size = (max(round(crop.shape[1] * scale), 1), max(round(crop.shape[0] * scale), 1))
+    small = np.asarray(Image.fromarray(crop).resize(size, Image.LANCZOS), np.float32).clip(0, None)
+    canvas = np.zeros((out_h, out_w), np.float32)
+    total = small.sum()
+    cy = (small.sum(1) @ np.arange(small.shape[0])) / total if total else small.shape[0] / 2
+    cx = (small.sum(0) @ np.arange(small.shape[1])) / total if total else small.shape[1] / 2
+    top = int(np.clip(round((out_h - 1) / 2 - cy), 0, out_h - small.shape[0]))
+    left = int(np.clip(round((out_w - 1) / 2 - cx), 0, out_w - small.shape[1]))
+    canvas[top:top + small.shape[0], left:left + small.shape[1]] = small
+    return canvas
+
+
+def read_image(path: str, shape: tuple[int, ...], invert: bool | None = None, centre: bool = False) -> np.ndarray:
+    """An image file (or .npy) as a float32 (C, H, W) array in [0, 1] of the network's input size.
+
+    For one-channel networks, ``invert=None`` inverts an image whose border is light (dark
+    strokes on paper; MNIST's digits are light on black), and ``centre`` centres the strokes
+    as MNIST's preprocessing did."""
     if path.endswith(".npy"):
         img = np.load(path, allow_pickle=False).astype(np.float32)
         img = img / 255.0 if img.max() > 1.0 else img
@@ -155,33 +295,50 @@ def read_image(path: str, shape: tuple[int, ...], invert: bool) -> np.ndarray:
                                f"{tuple(shape)}, received an array of shape {img.shape}")
         return img.reshape(shape)
     try:
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
     except ImportError:
         raise CommandError("reading image files needs Pillow (pip install pillow), or pass .npy files") from None
+    if len(shape) != 3 or shape[0] not in (1, 3):
+        raise CommandError(f"{path}: image files fit networks with inputs of shape (1 or 3, H, W); this one takes "
+                           f"{tuple(shape)}: pass a .npy array")
     c, h, w = shape
-    with Image.open(path) as im:
-        im = im.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-        img = np.asarray(im, dtype=np.float32) / 255.0
-    img = img[None] if c == 1 else img.transpose(2, 0, 1)
-    return 1.0 - img if invert else img
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if c == 1 else "RGB")
+            if c == 1:
+                full = np.asarray(im, dtype=np.float32) / 255.0
+            else:
+                img = np.asarray(im.resize((w, h), Image.BILINEAR), dtype=np.float32).transpose(2, 0, 1) / 255.0
+    except UnidentifiedImageError:
+        raise CommandError(f"{path} is not an image file Pillow can read (PNG, JPEG, ...), nor a .npy array") \
+            from None
+    if c == 3:
+        return 1.0 - img if invert else img
+    border = np.concatenate([full[0], full[-1], full[:, 0], full[:, -1]]).mean()
+    if invert is None:
+        invert = bool(border > 0.5)
+        if invert:
+            print(f"{path}: light background (border mean {border:.2f}): inverted to light strokes on dark, as "
+                  "the network was trained (--no-invert keeps it as it is)", file=sys.stderr)
+    if invert:
+        full = 1.0 - full
+    if centre:
+        return _centre_like_mnist(full, h, w)[None]
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(full).resize((w, h), Image.BILINEAR), np.float32)[None]
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from ..autograd import no_grad
-    from ..functional import softmax
-    from ..io.model import load_model
-    from ..tensor import Tensor
-
-    model, ckpt = load_model(args.checkpoint)
-    model.eval()
-    shape = tuple(ckpt.meta["architecture"]["input"])
-    batch = np.stack([read_image(p, shape, args.invert) for p in args.images])
-    with no_grad():
-        probs = softmax(model(Tensor(batch)), axis=1).numpy()
-    classes = ckpt.meta.get("extra", {}).get("classes")
+    net = Classifier(args.checkpoint)
+    centre = args.centre if args.centre is not None else net.data == "mnist"
+    batch = np.stack([read_image(p, net.input_shape, args.invert, centre) for p in args.images])
+    logits = net.logits(batch)
+    probs = np.exp(logits - logits.max(1, keepdims=True))
+    probs /= probs.sum(1, keepdims=True)
     for path, p in zip(args.images, probs):
         top = np.argsort(p)[::-1][: args.top]
-        best = ", ".join(f"{classes[i] if classes else i} {p[i]:.1%}" for i in top)
+        best = ", ".join(f"{net.classes[i] if net.classes else i} {p[i]:.1%}" for i in top)
         print(f"{path}: {best}")
     return 0
 
@@ -194,39 +351,60 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", help="input shape, e.g. 3,32,32 (default: the file's)")
     p.set_defaults(run=cmd_summary)
 
-    p = sub.add_parser("train", formatter_class=HelpFormatter, help="train a network (default: LeNet-5 on MNIST)")
+    p = sub.add_parser("train", formatter_class=HelpFormatter, help="train a network (default: LeNet-5 on MNIST)",
+                       description="Train an image classifier. Writes into OUT: last.ckpt (every epoch, for\n"
+                                   "--resume), best.ckpt (best validation accuracy), history.csv and .json,\n"
+                                   "curves.png, summary.txt and metrics.json. A folder that holds a run is\n"
+                                   "refused unless --resume or --overwrite says what to do with it.")
     p.add_argument("file", nargs="?", help=f"architecture file or zoo name (default: {DEFAULT_ARCHITECTURE})")
     add_flag(p, "data", DEFAULT_DATA)
     add_flag(p, "data_dir")
     add_flags(p, ("epochs", "batch_size"), **TRAIN_RECIPE)
     add_flag(p, "lr", adam_default("lr"))
     add_flag(p, "weight_decay", adam_default("weight_decay"))
-    add_flags(p, ("optimizer", "shift"), **TRAIN_RECIPE)
-    p.add_argument("--val", type=int, default=TRAIN_RECIPE["val"], help="training images held out for validation")
-    p.add_argument("--limit", type=int, default=TRAIN_RECIPE["limit"],
-                   help="train on only the first N images, test on the first N (0: all)")
+    add_flags(p, ("optimizer",), **TRAIN_RECIPE)
+    p.add_argument("--schedule", choices=SCHEDULES, default=TRAIN_RECIPE["schedule"],
+                   help="learning rate per epoch: cosine (from --lr to 0 over --epochs), step (x0.1 after each third "
+                        "of the epochs), plateau (x0.1 when the validation loss stalls 2 epochs) or none")
+    p.add_argument("--early-stopping", metavar="PATIENCE", type=non_negative_int,
+                   default=TRAIN_RECIPE["early_stopping"],
+                   help="stop when the validation loss has not improved for PATIENCE epochs (0: never)")
+    add_flags(p, ("shift",), **TRAIN_RECIPE)
+    p.add_argument("--flip", action="store_true", help="augmentation: random horizontal flips (not for digits)")
+    p.add_argument("--val", type=non_negative_int, default=TRAIN_RECIPE["val"],
+                   help="training images held out (chosen at random with --seed) for validation and best.ckpt")
+    p.add_argument("--limit", type=non_negative_int, default=TRAIN_RECIPE["limit"],
+                   help="train on only N of the remaining training images (0: all)")
+    p.add_argument("--test-limit", type=non_negative_int, default=0,
+                   help="test on only the first N test images (0: all)")
     add_flag(p, "device", device_default())
     add_compute_flags(p)
     add_flag(p, "seed", DEFAULT_SEED)
     add_flag(p, "out", help="output folder (default: runs/NAME-DATA)")
-    add_flags(p, ("resume", "quiet"))
-    p.set_defaults(run=cmd_train, resumable=True)
+    add_flags(p, ("resume", "overwrite", "quiet"))
+    p.set_defaults(run=cmd_train, interrupted=resume_hint)
 
     p = sub.add_parser("eval", formatter_class=HelpFormatter,
-                       help="accuracy and confusion matrix of a checkpoint on a dataset")
-    p.add_argument("checkpoint")
-    add_flag(p, "data", DEFAULT_DATA)
+                       help="accuracy and confusion matrix of a checkpoint or .edge plan on a data set")
+    p.add_argument("checkpoint", help="a .ckpt written by profondo train, finetune or import, or an .edge plan")
+    add_flag(p, "data", help="data set: mnist, fashion-mnist, cifar10 or digits (default: the one the checkpoint "
+                             "was trained on)")
     add_flag(p, "data_dir")
-    p.add_argument("--split", default="test", help="the part of the data set: train or test")
+    p.add_argument("--split", default="test", choices=("train", "test"), help="the part of the data set")
     add_flag(p, "device", device_default())
     add_compute_flags(p)
     add_flag(p, "quiet")
     p.set_defaults(run=cmd_eval)
 
     p = sub.add_parser("predict", formatter_class=HelpFormatter,
-                       help="classify image files (PNG/JPEG via Pillow, or .npy)")
-    p.add_argument("checkpoint")
-    p.add_argument("images", nargs="+")
-    p.add_argument("--top", type=int, default=3, help="classes shown per image")
-    p.add_argument("--invert", action="store_true", help="dark strokes on a light background (MNIST is the reverse)")
+                       help="classify image files (PNG/JPEG via Pillow, or .npy) with a checkpoint or .edge plan")
+    p.add_argument("checkpoint", help="a .ckpt written by profondo train, finetune or import, or an .edge plan")
+    p.add_argument("images", nargs="+", help="image files (resized to the network's input) or .npy arrays")
+    p.add_argument("--top", type=positive_int, default=3, help="classes shown per image")
+    p.add_argument("--invert", action=argparse.BooleanOptionalAction, default=None,
+                   help="invert gray images: dark strokes on a light background become light on dark, as in MNIST "
+                        "(default: when the image's border is light)")
+    p.add_argument("--centre", action=argparse.BooleanOptionalAction, default=None,
+                   help="centre gray strokes as MNIST did (scaled into 20x20 of 28x28, centre of mass in the middle; "
+                        "default: for networks trained on mnist)")
     p.set_defaults(run=cmd_predict)

@@ -21,9 +21,15 @@ from .common import (
     add_compute_flags,
     add_flag,
     add_flags,
+    check_device,
+    check_model_file,
     device_default,
     library_default,
     make_optimizer,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    prepare_run_folder,
 )
 
 EFFICIENTNET = "efficientnet-lite0"
@@ -66,6 +72,7 @@ def _network(name: str):
         return efficientnet_lite0(), None, None
     from ..io.model import load_model
 
+    check_model_file(name)
     model, ckpt = load_model(name)
     return model, tuple(ckpt.meta["architecture"]["input"]), ckpt
 
@@ -80,8 +87,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from .. import manual_seed, transfer
     from ..data import DataLoader, Subset
     from ..data.transforms import RandomShift
-    from ..train import CSVLogger, ModelCheckpoint, Trainer
+    from ..train import Trainer
+    from .train import RUN_FILES, epoch_callbacks
 
+    check_device(args.device)
     manual_seed(args.seed)
     if args.checkpoint == EFFICIENTNET:
         raise CommandError("finetune takes a profondo checkpoint; for EfficientNet-Lite0 use "
@@ -99,11 +108,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     if labels.min() < 0 or labels.max() >= args.classes:
         raise CommandError(f"--classes {args.classes}, but {args.data} has labels {labels.min()}..{labels.max()}")
     out = Path(args.out or f"runs/{model.spec.name}-finetune-{args.data}")
+    optimizer = make_optimizer(args.optimizer, groups, args.lr, args.weight_decay)
+    prepare_run_folder(out, False, args.overwrite, RUN_FILES)  # everything checked: now files change
+    args.run_dir = out
     augment = RandomShift(args.shift) if args.shift else None
     loader = DataLoader(Subset(train, idx), args.batch_size, shuffle=True, seed=args.seed, transform=augment)
-    trainer = Trainer(model, make_optimizer(args.optimizer, groups, args.lr, args.weight_decay), device=args.device,
-                      callbacks=[ModelCheckpoint(out, monitor="loss"), CSVLogger(out / "history.csv")],
-                      progress=not args.quiet)
+    callbacks = epoch_callbacks(out, args.epochs, loader, args.batch_size, args.quiet,
+                                f"{args.checkpoint} fine-tuned on {args.data} ({out})", monitor="loss")
+    trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=False)
     trainer.metadata = {"classes": getattr(train, "classes", None), "data": args.data,
                         "finetuned_from": str(args.checkpoint), "freeze_until": args.freeze_until}
     print(f"fine-tuning {args.checkpoint} on {len(idx)} {args.data} images: head {transfer.head_name(model)} -> "
@@ -120,6 +132,14 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     print(f"test accuracy {result['accuracy']:.2%} on {len(test[1])} images after {elapsed:.1f} s of training; "
           f"checkpoints in {out}/")
     return 0
+
+
+def _finetune_interrupted(args: argparse.Namespace) -> str:
+    last = Path(args.run_dir) / "last.ckpt" if getattr(args, "run_dir", None) else None
+    if last is not None and last.exists():
+        return (f"{last} holds the weights of the last completed epoch (finetune does not resume: "
+                f"`profondo eval {last}` scores them)")
+    return "nothing was saved: no epoch had completed"
 
 
 def cmd_features(args: argparse.Namespace) -> int:
@@ -139,6 +159,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         transfer.get_layer(model, args.layer)
     except KeyError as e:
         raise CommandError(e.args[0]) from None
+    check_device(args.device)
     started = time.perf_counter()
     options = dict(batch_size=args.batch_size, transform=transform, progress=not args.quiet, device=args.device)
     x_train = transfer.extract_features(model, args.layer, train.x[idx], **options)
@@ -167,8 +188,8 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 def _data_flags(p: argparse.ArgumentParser) -> None:
     add_flag(p, "data", required=True)
-    p.add_argument("--limit", type=int, default=0, help="use N randomly chosen labelled training images (0: all)")
-    p.add_argument("--test-limit", type=int, default=0, help="evaluate on N randomly chosen test images (0: all)")
+    p.add_argument("--limit", type=non_negative_int, default=0, help="use N randomly chosen labelled training images (0: all)")
+    p.add_argument("--test-limit", type=non_negative_int, default=0, help="evaluate on N randomly chosen test images (0: all)")
 
 
 def _run_flags(p: argparse.ArgumentParser) -> None:
@@ -189,7 +210,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                        help="retrain a checkpoint's network on new classes (new output layer)")
     p.add_argument("checkpoint", help="a profondo checkpoint (.ckpt) whose network has an architecture file")
     _data_flags(p)
-    p.add_argument("--classes", type=int, required=True, help="classes of the new output layer")
+    p.add_argument("--classes", type=positive_int, required=True, help="classes of the new output layer")
     p.add_argument("--freeze-until", metavar="LAYER", help="freeze the layers from the input up to LAYER (included)")
     p.add_argument("--lr-mult", action="append", default=[], metavar="LAYER=MULT",
                    help="learning-rate multiplier of a layer or shell pattern, e.g. conv2=0.1 or 'conv*=0.1' "
@@ -203,7 +224,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_flag(p, "shift", FINETUNE_RECIPE["shift"])
     _run_flags(p)
     add_flag(p, "out", help="output folder (default: runs/NAME-finetune-DATA)")
-    p.set_defaults(run=cmd_finetune)
+    add_flag(p, "overwrite")
+    p.set_defaults(run=cmd_finetune, interrupted=_finetune_interrupted)
 
     p = sub.add_parser("features", formatter_class=HelpFormatter,
                        help="a layer's activations as features for an SVM or logistic regression")
@@ -214,12 +236,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _data_flags(p)
     p.add_argument("--svm", action="store_true", help="a linear SVM (needs scikit-learn)")
     p.add_argument("--logreg", action="store_true", help="profondo's logistic regression (the default without --svm)")
-    p.add_argument("--C", type=float, default=library_default(transfer.linear_svm, "C"),
+    p.add_argument("--C", type=positive_float, default=library_default(transfer.linear_svm, "C"),
                    help="SVM regularisation (smaller: stronger)")
     add_flag(p, "weight_decay", library_default(transfer.LogisticRegression, "weight_decay"),
              help="logistic regression L2 penalty")
     add_flag(p, "epochs", library_default(transfer.LogisticRegression, "epochs"), help="logistic regression epochs")
-    p.add_argument("--image-size", type=int, default=library_default(preprocess, "size"),
+    p.add_argument("--image-size", type=positive_int, default=library_default(preprocess, "size"),
                    help=f"input size for {EFFICIENTNET} (images are resized)")
     add_flag(p, "batch_size", library_default(transfer.extract_features, "batch_size"),
              help="images per forward pass")

@@ -48,15 +48,11 @@ class History:
 def plot_learning_curve(history: History, path: str | os.PathLike, title: str = "", window: int = 100) -> Path:
     """Episode returns against environment steps, their moving mean over ``window`` episodes
     and the greedy evaluations, as a PNG (needs matplotlib)."""
-    try:
-        import matplotlib
+    from ..train.plots import figure, save
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("the learning-curve PNG needs matplotlib: pip install matplotlib") from None
     steps, returns = np.asarray(history.steps), np.asarray(history.returns)
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig = figure((8, 4.5))
+    ax = fig.subplots()
     if len(returns):
         ax.plot(steps, returns, ".", ms=2, alpha=0.35, color="tab:blue", label="episode return")
         cumulative = np.concatenate([[0.0], np.cumsum(returns)])
@@ -74,8 +70,4 @@ def plot_learning_curve(history: History, path: str | os.PathLike, title: str = 
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save(fig, path)

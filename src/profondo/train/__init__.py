@@ -9,10 +9,10 @@ from .callbacks import (
                         LRScheduler,
                         ModelCheckpoint,
                         PlotCurves,
-                        plot_history,
 )
 from .metrics import accuracy, confusion_matrix, format_confusion
-from .progress import ProgressBar
+from .plots import plot_history
+from .progress import ProgressBar, TrainingProgress
 from .state import load_model, restore_training_state, save_training_state
 from .step import StepOutput, TrainStep
 from .trainer import Trainer

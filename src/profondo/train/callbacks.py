@@ -8,7 +8,7 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
+from .plots import plot_history
 
 
 class Callback:
@@ -144,39 +144,10 @@ class JSONLogger(Callback):
 
 
 class PlotCurves(Callback):
-    """Redraw the learning curves PNG after every epoch (needs matplotlib)."""
+    """Redraw the learning curves PNG after every epoch, titled ``title`` (needs matplotlib)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | os.PathLike, title: str = "") -> None:
+        self.path, self.title = Path(path), title
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        plot_history(self.trainer.history, self.path)
-
-
-def plot_history(history: dict[str, list[float]], path: str | os.PathLike, title: str = "") -> Path:
-    """Loss and accuracy against epochs, train and validation, as a PNG."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ImportError("plotting learning curves needs matplotlib: pip install matplotlib") from None
-    epochs = np.arange(1, len(history.get("loss", [])) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, key in zip(axes, ("loss", "accuracy")):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            values = history.get(prefix + key)
-            if values:
-                ax.plot(epochs[: len(values)], values, style, marker="o", label=(prefix or "train_") + key)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(key)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(title)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+        plot_history(self.trainer.history, self.path, self.title)
