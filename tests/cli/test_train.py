@@ -1,5 +1,6 @@
 """``profondo summary``, ``train``, ``eval`` and ``predict``, run as a user runs them."""
 
+import csv
 import json
 
 import numpy as np
@@ -70,3 +71,125 @@ def test_a_missing_checkpoint_is_a_user_error(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "none.ckpt")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("profondo: error: ") and "none.ckpt" in err and "Traceback" not in err
+
+
+# --- a new user's first runs (digits: scikit-learn's 8x8 images, in memory, seconds to train) -----------
+NET = "name: tiny\ninput: [1, 8, 8]\nlayers:\n  - flatten\n  - dense: {units: 10, activation: softmax}\n"
+
+
+@pytest.fixture
+def digits_net(tmp_path):
+    from profondo.data import DatasetNotFoundError, load_dataset
+
+    try:
+        load_dataset("digits", "train")
+    except (DatasetNotFoundError, ImportError) as e:
+        pytest.skip(f"digits not available: {e}")
+    path = tmp_path / "net.yaml"
+    path.write_text(NET)
+    return str(path)
+
+
+def _train(net, out, *extra):
+    return main(["train", net, "--data", "digits", "--epochs", "2", "--val", "200", "--shift", "0", "--out", str(out),
+                 "--quiet", *extra])
+
+
+def test_a_second_run_into_the_same_folder_is_refused(digits_net, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(digits_net, out) == 0
+    best, rows = (out / "best.ckpt").read_bytes(), (out / "history.csv").read_text()
+    capsys.readouterr()
+    assert _train(digits_net, out, "--limit", "50") == 1
+    err = capsys.readouterr().err
+    assert f"profondo: error: {out} already holds a run (last.ckpt, best.ckpt" in err and "--overwrite" in err
+    assert (out / "best.ckpt").read_bytes() == best and (out / "history.csv").read_text() == rows
+    assert _train(digits_net, out, "--limit", "50", "--epochs", "1", "--overwrite") == 0
+    assert len((out / "history.csv").read_text().splitlines()) == 2  # header and the new run's one epoch
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
+
+
+def test_eval_predict_and_finetune_use_the_data_set_the_checkpoint_records(digits_net, tmp_path, capsys):
+    from profondo.data import load_dataset
+
+    out = tmp_path / "run"
+    assert _train(digits_net, out) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out / "best.ckpt"), "--quiet"]) == 0  # not MNIST: the checkpoint says digits
+    text = capsys.readouterr().out
+    assert text.startswith("digits test: accuracy ") and "on 449 images" in text
+    assert main(["export", str(out / "best.ckpt"), "--edge", str(tmp_path / "tiny.edge")]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "tiny.edge"), "--quiet"]) == 0  # an .edge plan runs too
+    assert capsys.readouterr().out.splitlines()[0] == text.splitlines()[0]
+    np.save(tmp_path / "x.npy", load_dataset("digits", "test").x[0])
+    assert main(["predict", str(tmp_path / "tiny.edge"), str(tmp_path / "x.npy")]) == 0
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'x.npy'}: ")
+    ft = tmp_path / "ft"
+    assert main(["finetune", str(out / "best.ckpt"), "--data", "digits", "--classes", "10", "--epochs", "1",
+                 "--out", str(ft), "--quiet"]) == 0
+    assert (ft / "history.json").exists() and (ft / "history.csv").exists()
+    assert main(["eval", str(ft / "best.ckpt"), "--quiet"]) == 0
+    assert capsys.readouterr().out.count("digits test: accuracy") == 1
+
+
+def test_quiet_keeps_one_result_line_per_epoch_on_stdout(digits_net, tmp_path, capsys):
+    assert _train(digits_net, tmp_path / "run") == 0
+    out, err = capsys.readouterr()
+    lines = [line for line in out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert "val_accuracy" in lines[0] and "ETA" in lines[0] and "ETA" not in lines[1]
+    assert "epoch" not in err  # no bars with --quiet
+
+
+def test_arguments_are_checked_before_anything_is_written(digits_net, tmp_path, capsys):
+    out = tmp_path / "run"
+    for extra in (["--optimizer", "adm"], ["--epochs", "0"], ["--device", "cuda:x"], ["--data", "nosuch"]):
+        assert _train(digits_net, out, *extra) in (1, 2), extra
+        assert not out.exists(), extra
+        assert "Model:" not in capsys.readouterr().out, extra  # the summary is not printed first
+    import profondo
+
+    if not profondo.cuda_available():
+        assert _train(digits_net, out, "--device", "cuda") == 1
+        assert "--device cuda: no CUDA GPU is available" in capsys.readouterr().err and not out.exists()
+
+
+def test_schedule_and_early_stopping_options(digits_net, tmp_path):
+    out = tmp_path / "step"
+    assert _train(digits_net, out, "--epochs", "3", "--schedule", "step") == 0
+    rows = list(csv.DictReader((out / "history.csv").open()))
+    np.testing.assert_allclose([float(r["lr"]) for r in rows], [1e-3, 1e-4, 1e-5])  # x0.1 after each third
+    out = tmp_path / "stop"
+    assert _train(digits_net, out, "--epochs", "30", "--early-stopping", "1", "--lr", "1") == 0
+    assert json.loads((out / "metrics.json").read_text())["epochs"] < 30
+    out = tmp_path / "none"
+    assert _train(digits_net, out, "--schedule", "none") == 0
+    assert "lr" not in next(csv.DictReader((out / "history.csv").open()))
+
+
+def test_limit_cuts_the_training_set_and_test_limit_the_test_set(digits_net, tmp_path):
+    out = tmp_path / "run"
+    assert _train(digits_net, out, "--limit", "100") == 0
+    assert json.loads((out / "metrics.json").read_text())["test_images"] == 449  # the whole test set
+    assert _train(digits_net, out, "--test-limit", "100", "--overwrite") == 0
+    assert json.loads((out / "metrics.json").read_text())["test_images"] == 100
+
+
+def test_predict_inverts_and_centres_a_photo_of_a_dark_digit(tmp_path, capsys):
+    from PIL import Image
+
+    from profondo.cli.train import read_image
+
+    digit = np.zeros((28, 28), np.float32)  # a light ring on black, centred as MNIST's digits are
+    yy, xx = np.mgrid[:28, :28]
+    digit[(np.hypot(yy - 13.5, xx - 13.5) > 5) & (np.hypot(yy - 13.5, xx - 13.5) < 9)] = 1.0
+    paper = np.ones((150, 200), np.float32)  # a photo: dark ink on white, small and off-centre
+    ring = np.asarray(Image.fromarray(digit[4:24, 4:24]).resize((60, 60), Image.BILINEAR))
+    paper[20:80, 110:170] = 1.0 - ring
+    Image.fromarray((paper * 255).astype(np.uint8)).save(tmp_path / "photo.png")
+    img = read_image(str(tmp_path / "photo.png"), (1, 28, 28), invert=None, centre=True)[0]
+    assert "light background" in capsys.readouterr().err
+    assert np.corrcoef(img.ravel(), digit.ravel())[0, 1] > 0.8
+    kept = read_image(str(tmp_path / "photo.png"), (1, 28, 28), invert=False)[0]
+    assert np.corrcoef(kept.ravel(), digit.ravel())[0, 1] < 0.2

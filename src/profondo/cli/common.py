@@ -109,7 +109,8 @@ def device_name(text: str) -> str:
     from ..backend import device
 
     try:
-        return str(device(text))
+        device(text)
+        return text.strip()
     except (TypeError, ValueError):
         raise argparse.ArgumentTypeError(f"expected cpu, cuda or cuda:N, received {text!r}") from None
 
@@ -118,7 +119,9 @@ def check_device(name: str) -> None:
     """A cuda device must exist before a command reads data or writes a file."""
     from ..backend import cuda_available
 
-    if name != "cpu" and not cuda_available():
+    from ..backend import device
+
+    if device(name).type != "cpu" and not cuda_available():
         raise CommandError(f"--device {name}: no CUDA GPU is available here (CuPy missing or no GPU seen; "
                            "pip install 'profondo[gpu]' on a machine with a GPU), use --device cpu")
 

@@ -45,7 +45,7 @@ def history_figure(history: dict[str, list[float]], title: str = ""):
                 ax.plot(epochs[: len(values)], values, style, marker="o", label=(prefix or "train_") + key)
         ax.set_xlabel("epoch")
         ax.set_ylabel(key)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # a 1-epoch run has no epoch 0.5
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 0.5
         if len(epochs):
             ax.set_xlim(0.5, len(epochs) + 0.5)
         ax.grid(alpha=0.3)

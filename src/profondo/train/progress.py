@@ -96,9 +96,7 @@ class ProgressBar:
         head = f"{self.desc} " if self.desc else ""
         count = f" {self.count}/{self.total}"
         values = [_value(k, v) for k, v in self.values.items()]
-        tail = []
-        if self.samples and elapsed > 0:
-            tail.append(f"{self.samples / elapsed:,.0f} samples/s")
+        rate = [f"{self.samples / elapsed:,.0f} samples/s"] if self.samples and elapsed > 0 else []
         if self.count < self.total and self.count:
             eta = f"ETA {_clock(elapsed / self.count * (self.total - self.count))}"
         else:
@@ -106,20 +104,19 @@ class ProgressBar:
         left = self.run_eta(min(self.count / self.total, 1.0)) if self.run_eta and self.count else None
         if left is not None:
             eta += f" (run {_clock(left)})"
-        tail.append(eta)
 
         def text(bar_width: int, shown: list[str]) -> str:
             filled = int(min(self.count / self.total, 1.0) * bar_width)
             bar = f"[{'#' * filled}{'.' * (bar_width - filled)}]" if bar_width else ""
-            return " ".join([head + bar + count, *shown, *tail]).replace("  ", " ").strip()
+            return " ".join([head + bar + count, *shown, eta]).replace("  ", " ").strip()
 
-        full = text(self.width, values)
+        full = text(self.width, values + rate)
         if columns is None or len(full) <= columns:
             return full
-        spare = columns - len(text(0, values)) - 2  # the bar shrinks first (to 8), ...
+        spare = columns - len(text(0, values + rate)) - 2  # the bar shrinks first (to 8), ...
         if spare >= 8:
-            return text(min(spare, self.width), values)
-        for keep in range(len(values) - 1, -1, -1):  # ... then the values go, from the right, ...
+            return text(min(spare, self.width), values + rate)
+        for keep in range(len(values), -1, -1):  # ... then the rate goes, then the values from the right, ...
             if len(text(8, values[:keep])) <= columns:
                 return text(8, values[:keep])
         return text(0, [])[:columns]  # ... and a terminal narrower than that gets what fits
