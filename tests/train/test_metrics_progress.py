@@ -48,7 +48,7 @@ def test_a_live_bar_never_wraps_an_80_column_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     out = _Terminal()
     bar = ProgressBar(860, "epoch 10/12", stream=out, run_eta=lambda fraction: 3600.0)
-    for i in range(860):
+    for _ in range(860):
         bar.update(1, 64, loss=0.123456, acc=0.987654, lr=0.001)
         bar.last_draw = 0  # draw every update, as a slow epoch would
     bar.close()

@@ -117,9 +117,7 @@ def device_name(text: str) -> str:
 
 def check_device(name: str) -> None:
     """A cuda device must exist before a command reads data or writes a file."""
-    from ..backend import cuda_available
-
-    from ..backend import device
+    from ..backend import cuda_available, device
 
     if device(name).type != "cpu" and not cuda_available():
         raise CommandError(f"--device {name}: no CUDA GPU is available here (CuPy missing or no GPU seen; "
