@@ -8,7 +8,7 @@ from typing import Any
 from .. import functional as F
 from .counts import LayerCounts, elementwise
 from .module import Module, _shape
-from .vocabulary import Field, FileKind, is_int, real, single
+from .vocabulary import Field, FileKind, is_int, one_of, optional, real, single
 
 
 def _kind(name: str, make: Callable[..., Module], fields: dict[str, Field] | None = None,
@@ -145,7 +145,7 @@ ACTIVATION_CLASSES: tuple[type[_Elementwise], ...] = (ReLU, ReLU6, LeakyReLU, Si
                                                        Identity)
 ACTIVATIONS = tuple(cls.file_kinds[0].name for cls in ACTIVATION_CLASSES)
 _ACTIVATION_KINDS = {cls.file_kinds[0].name: cls.file_kinds[0] for cls in ACTIVATION_CLASSES}
-ACTIVATION_FIELD = Field(lambda v: v is None or v in ACTIVATIONS, f"null or one of {', '.join(ACTIVATIONS)}", None)
+ACTIVATION_FIELD = Field(optional(one_of(*ACTIVATIONS)), f"null or one of {', '.join(ACTIVATIONS)}", None)
 
 
 def with_activation(main: Module, activation: str | None) -> list[tuple[str, Module]]:

@@ -11,7 +11,7 @@ from .. import functional as F
 from .counts import LayerCounts
 from .module import Module, _shape
 from .parameter import Parameter
-from .vocabulary import BOOLEAN, Field, FileKind, SpecError, boolean, real, single
+from .vocabulary import BOOLEAN, Field, FileKind, SpecError, boolean, number_in, single
 
 
 def _batchnorm_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
@@ -24,8 +24,8 @@ def _batchnorm_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: s
 
 
 BATCHNORM = FileKind("batchnorm", {
-    "eps": Field(lambda v: real(v) and v > 0, "a positive number", 1e-5, True),
-    "momentum": Field(lambda v: real(v) and 0 <= v <= 1, "a number in [0, 1]", 0.1, True),
+    "eps": Field(number_in(0, low_open=True), "a positive number", 1e-5, True),
+    "momentum": Field(number_in(0, 1), "a number in [0, 1]", 0.1, True),
     "affine": Field(boolean, BOOLEAN, True)}, _batchnorm_from_file)
 
 

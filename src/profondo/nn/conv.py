@@ -24,6 +24,8 @@ from .vocabulary import (
     as_argument,
     expect_volume,
     non_negative,
+    one_of,
+    optional,
     pair,
     pair_of,
     positive,
@@ -32,7 +34,7 @@ from .vocabulary import (
     size_rule,
 )
 
-INIT_FIELD = Field(lambda v: v is None or v in _init.SCHEMES,
+INIT_FIELD = Field(optional(one_of(*_init.SCHEMES)),
                    f"null (PyTorch's default) or one of {', '.join(_init.SCHEMES)}", None)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import functional as F
 from .activation import _Elementwise
-from .vocabulary import Field, FileKind, real, single
+from .vocabulary import Field, FileKind, number_in, single
 
 
 class Dropout(_Elementwise):
@@ -17,7 +17,7 @@ class Dropout(_Elementwise):
     True
     """
 
-    file_kinds = (FileKind("dropout", {"rate": Field(lambda v: real(v) and 0 <= v < 1, "a probability in [0, 1)", 0.5,
+    file_kinds = (FileKind("dropout", {"rate": Field(number_in(0, 1, high_open=True), "a probability in [0, 1)", 0.5,
                                                      True)},
                            lambda p, shapes, at: single(Dropout(p["rate"])), bare_field="rate"),)
 

@@ -12,7 +12,7 @@ from . import init as _init
 from .counts import LayerCounts
 from .module import Module, _shape
 from .parameter import Parameter
-from .vocabulary import POSITIVE, Field, FileKind, SpecError, non_negative, positive, single
+from .vocabulary import POSITIVE, Field, FileKind, SpecError, non_negative, optional, positive, single
 
 
 def _embedding_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, Module]]:
@@ -27,7 +27,7 @@ def _embedding_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: s
 
 EMBEDDING = FileKind("embedding", {
     "vocab": Field(positive, POSITIVE), "dim": Field(positive, POSITIVE),
-    "padding_idx": Field(lambda v: v is None or non_negative(v), "null or a token id in [0, vocab)", None)},
+    "padding_idx": Field(optional(non_negative), "null or a token id in [0, vocab)", None)},
     _embedding_from_file, reads_token_ids=True)
 
 

@@ -20,6 +20,7 @@ from .vocabulary import (
     expect_volume,
     non_negative,
     one_of,
+    optional,
     pair,
     pair_of,
     positive,
@@ -46,7 +47,7 @@ def _pool_from_file(p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -
 # A pool always says its type, as the files in DESIGN.md do.
 POOL = FileKind("pool", {
     "type": Field(one_of("max", "avg"), "max or avg", "max"), "size": Field(pair_of(positive), SIZE),
-    "stride": Field(lambda v: v is None or pair_of(positive)(v), f"null (= size) or {SIZE}", None),
+    "stride": Field(optional(pair_of(positive)), f"null (= size) or {SIZE}", None),
     "pad": Field(pair_of(non_negative), PAD, 0), "round": ROUND}, _pool_from_file, always_written=("type",))
 
 

@@ -25,7 +25,7 @@ from . import init as _init
 from .counts import LayerCounts
 from .module import Module, _shape
 from .parameter import Parameter
-from .vocabulary import BOOLEAN, POSITIVE, Field, FileKind, SpecError, boolean, one_of, positive, real
+from .vocabulary import BOOLEAN, POSITIVE, Field, FileKind, SpecError, boolean, number_in, one_of, positive
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -394,7 +394,7 @@ def _recurrent_from_file(kind: str):
 _RECURRENT_FIELDS = {
     "hidden": Field(positive, POSITIVE), "layers": Field(positive, POSITIVE, 1),
     "bidirectional": Field(boolean, BOOLEAN, False),
-    "dropout": Field(lambda v: real(v) and 0 <= v < 1, "a probability in [0, 1) (between stacked layers)", 0.0, True),
+    "dropout": Field(number_in(0, 1, high_open=True), "a probability in [0, 1) (between stacked layers)", 0.0, True),
     "output": Field(one_of(*_OUTPUTS), "last, sequence, mean or max", "last")}
 _RECURRENT_KINDS = (
     FileKind("lstm", _RECURRENT_FIELDS, _recurrent_from_file("lstm")),

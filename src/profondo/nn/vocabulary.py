@@ -64,32 +64,59 @@ class FileKind:
     always_written: tuple[str, ...] = ()
 
 
-def is_int(v: Any) -> bool:
+class Check:
+    """A field's test, ``check(value) -> bool``, with the JSON Schema that says the same to an editor
+    (the published schema of architecture files is generated from these)."""
+
+    __slots__ = ("test", "schema")
+
+    def __init__(self, test: Callable[[Any], bool], schema: dict[str, Any]) -> None:
+        self.test, self.schema = test, schema
+
+    def __call__(self, v: Any) -> bool:
+        return self.test(v)
+
+
+def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def positive(v: Any) -> bool:
-    return is_int(v) and v >= 1
-
-
-def non_negative(v: Any) -> bool:
-    return is_int(v) and v >= 0
-
-
-def pair_of(test: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: test(v) or (isinstance(v, (list, tuple)) and len(v) == 2 and all(test(i) for i in v))
-
-
-def one_of(*options: str) -> Callable[[Any], bool]:
-    return lambda v: isinstance(v, str) and v in options
-
-
-def real(v: Any) -> bool:
+def _real(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def boolean(v: Any) -> bool:
-    return isinstance(v, bool)
+is_int = Check(_is_int, {"type": "integer"})
+positive = Check(lambda v: _is_int(v) and v >= 1, {"type": "integer", "minimum": 1})
+non_negative = Check(lambda v: _is_int(v) and v >= 0, {"type": "integer", "minimum": 0})
+real = Check(_real, {"type": "number"})
+boolean = Check(lambda v: isinstance(v, bool), {"type": "boolean"})
+
+
+def pair_of(test: Check) -> Check:
+    """A value ``test`` accepts, or a [height, width] pair of them."""
+    return Check(lambda v: test(v) or (isinstance(v, (list, tuple)) and len(v) == 2 and all(test(i) for i in v)),
+                 {"oneOf": [test.schema, {"type": "array", "items": test.schema, "minItems": 2, "maxItems": 2}]})
+
+
+def one_of(*options: str) -> Check:
+    return Check(lambda v: isinstance(v, str) and v in options, {"enum": list(options)})
+
+
+def number_in(low: float, high: float | None = None, high_open: bool = False, low_open: bool = False) -> Check:
+    """A real number in [low, high] (``*_open``: that end excluded; ``high=None``: no upper end)."""
+    def test(v: Any) -> bool:
+        return (_real(v) and (v > low if low_open else v >= low)
+                and (high is None or (v < high if high_open else v <= high)))
+
+    schema: dict[str, Any] = {"type": "number", ("exclusiveMinimum" if low_open else "minimum"): low}
+    if high is not None:
+        schema["exclusiveMaximum" if high_open else "maximum"] = high
+    return Check(test, schema)
+
+
+def optional(test: Check) -> Check:
+    """null, or a value ``test`` accepts."""
+    return Check(lambda v: v is None or test(v), {"oneOf": [{"type": "null"}, test.schema]})
 
 
 def number(v: Any) -> Any:
