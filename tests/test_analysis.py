@@ -227,3 +227,35 @@ def test_imdb_bigru_by_hand():
         "2": ((2,), 2, 256, 258, 256),
     }
     assert gru_step == 49_152 and a.macs == 19_660_800 + 256 and a.weights == 1_280_128 + 49_920 + 258
+
+
+def test_a_subclassed_module_is_traced_layer_by_layer():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+            self.fc = nn.Linear(4 * 8 * 8, 10)
+
+        def forward(self, x):
+            x = self.conv(x).relu()
+            return self.fc(x.reshape(x.shape[0], -1))
+
+    net = Net()
+    traced = analyze(net, (1, 8, 8))
+    chain = analyze(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 10)),
+                    (1, 8, 8))
+    assert [r.name for r in traced.layers] == ["conv", "fc"] and traced.output_shape == (10,)
+    assert (traced.connections, traced.macs, traced.weights) == (chain.connections, chain.macs, chain.weights)
+    assert "conv" in net.summary((1, 8, 8)) and net.training  # the mode is put back
+
+
+def test_running_statistics_are_listed_as_non_trainable(capsys):
+    text = summary(nn.Sequential(nn.Conv2d(1, 4, 3), nn.BatchNorm2d(4)), (1, 8, 8))
+    assert "plus 8 non-trainable running statistics (batch norm's mean and variance)" in text
+
+
+def test_recurrent_rows_name_the_cell_direction_and_output():
+    net = nn.Sequential(nn.Embedding(20, 8), nn.Recurrent("gru", 8, 16, num_layers=2, bidirectional=True,
+                                                          output="max"))
+    assert analyze(net, (5,)).layers[1].kind == "GRU, bidirectional, 2 layers, output max"
+    assert analyze(nn.Sequential(nn.LSTM(8, 16, batch_first=True)), (5, 8)).layers[0].kind == "LSTM"

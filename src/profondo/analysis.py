@@ -68,6 +68,7 @@ class Analysis:
     trainable_weights: int
     bytes_per_element: int = 4
     output_shape: tuple = field(default=())
+    buffers: int = 0  # values of the running statistics (batch norm): state that gradients do not train
 
     @property
     def input_neurons(self) -> int:
@@ -111,8 +112,70 @@ def _count(name: str, m: nn.Module, shapes: list[tuple[int, ...]], out: tuple, s
     c = m.counts(shapes, out)
     weights = sum(p.size for p in m.parameters())
     memory = 0 if c.view else math.prod(out) * size
-    return LayerStats(name, type(m).__name__, tuple(out), c.neurons, c.connections, weights, c.macs, memory, inputs,
+    return LayerStats(name, _kind(m), tuple(out), c.neurons, c.connections, weights, c.macs, memory, inputs,
                       c.macs_per_step, c.steps)
+
+
+_CELLS = {"LSTM": "LSTM", "GRU": "GRU", "RNN_TANH": "RNN tanh", "RNN_RELU": "RNN relu"}
+
+
+def _kind(m: nn.Module) -> str:
+    """The Type column: the class, and for recurrent layers the cell, direction, depth and output."""
+    rnn = getattr(m, "rnn", None) if isinstance(m, nn.Recurrent) else m
+    mode = getattr(rnn, "mode", None)
+    if mode not in _CELLS or not hasattr(rnn, "bidirectional"):
+        return type(m).__name__
+    parts = [_CELLS[mode]] + (["bidirectional"] if rnn.bidirectional else [])
+    parts += [f"{rnn.num_layers} layers"] if rnn.num_layers > 1 else []
+    if rnn is not m:
+        parts.append(f"output {m.output}")
+    return ", ".join(parts)
+
+
+def _trace(m: nn.Module, prefix: str, shapes: list[tuple[int, ...]], rows: list[LayerStats], size: int) -> tuple:
+    """A module with its own ``forward`` (a subclass) and no ``output_shape``: run it once on a
+    zero sample and count each layer it calls, in call order (as torchinfo does)."""
+    import numpy as np
+
+    from .autograd import no_grad
+    from .tensor import Tensor
+
+    calls: list[tuple[str, nn.Module, list[tuple[int, ...]], tuple]] = []
+    leaves: list[tuple[str, nn.Module]] = []  # the layers: leaf modules, and Recurrent as one
+    for name, child in m.named_modules():
+        inside = any(name.startswith(f"{unit}.") for unit, _ in leaves)
+        if child is not m and not inside and (isinstance(child, nn.Recurrent) or not any(True for _ in child.children())):
+            leaves.append((name, child))
+
+    def recording(name: str, layer: nn.Module):
+        forward = type(layer).forward
+
+        def record(*args, **kwargs):
+            out = forward(layer, *args, **kwargs)
+            first = out[0] if isinstance(out, tuple) else out
+            calls.append((name, layer, [tuple(a.shape[1:]) for a in args if hasattr(a, "shape")],
+                          tuple(first.shape[1:])))
+            return out
+        return record
+
+    for name, layer in leaves:
+        object.__setattr__(layer, "forward", recording(name, layer))
+    training = m.training
+    try:
+        m.eval()
+        with no_grad():
+            out = m(*(Tensor(np.zeros((1, *s), np.float32)) for s in shapes))
+    finally:
+        for _, layer in leaves:
+            layer.__dict__.pop("forward", None)
+        m.train(training)
+    seen: dict[str, int] = {}
+    for name, layer, ins, shape in calls:
+        seen[name] = seen.get(name, 0) + 1
+        label = f"{prefix}.{name}" if prefix else name
+        rows.append(_count(label if seen[name] == 1 else f"{label} (call {seen[name]})", layer, ins, shape, size, ()))
+    first = out[0] if isinstance(out, tuple) else out
+    return tuple(first.shape[1:])
 
 
 def _walk(m: nn.Module, prefix: str, shapes: list[tuple[int, ...]], rows: list[LayerStats], size: int,
@@ -131,7 +194,12 @@ def _walk(m: nn.Module, prefix: str, shapes: list[tuple[int, ...]], rows: list[L
         return outs[0] if len(outs) == 1 else outs
     try:
         out = tuple(m.output_shape(*shapes))
-    except (ValueError, NotImplementedError) as e:
+    except NotImplementedError as e:
+        if any(True for _ in m.children()):
+            return _trace(m, prefix, shapes, rows, size)
+        raise NotImplementedError(f"analysis of {prefix or 'the module'} ({type(m).__name__}) with input "
+                                  f"{', '.join(str(list(s)) for s in shapes)}: {e}") from None
+    except ValueError as e:
         raise type(e)(f"analysis of {prefix or 'the module'} ({type(m).__name__}) with input "
                       f"{', '.join(str(list(s)) for s in shapes)}: {e}") from None
     rows.append(_count(prefix, m, shapes, out, size, inputs))
@@ -152,8 +220,9 @@ def analyze(module: nn.Module, input_shape: tuple[int, ...] | None = None, bytes
     """Per-layer and total counts for one sample of per-sample shape ``input_shape`` (no batch
     axis; taken from ``module.spec`` for a network built from a file).
 
-    Sequential and Graph containers, nested, are followed layer by layer; any other module
-    is one row.
+    Sequential and Graph containers, nested, are followed layer by layer; a module with
+    sub-modules and a ``forward`` of its own (a subclass) is run once on a zero sample and each
+    layer it calls is one row, in call order; any other module is one row.
 
     >>> a = analyze(nn.Sequential(nn.Conv2d(3, 6, 5)), (3, 32, 32))
     >>> a.layers[0].neurons, a.layers[0].connections, a.weights     # 28*28*6, 4704*5*5*3
@@ -164,8 +233,9 @@ def analyze(module: nn.Module, input_shape: tuple[int, ...] | None = None, bytes
     out = _walk(module, "", [shape], rows, bytes_per_element)
     params = list(module.parameters())
     spec = getattr(module, "spec", None)
+    buffers = sum(b.size for _, b in module.named_buffers() if b is not None and b.dtype.kind == "f")
     return Analysis(spec.name if spec else type(module).__name__, shape, rows, sum(p.size for p in params),
-                    sum(p.size for p in params if p.requires_grad), bytes_per_element, out)
+                    sum(p.size for p in params if p.requires_grad), bytes_per_element, out, buffers)
 
 
 def _bytes(n: float) -> str:
@@ -215,7 +285,8 @@ def summary(module: nn.Module, input_shape: tuple[int, ...] | None = None, file:
         f"in layers with weights: {a.weighted_neurons:,}",
         f"Connections:       {a.connections:,}",
         f"Weights:           {a.weights:,} (trainable {trainable:,}, non-trainable {a.weights - trainable:,}), "
-        f"{_bytes(a.weights * 4)}",
+        f"{_bytes(a.weights * 4)}" + (f"; plus {a.buffers:,} non-trainable running statistics (batch norm's mean "
+                                      f"and variance), {_bytes(a.buffers * 4)}" if a.buffers else ""),
         f"MACs:              {a.macs:,}{_si(a.macs)}; FLOPs: {a.flops:,}{_si(a.flops)}",
         f"Activation memory: {_bytes(a.memory)} per sample (float32 outputs of every layer and the input)",
         *(f"Recurrent {r.name}: {r.macs_per_step:,} MACs per time step x {r.steps:,} steps = {r.macs:,}"
