@@ -142,7 +142,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path):
 def test_json_output_to_a_folder_is_a_user_error(tmp_path, capsys):
     (tmp_path / "out.json").mkdir()
     code = main(["seq2seq", "dates", "--n-train", "50", "--n-test", "5", "--epochs", "1", "--hidden", "4",
-                 "--quiet", "--json", str(tmp_path / "out.json")])
+                 "--quiet", "--json", str(tmp_path / "out.json"), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     _one_error(code, err, "json into a folder")
     assert code == 1 and "out.json" in err

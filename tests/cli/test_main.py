@@ -67,6 +67,20 @@ def test_the_console_script_and_python_dash_m_agree():
     assert done.returncode == 0 and done.stdout.strip() == f"profondo {profondo.__version__}"
 
 
+def test_every_argument_of_every_command_has_help_text():
+    missing = [(path, a.dest) for path, parser in _subparsers(build_parser()) for a in parser._actions
+               if not a.help and not isinstance(a, argparse._SubParsersAction)]
+    assert not missing
+
+
+def test_train_help_names_the_recipe():
+    text = " ".join(_command("train").format_help().split())
+    for shown in ("(default: 12)", "(default: 64)", "(default: adam)", "(default: 0.001)", "(default: 2)",
+                  "(default: 5000)", "cosine (from --lr to 0 over --epochs)", "(default: cosine)", "--test-limit",
+                  "--overwrite", "--early-stopping"):
+        assert shown in text, shown
+
+
 def test_help_shows_every_default():
     """Every option whose parser default is a value says it in --help; options whose default
     is None name theirs in their own text, or have none (an optional input)."""

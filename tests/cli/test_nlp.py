@@ -37,3 +37,15 @@ def test_missing_data_exits_with_a_message(tmp_path, monkeypatch, capsys):
 def test_options_that_do_not_apply_are_refused(capsys):
     assert main(["seq2seq", "dates", "--dictionary", "eng-deu"]) == 1
     assert "profondo: error: --dictionary does not apply to dates_task" in capsys.readouterr().err
+
+
+def test_a_run_writes_its_checkpoint_and_results_into_its_folder(tmp_path, capsys):
+    out = tmp_path / "dates"
+    argv = ["seq2seq", "dates", "--n-train", "100", "--n-test", "10", "--epochs", "1", "--hidden", "8", "--beam", "2",
+            "--quiet", "--out", str(out)]
+    assert main(argv) == 0
+    assert (out / "model.ckpt").exists() and json.loads((out / "metrics.json").read_text())["test_size"] == 10
+    capsys.readouterr()
+    assert main(argv) == 1  # a second run into the same folder is refused, before it trains
+    assert f"{out} already holds a run (model.ckpt, metrics.json)" in capsys.readouterr().err
+    assert main([*argv, "--overwrite"]) == 0

@@ -148,7 +148,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("export", formatter_class=HelpFormatter,
                        help="write a checkpoint's network as ONNX and/or a frozen edge plan")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="a .ckpt written by profondo train, finetune or import")
     p.add_argument("--onnx", metavar="FILE", help="ONNX file to write")
     p.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset")
     p.add_argument("--input", help="per-sample input shape, e.g. 3,32,32 (default: the checkpoint's)")

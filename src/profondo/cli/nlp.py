@@ -15,6 +15,7 @@ import argparse
 import inspect
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from .common import (
     CommandError,
@@ -24,12 +25,13 @@ from .common import (
     non_negative_int,
     positive_float,
     positive_int,
+    prepare_run_folder,
     probability,
 )
 
 _RENAME = {"hidden": "hidden_size", "embedding": "embedding_dim", "layers": "num_layers"}
 _NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "data_dir", "task", "threads", "interrupted",
-                     "debug"}
+                     "debug", "out", "overwrite", "run_dir"}
 
 
 def _defaults(fns: dict[str, Callable], name: str) -> str:
@@ -66,13 +68,34 @@ def _task_flags(p: argparse.ArgumentParser, fns: dict[str, Callable], data: bool
     _option(p, fns, "--dropout", "dropout rate", type=probability)
     _option(p, fns, "--seed", "seeds the weights, the shuffling and the sampling", type=non_negative_int)
     add_compute_flags(p)
-    add_flag(p, "save", help="write a checkpoint (weights, configuration, vocabularies) to FILE")
-    add_flag(p, "json")
+    add_flag(p, "save", help="write the checkpoint (weights, configuration, vocabularies) to FILE (default: "
+                             "OUT/model.ckpt)")
+    add_flag(p, "json", help="write the results as JSON to FILE (default: OUT/metrics.json)")
+    add_flag(p, "out", help="run folder for what --save and --json do not name (default: runs/COMMAND)")
+    add_flag(p, "overwrite")
     add_flag(p, "quiet")
+
+
+def _outputs(args: argparse.Namespace, name: str) -> None:
+    """The checkpoint and results go to the run folder unless --save/--json name files; a folder
+    that holds a run is refused (before any work) unless --overwrite."""
+    out = Path(args.out or f"runs/{name}")
+    defaults = []
+    if args.save is None:
+        args.save = str(out / "model.ckpt")
+        defaults.append("model.ckpt")
+    if args.json is None:
+        args.json = str(out / "metrics.json")
+        defaults.append("metrics.json")
+    for flag, path in (("--save", args.save), ("--json", args.json)):
+        if Path(path).is_dir():
+            raise CommandError(f"{flag} {path} is a folder: expected a file name")
+    prepare_run_folder(out, False, args.overwrite, defaults)
 
 
 def _call(fn: Callable, args: argparse.Namespace, *positional) -> dict:
     """Run a task function with every option given, under the function's argument names."""
+    _outputs(args, args.command + (f"-{args.task}" if getattr(args, "task", None) else ""))
     options = {_RENAME.get(k, k): v for k, v in vars(args).items() if k not in _NOT_TASK_OPTIONS and v is not None}
     accepted = inspect.signature(fn).parameters
     unused = [k for k in options if k not in accepted]
@@ -90,8 +113,10 @@ def _nothing_saved(args: argparse.Namespace) -> str:
 
 def _finish(args: argparse.Namespace, result: dict) -> int:
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1, default=str)
+        print(f"results in {args.json}" + (f", checkpoint in {args.save}" if args.save else ""))
     return 0
 
 

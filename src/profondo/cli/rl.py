@@ -187,7 +187,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = rl_sub.add_parser("eval", formatter_class=HelpFormatter,
                           help="greedy evaluation of a checkpoint written by q-learning or dqn")
-    p.add_argument("checkpoint")
+    p.add_argument("checkpoint", help="q_table.ckpt, best.ckpt or last.ckpt of an rl run folder")
     p.add_argument("--episodes", type=positive_int, default=100, help="episodes played")
     add_flag(p, "seed", DEFAULT_SEED, help="seeds the episodes")
     p.set_defaults(run=cmd_eval)
