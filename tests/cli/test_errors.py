@@ -146,3 +146,11 @@ def test_json_output_to_a_folder_is_a_user_error(tmp_path, capsys):
     err = capsys.readouterr().err
     _one_error(code, err, "json into a folder")
     assert code == 1 and "out.json" in err
+
+
+def test_a_damaged_onnx_file_is_named_in_the_message(files, capsys):
+    pytest.importorskip("onnx")
+    assert main(["import", str(files["onnx"]), "--out", str(files["out"] / "x.ckpt")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"profondo: error: {files['onnx']} is not a readable ONNX model (") and "Traceback" not in err
+    assert not (files["out"] / "x.ckpt").exists()

@@ -287,6 +287,8 @@ def read_image(path: str, shape: tuple[int, ...], invert: bool | None = None, ce
     For one-channel networks, ``invert=None`` inverts an image whose border is light (dark
     strokes on paper; MNIST's digits are light on black), and ``centre`` centres the strokes
     as MNIST's preprocessing did."""
+    if not Path(path).is_file():
+        raise CommandError(f"{path}: no such image file")
     if path.endswith(".npy"):
         img = np.load(path, allow_pickle=False).astype(np.float32)
         img = img / 255.0 if img.max() > 1.0 else img
