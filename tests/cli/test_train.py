@@ -131,6 +131,14 @@ def test_eval_predict_and_finetune_use_the_data_set_the_checkpoint_records(digit
     assert (ft / "history.json").exists() and (ft / "history.csv").exists()
     assert main(["eval", str(ft / "best.ckpt"), "--quiet"]) == 0
     assert capsys.readouterr().out.count("digits test: accuracy") == 1
+    pytest.importorskip("onnx")
+    assert main(["export", str(out / "best.ckpt"), "--onnx", str(tmp_path / "tiny.onnx")]) == 0
+    assert main(["import", str(tmp_path / "tiny.onnx"), "--out", str(tmp_path / "imported.ckpt"), "--data", "digits",
+                 "--class-names", ",".join("zero one two three four five six seven eight nine".split())]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(tmp_path / "imported.ckpt"), "--quiet"]) == 0
+    out_text = capsys.readouterr().out
+    assert out_text.startswith("digits test: accuracy") and "seven" in out_text  # its class names label the matrix
 
 
 def test_quiet_keeps_one_result_line_per_epoch_on_stdout(digits_net, tmp_path, capsys):
