@@ -22,6 +22,15 @@ def _check_labels(name, logits, labels, ignore_index=None):
             raise ValueError(f"{name}: label {bad} is out of range for {logits.shape[1]} classes (expected 0..{logits.shape[1] - 1})")
 
 
+def _kept(xp, labels, ignore_index):
+    """Where the labels count, or None when no label equals ``ignore_index`` (the usual case,
+    which then costs one comparison)."""
+    if ignore_index is None:
+        return None
+    keep = labels != ignore_index
+    return None if keep.all() else keep
+
+
 def _reduce(losses, weights, reduction, count):
     if reduction == "none":
         return losses
@@ -51,7 +60,7 @@ class CrossEntropy(Function):
         n_classes = logits.shape[1]
         shifted = logits - logits.max(axis=1, keepdims=True)
         logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        keep = labels != self.ignore_index if self.ignore_index is not None else None
+        keep = _kept(xp, labels, self.ignore_index)
         safe = xp.where(keep, labels, 0) if keep is not None else labels
         nll = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         eps = self.label_smoothing
@@ -93,7 +102,7 @@ class NLL(Function):
     def forward(self, logp):
         xp = self.xp
         _check_labels("nll_loss", logp, self.labels, self.ignore_index)
-        keep = self.labels != self.ignore_index if self.ignore_index is not None else None
+        keep = _kept(xp, self.labels, self.ignore_index)
         safe = xp.where(keep, self.labels, 0) if keep is not None else self.labels
         losses = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         if keep is not None:
@@ -199,43 +208,101 @@ def _labels(labels):
     return data if hasattr(data, "dtype") else np.asarray(data)
 
 
-def cross_entropy(logits, labels, reduction: str = "mean", label_smoothing: float = 0.0,
-                  ignore_index: int | None = None):
+def _no_weight(name, weight):
+    if weight is not None:
+        raise NotImplementedError(f"{name}: per-class weight= is not implemented; weight the losses of "
+                                  "reduction='none' instead")
+
+
+def cross_entropy(logits, labels, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
     """Cross-entropy of raw scores against integer class labels, fused with log-softmax.
+    As PyTorch, labels equal to ``ignore_index`` (-100) count for nothing, and the mean is over
+    the others.
 
     >>> loss = cross_entropy(model(x), y)            # logits (N, C), labels (N,) int64
     """
+    _no_weight("cross_entropy", weight)
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), received {label_smoothing}")
     return CrossEntropy(_labels(labels), reduction, label_smoothing, ignore_index).apply(logits)
 
 
-def nll_loss(log_probs, labels, reduction: str = "mean", ignore_index: int | None = None):
-    """Negative log-likelihood of log-probabilities (``log_softmax`` output) at the labels."""
+def nll_loss(log_probs, labels, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean"):
+    """Negative log-likelihood of log-probabilities (``log_softmax`` output) at the labels;
+    labels equal to ``ignore_index`` (-100) count for nothing, as PyTorch."""
+    _no_weight("nll_loss", weight)
     _check_reduction("nll_loss", reduction)
     return NLL(_labels(labels), reduction, ignore_index).apply(log_probs)
 
 
-def mse_loss(prediction, target, reduction: str = "mean"):
+def mse_loss(prediction, target, *, reduction: str = "mean"):
     """Mean squared error. ``mse_loss(y_hat, y)``"""
     _check_reduction("mse_loss", reduction)
     return MSE(reduction).apply(prediction, target)
 
 
-def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean"):
+def binary_cross_entropy_with_logits(logits, targets, weight=None, *, reduction: str = "mean", pos_weight=None):
     """Sigmoid + binary cross-entropy, stable for large logits."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    return BCEWithLogits(reduction).apply(logits, targets)
+    if weight is None and pos_weight is None:
+        return BCEWithLogits(reduction).apply(logits, targets)
+    # weighted form, composed: pos_weight scales the positive term, weight every element
+    from .activation import softplus
+
+    losses = softplus(-logits) * targets * (1.0 if pos_weight is None else pos_weight) + softplus(logits) * (1 - targets)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce_tensor(losses, reduction)
 
 
-def smooth_l1_loss(prediction, target, reduction: str = "mean", beta: float = 1.0):
+def _reduce_tensor(losses, reduction):
+    return losses if reduction == "none" else (losses.sum() if reduction == "sum" else losses.mean())
+
+
+def binary_cross_entropy(probabilities, targets, weight=None, *, reduction: str = "mean"):
+    """Binary cross-entropy of probabilities (after a sigmoid); each log is clamped at -100, as PyTorch."""
+    from .arithmetic import clip, log
+
+    _check_reduction("binary_cross_entropy", reduction)
+    losses = -(targets * clip(log(probabilities), -100.0) + (1 - targets) * clip(log(1 - probabilities), -100.0))
+    if weight is not None:
+        losses = losses * weight
+    return _reduce_tensor(losses, reduction)
+
+
+def l1_loss(prediction, target, *, reduction: str = "mean"):
+    """Mean absolute error. ``l1_loss(y_hat, y)``"""
+    from .arithmetic import abs as _abs
+
+    _check_reduction("l1_loss", reduction)
+    return _reduce_tensor(_abs(prediction - target), reduction)
+
+
+def kl_div(log_input, target, *, reduction: str = "mean", log_target: bool = False):
+    """KL divergence with PyTorch's convention: ``input`` holds log-probabilities, ``target``
+    probabilities (log-probabilities with ``log_target``). ``reduction="batchmean"`` divides by N."""
+    from .arithmetic import exp, log, where
+
+    if reduction not in (*_REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*_REDUCTIONS, 'batchmean')}, received {reduction!r}")
+    if log_target:
+        losses = exp(target) * (target - log_input)
+    else:
+        losses = where(target > 0, target * (log(where(target > 0, target, 1.0)) - log_input), 0.0)
+    if reduction == "batchmean":
+        return losses.sum() / log_input.shape[0]
+    return _reduce_tensor(losses, reduction)
+
+
+def smooth_l1_loss(prediction, target, *, reduction: str = "mean", beta: float = 1.0):
     """Quadratic below ``beta``, linear above (PyTorch's SmoothL1Loss)."""
     _check_reduction("smooth_l1_loss", reduction)
     return SmoothL1(reduction, beta, 1.0).apply(prediction, target)
 
 
-def huber_loss(prediction, target, reduction: str = "mean", delta: float = 1.0):
+def huber_loss(prediction, target, *, reduction: str = "mean", delta: float = 1.0):
     """Huber loss (PyTorch's HuberLoss): delta * smooth_l1 with beta = delta."""
     _check_reduction("huber_loss", reduction)
     return SmoothL1(reduction, delta, delta).apply(prediction, target)

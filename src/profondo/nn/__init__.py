@@ -4,7 +4,7 @@
 >>> net = nn.Sequential(nn.Linear(2, 32, init="he_normal"), nn.ReLU(), nn.Linear(32, 2))
 """
 
-from . import init
+from . import functional, init
 from .activation import Identity, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleList, Sequential
