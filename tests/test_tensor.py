@@ -85,7 +85,7 @@ def test_numpy_array_on_the_left_gives_a_tensor():
 
 def test_item_len_and_conversions():
     t = profondo.tensor([[1.5, 2.0]])
-    assert len(t) == 1 and t.ndim == 2 and t.size == 2 and float(t[0, 0]) == 1.5 and int(t[0, 1]) == 2
+    assert len(t) == 1 and t.ndim == 2 and t.numel() == 2 and t.size() == (1, 2) and t.size(1) == 2 and float(t[0, 0]) == 1.5 and int(t[0, 1]) == 2
     assert np.asarray(t).tolist() == [[1.5, 2.0]] and t.device == "cpu"
     with pytest.raises(ValueError, match=r"item\(\) needs a tensor of one element, received shape \(1, 2\)"):
         t.item()

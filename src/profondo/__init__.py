@@ -9,36 +9,36 @@ from .functional import *  # noqa: F403  (torch-style top-level operators: profo
 from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, manual_seed
 from .tensor import (
-                     Tensor,
-                     arange,
-                     as_tensor,
-                     bool_,
-                     empty,
-                     empty_like,
-                     eye,
-                     float16,
-                     float32,
-                     float64,
-                     from_numpy,
-                     full,
-                     full_like,
-                     int8,
-                     int16,
-                     int32,
-                     int64,
-                     linspace,
-                     ones,
-                     ones_like,
-                     rand,
-                     rand_like,
-                     randn,
-                     randint,
-                     randn_like,
-                     randperm,
-                     tensor,
-                     uint8,
-                     zeros,
-                     zeros_like,
+    Tensor,
+    arange,
+    as_tensor,
+    bool_,
+    empty,
+    empty_like,
+    eye,
+    float16,
+    float32,
+    float64,
+    from_numpy,
+    full,
+    full_like,
+    int8,
+    int16,
+    int32,
+    int64,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    uint8,
+    zeros,
+    zeros_like,
 )
 
 __version__ = "0.1.0"
@@ -89,5 +89,11 @@ def load(f, map_location=None, weights_only: builtins.bool = True):
     return _load(f, map_location, weights_only)
 
 
-from . import cuda, data, nn, optim, utils  # noqa: E402  (after the engine they build on)
-from . import autograd  # noqa: E402,F401  (profondo.autograd, as torch.autograd)
+from . import (  # noqa: E402  (after the engine they build on)
+    autograd,  # noqa: E402,F401  (profondo.autograd, as torch.autograd)
+    cuda,
+    data,
+    nn,
+    optim,
+    utils,
+)

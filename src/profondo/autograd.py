@@ -179,9 +179,10 @@ _leaf_hooks: dict[int, tuple] = {}
 def register_hook(t, hook) -> RemovableHandle:
     """Call ``hook(grad)`` with ``t``'s gradient when backward computes it (see Tensor.register_hook)."""
     if t.creator is None:
-        entry = _leaf_hooks.get(id(t))
+        key = id(t)
+        entry = _leaf_hooks.get(key)
         if entry is None or entry[0]() is not t:
-            entry = _leaf_hooks[id(t)] = (weakref.ref(t, lambda _, key=id(t): _leaf_hooks.pop(key, None)), [])
+            entry = _leaf_hooks[key] = (weakref.ref(t, lambda _: _leaf_hooks.pop(key, None)), [])
         hooks = entry[1]
     else:
         fn = t.creator

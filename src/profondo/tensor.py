@@ -42,6 +42,8 @@ class Tensor:
     __array_ufunc__ = None  # make `ndarray op Tensor` call Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):  # Tensor(t): the same array, not a tensor inside a tensor
+            data = data.data
         self.data = data
         self.grad = None
         self.requires_grad = requires_grad

@@ -73,14 +73,14 @@ def _bce_inputs(rng):
 
 # name: (profondo loss(a, b, reduction), torch loss(a, b, reduction), inputs). Both inputs differentiable.
 REGRESSION = {
-    "mse_loss": (F.mse_loss, lambda a, b, r: TF.mse_loss(a, b, reduction=r), _pair),
-    "bce_with_logits": (F.binary_cross_entropy_with_logits,
+    "mse_loss": (lambda a, b, r: F.mse_loss(a, b, reduction=r), lambda a, b, r: TF.mse_loss(a, b, reduction=r), _pair),
+    "bce_with_logits": (lambda a, b, r: F.binary_cross_entropy_with_logits(a, b, reduction=r),
                         lambda a, b, r: TF.binary_cross_entropy_with_logits(a, b, reduction=r), _bce_inputs),
-    "smooth_l1_loss": (F.smooth_l1_loss, lambda a, b, r: TF.smooth_l1_loss(a, b, reduction=r), _pair),
-    "smooth_l1_loss_beta": (lambda a, b, r: F.smooth_l1_loss(a, b, r, beta=0.5),
+    "smooth_l1_loss": (lambda a, b, r: F.smooth_l1_loss(a, b, reduction=r), lambda a, b, r: TF.smooth_l1_loss(a, b, reduction=r), _pair),
+    "smooth_l1_loss_beta": (lambda a, b, r: F.smooth_l1_loss(a, b, reduction=r, beta=0.5),
                             lambda a, b, r: TF.smooth_l1_loss(a, b, reduction=r, beta=0.5), _pair),
-    "huber_loss": (F.huber_loss, lambda a, b, r: TF.huber_loss(a, b, reduction=r), _pair),
-    "huber_loss_delta": (lambda a, b, r: F.huber_loss(a, b, r, delta=2.0),
+    "huber_loss": (lambda a, b, r: F.huber_loss(a, b, reduction=r), lambda a, b, r: TF.huber_loss(a, b, reduction=r), _pair),
+    "huber_loss_delta": (lambda a, b, r: F.huber_loss(a, b, reduction=r, delta=2.0),
                          lambda a, b, r: TF.huber_loss(a, b, reduction=r, delta=2.0), _pair),
 }
 REG_GRID = [(n, r) for n in REGRESSION for r in REDUCTIONS]

@@ -1,5 +1,7 @@
 """Stateless operators, one file per kind. Every function takes and returns Tensors."""
 
+from types import ModuleType as _ModuleType
+
 from .activation import elu, gelu, leaky_relu, log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh
 from .arithmetic import (
                          abs,
@@ -41,13 +43,30 @@ from .loss import (
                          smooth_l1_loss,
 )
 from .normalization import batch_norm
-from .pooling import avg_pool2d, global_avg_pool2d, max_pool2d
+from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
 from .recurrent import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_cell, rnn_sequence
-from .reduction import all, amax, amin, any, argmax, argmin, cumsum, logsumexp, max, mean, min, norm, prod, std, sum, var
+from .reduction import (
+                         all,
+                         amax,
+                         amin,
+                         any,
+                         argmax,
+                         argmin,
+                         cumsum,
+                         logsumexp,
+                         max,
+                         mean,
+                         min,
+                         norm,
+                         prod,
+                         std,
+                         sum,
+                         var,
+)
 from .shape import (
+                         argsort,
                          broadcast_to,
                          cat,
-                         argsort,
                          chunk,
                          clone,
                          concat,
@@ -74,6 +93,5 @@ from .shape import (
 clamp = clip
 
 
-__all__ = sorted(name for name in dir() if not name.startswith("_") and name not in (
-    "activation", "arithmetic", "conv", "dropout", "embedding", "loss", "normalization", "pooling", "recurrent",
-    "reduction", "shape", "annotations"))
+__all__ = sorted(name for name, value in dict(globals()).items()
+                 if not name.startswith("_") and not isinstance(value, _ModuleType) and name != "annotations")

@@ -7,7 +7,6 @@ import numpy as np
 from ..autograd import Function
 from ..backend import move
 
-
 _F64 = np.dtype(np.float64)
 _F32 = np.dtype(np.float32)
 

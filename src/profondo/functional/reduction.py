@@ -220,7 +220,7 @@ def _select(x, axis, keepdims, pick, result, name):
         raise TypeError(f"{name}(dim): dim must be one int, received {axis!r} (amax/amin reduce several)")
     (a,) = _axes(int(axis), x.ndim, name)
     if x.shape and x.shape[a] == 0:
-        raise ValueError(f"{name}: reduction over an empty dimension {a} of shape {tuple(x.shape)}")
+        raise ValueError(f"{name}: reduction over an empty tensor of shape {tuple(x.shape)} (dimension {a} is empty)")
     indices = getattr(x.data, pick)(axis=a, keepdims=True).astype("int64") if x.ndim else x.data.astype("int64") * 0
     values = gather(x, a, indices) if x.ndim else x
     if not keepdims and x.ndim:
@@ -228,16 +228,15 @@ def _select(x, axis, keepdims, pick, result, name):
     return result(values, Tensor(indices))
 
 
-def _maybe_other(x, axis, name):
-    from ..tensor import Tensor
-
-    return isinstance(axis, Tensor) or (hasattr(axis, "shape") and hasattr(axis, "dtype"))
+def _is_tensor_argument(value) -> bool:
+    """max(x, other) / min(x, other): the second argument is a tensor or an array, not a dim."""
+    return hasattr(value, "shape") and hasattr(value, "dtype")
 
 
 def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """As PyTorch: ``max(x)`` is the largest value, ``max(x, dim)`` returns (values, indices),
     ``max(x, other)`` is the element-wise maximum."""
-    if _maybe_other(x, axis, "max"):
+    if _is_tensor_argument(axis):
         from .arithmetic import maximum
 
         return maximum(x, axis)
@@ -249,7 +248,7 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
 
 def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """As PyTorch: ``min(x)``, ``min(x, dim)`` -> (values, indices), ``min(x, other)``."""
-    if _maybe_other(x, axis, "min"):
+    if _is_tensor_argument(axis):
         from .arithmetic import minimum
 
         return minimum(x, axis)
