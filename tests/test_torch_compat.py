@@ -1094,6 +1094,19 @@ def test_module_paths():
     assert profondo.autograd.Function is profondo.Function and callable(profondo.cuda.is_available)
 
 
+def test_load_reads_a_pytorch_file_without_running_code(tmp_path):
+    torch.manual_seed(0)
+    theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    torch.save(theirs.state_dict(), tmp_path / "torch.pt")
+    ours = profondo.nn.Sequential(profondo.nn.Linear(4, 8), profondo.nn.ReLU(), profondo.nn.Linear(8, 3))
+    state = profondo.load(tmp_path / "torch.pt")
+    assert all(isinstance(v, profondo.Tensor) for v in state.values())
+    ours.load_state_dict(state)
+    x = DATA["a"]
+    np.testing.assert_allclose(ours(profondo.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_a_module_is_not_saved_as_code(tmp_path):
     with pytest.raises(TypeError, match=r"save model.state_dict\(\)"):
         profondo.save(profondo.nn.Linear(2, 2), tmp_path / "m.pt")

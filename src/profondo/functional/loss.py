@@ -8,27 +8,25 @@ from ..autograd import Function, unwrap
 
 
 def _check_labels(name, logits, labels, ignore_index=None):
+    """Check dtype, shape and range of the labels; returns where they count (None: all of them)."""
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{name}: labels must be integers (int64 class indices), received dtype {labels.dtype}")
     expected = (logits.shape[0],) + logits.shape[2:]
     if labels.shape != expected:
         raise ValueError(f"{name}: logits of shape {tuple(logits.shape)} need labels of shape {expected}, "
                          f"received {tuple(labels.shape)}")
-    valid = labels if ignore_index is None else labels[labels != ignore_index]
-    if valid.size:
-        low, high = int(valid.min()), int(valid.max())
-        if low < 0 or high >= logits.shape[1]:
-            bad = low if low < 0 else high
-            raise ValueError(f"{name}: label {bad} is out of range for {logits.shape[1]} classes (expected 0..{logits.shape[1] - 1})")
-
-
-def _kept(xp, labels, ignore_index):
-    """Where the labels count, or None when no label equals ``ignore_index`` (the usual case,
-    which then costs one comparison)."""
-    if ignore_index is None:
+    if not labels.size:
         return None
-    keep = labels != ignore_index
-    return None if keep.all() else keep
+    low, high = int(labels.min()), int(labels.max())
+    # The usual case costs two reductions: no label equals ignore_index when it lies outside [low, high].
+    keep = None if ignore_index is None or not low <= ignore_index <= high else labels != ignore_index
+    if keep is not None:
+        valid = labels[keep]
+        low, high = (int(valid.min()), int(valid.max())) if valid.size else (0, 0)
+    if low < 0 or high >= logits.shape[1]:
+        bad = low if low < 0 else high
+        raise ValueError(f"{name}: label {bad} is out of range for {logits.shape[1]} classes (expected 0..{logits.shape[1] - 1})")
+    return keep
 
 
 def _reduce(losses, weights, reduction, count):
@@ -56,11 +54,10 @@ class CrossEntropy(Function):
         if logits.ndim < 2:
             raise ValueError(f"cross_entropy: logits must be (N, C) or (N, C, d1, ...), received {tuple(logits.shape)}")
         labels = self.labels
-        _check_labels("cross_entropy", logits, labels, self.ignore_index)
+        keep = _check_labels("cross_entropy", logits, labels, self.ignore_index)
         n_classes = logits.shape[1]
         shifted = logits - logits.max(axis=1, keepdims=True)
         logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        keep = _kept(xp, labels, self.ignore_index)
         safe = xp.where(keep, labels, 0) if keep is not None else labels
         nll = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         eps = self.label_smoothing
@@ -101,8 +98,7 @@ class NLL(Function):
 
     def forward(self, logp):
         xp = self.xp
-        _check_labels("nll_loss", logp, self.labels, self.ignore_index)
-        keep = _kept(xp, self.labels, self.ignore_index)
+        keep = _check_labels("nll_loss", logp, self.labels, self.ignore_index)
         safe = xp.where(keep, self.labels, 0) if keep is not None else self.labels
         losses = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         if keep is not None:

@@ -78,15 +78,40 @@ def save(obj: Any, f: str | os.PathLike) -> None:
 
 
 def load(f: str | os.PathLike, map_location=None, weights_only: bool = True) -> Any:
-    """Read what :func:`save` wrote; ``map_location="cuda"`` puts tensors on that device.
-    ``weights_only`` is accepted for PyTorch's sake: every profondo file is data only."""
+    """Read what :func:`save` wrote, or the weights of a PyTorch ``torch.save`` file (read by
+    :mod:`profondo.io.torch_legacy` without running its code); tensors come back as Tensors,
+    on ``map_location`` ("cuda" puts them on the GPU). ``weights_only`` is accepted for
+    PyTorch's sake: nothing here ever runs code from a file."""
     device = parse_device(map_location) if map_location is not None else CPU
+    path = Path(f)
+    if not path.is_file():
+        raise FileNotFoundError(f"load: no such file: {path}")
+    if not _is_profondo_file(path):
+        from .torch_legacy import load as load_torch_file
+
+        return _as_tensors(load_torch_file(path), device)
     try:
-        with np.load(f, allow_pickle=False) as npz:
+        with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError) as e:
-        raise ValueError(f"load: {f} is not a file written by profondo.save (an .npz archive): {e}") from None
-    if _TREE not in arrays:
-        raise ValueError(f"load: {f} has no {_TREE} entry: not a file written by profondo.save")
+        raise ValueError(f"load: {path} is not a file written by profondo.save (an .npz archive): {e}") from None
     tree = json.loads(arrays.pop(_TREE).tobytes().decode())
     return _decode(tree, arrays, device)
+
+
+def _is_profondo_file(path: Path) -> bool:
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as z:
+        return f"{_TREE}.npy" in z.namelist()
+
+
+def _as_tensors(obj: Any, device) -> Any:
+    """A PyTorch file's contents with its arrays as Tensors, as torch.load returns them."""
+    if isinstance(obj, np.ndarray):
+        return Tensor(move(obj, device) if device.type != "cpu" else obj)
+    if isinstance(obj, dict):
+        return type(obj)((k, _as_tensors(v, device)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_as_tensors(v, device) for v in obj)
+    return obj
