@@ -50,6 +50,16 @@ CASES = [
 ]
 
 
+CASES += [
+    Case("gelu", F.gelu, lambda x: TF.gelu(x), [(3, 4)]),
+    Case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), lambda x: TF.gelu(x, approximate="tanh"), [(3, 4)]),
+    Case("softplus", lambda x: F.softplus(x * 5), lambda x: TF.softplus(x * 5), [(3, 4)]),
+    Case("softplus_beta", lambda x: F.softplus(x, beta=2.0), lambda x: TF.softplus(x, beta=2.0), [(3, 4)]),
+    Case("silu_twice", lambda x: F.silu(x) * x, lambda x: TF.silu(x) * x, [(3, 4)]),
+    Case("elu", F.elu, lambda x: TF.elu(x), lambda r: [away_from_zero(r, 3, 4)]),
+    Case("softmax_dim_transposed", lambda x: F.softmax(x.T, dim=0), lambda x: TF.softmax(x.T, dim=0), [(3, 4)]),
+]
+
 test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 

@@ -84,6 +84,22 @@ CASES = [
 ]
 
 
+CASES += [
+    Case("max_dim_values", lambda x: F.max(x, 1).values, lambda x: torch.max(x, 1).values, [(3, 4)]),
+    Case("min_dim_keepdim", lambda x: F.min(x, 0, keepdim=True)[0], lambda x: torch.min(x, 0, keepdim=True)[0],
+         [(3, 4)]),
+    Case("max_dim_transposed", lambda x: x.T.max(dim=1).values, lambda x: x.T.max(dim=1).values, [(4, 3)]),
+    Case("var_default_unbiased", lambda x: x.var(1), lambda x: x.var(1), [(3, 5)]),
+    Case("std", lambda x: F.std(x, dim=0), lambda x: torch.std(x, dim=0), [(4, 3)]),
+    Case("std_biased_twice", lambda x: x.std(unbiased=False) * x, lambda x: x.std(unbiased=False) * x, [(3, 4)]),
+    Case("prod", lambda x: F.prod(x, dim=1), lambda x: torch.prod(x, dim=1), [(3, 4)]),
+    Case("prod_all_transposed", lambda x: x.T.prod(), lambda x: x.T.prod(), [(2, 3)]),
+    Case("cumsum", lambda x: F.cumsum(x, 1), lambda x: torch.cumsum(x, 1), [(3, 4)]),
+    Case("cumsum_times_input", lambda x: F.cumsum(x, 0) * x, lambda x: torch.cumsum(x, 0) * x, [(4, 3)]),
+    Case("norm", lambda x: F.norm(x), lambda x: torch.norm(x), [(3, 4)]),
+    Case("norm_dim_p1", lambda x: F.norm(x + 3, p=1, dim=1), lambda x: torch.norm(x + 3, p=1, dim=1), [(3, 4)]),
+]
+
 test_gradcheck, test_parity, test_float32 = operator_tests(GRID_CASES + CASES)
 
 
