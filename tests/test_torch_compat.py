@@ -662,6 +662,14 @@ FUNCTIONAL = {
     "cross_entropy_none": lambda t, d: _F(t).cross_entropy(T(t, d, "a"), T(t, d, "ignored"), reduction="none"),
     "cross_entropy_smoothing": lambda t, d: _F(t).cross_entropy(T(t, d, "a"), T(t, d, "labels"), label_smoothing=0.1),
     "cross_entropy_ignore_index": lambda t, d: _F(t).cross_entropy(T(t, d, "a"), T(t, d, "labels"), ignore_index=2),
+    "cross_entropy_weight": lambda t, d: _F(t).cross_entropy(T(t, d, "a"), T(t, d, "ignored"),
+                                                             weight=t.tensor([1.0, 2.0, 0.5, 3.0])),
+    "cross_entropy_weight_sum": lambda t, d: _F(t).cross_entropy(T(t, d, "a"), T(t, d, "labels"),
+                                                                 weight=t.tensor([1.0, 2.0, 0.5, 3.0]), reduction="sum"),
+    "cross_entropy_weight_grad": lambda t, d: _grad(t, d, lambda a: _F(t).cross_entropy(
+        a, T(t, d, "labels"), weight=t.tensor([0.3, 2.0, 0.5, 1.0])), "a"),
+    "nll_loss_weight_none": lambda t, d: _F(t).nll_loss(T(t, d, "a").log_softmax(1), T(t, d, "ignored"),
+                                                        weight=t.tensor([1.0, 2.0, 0.5, 3.0]), reduction="none"),
     "cross_entropy_grad": lambda t, d: _grad(t, d, lambda a: _F(t).cross_entropy(a, T(t, d, "ignored")), "a"),
     "nll_loss": lambda t, d: _F(t).nll_loss(_F(t).log_softmax(T(t, d, "a"), dim=1), T(t, d, "labels")),
     "nll_loss_ignores_minus_100": lambda t, d: _F(t).nll_loss(T(t, d, "a").log_softmax(1), T(t, d, "ignored")),
@@ -816,7 +824,8 @@ def _loss_module(name, kwargs=None, inputs=("a", "labels"), transform=None):
             a2 = transform(t, a)
         else:
             a2 = a
-        loss = getattr(t.nn, name)(**(kwargs or {}))(a2, b)
+        options = {k: t.tensor(v) if isinstance(v, np.ndarray) else v for k, v in (kwargs or {}).items()}
+        loss = getattr(t.nn, name)(**options)(a2, b)
         loss.sum().backward()
         return loss, a.grad
     return snippet
@@ -861,6 +870,50 @@ def _double(t, d):
     return net[0].weight.dtype, net(T(t, d, "a").double())
 
 
+def _schedule(name, **kwargs):
+    def snippet(t, d):
+        w = T(t, d, "v", requires_grad=True)
+        opt = t.optim.SGD([w], lr=0.5, momentum=0.9)
+        sched = getattr(t.optim.lr_scheduler, name)(opt, **kwargs)
+        lrs = []
+        for _ in range(6):
+            (w * w).sum().backward()
+            opt.step()
+            opt.zero_grad()
+            sched.step()
+            lrs.append(opt.param_groups[0]["lr"])
+        return lrs, w.detach()
+    return snippet
+
+
+def _optimizer_step(name, **kwargs):
+    def snippet(t, d):
+        w = T(t, d, "a", requires_grad=True)
+        b = T(t, d, "v", requires_grad=True)
+        opt = getattr(t.optim, name)([{"params": [w]}, {"params": [b], "lr": 0.05}], lr=0.1, **kwargs)
+        for _ in range(4):
+            opt.zero_grad()
+            ((w @ T(t, d, "c")).sum() + (b ** 2).sum()).backward()
+            opt.step()
+        return w.detach(), b.detach(), [g["lr"] for g in opt.param_groups]
+    return snippet
+
+
+OPTIM = {
+    "StepLR": _schedule("StepLR", step_size=2, gamma=0.5),
+    "ExponentialLR": _schedule("ExponentialLR", gamma=0.9),
+    "CosineAnnealingLR": _schedule("CosineAnnealingLR", T_max=4),
+    "SGD_groups": _optimizer_step("SGD"),
+    "SGD_nesterov_decay": _optimizer_step("SGD", momentum=0.9, nesterov=True, weight_decay=0.01),
+    "Adam_groups": _optimizer_step("Adam"),
+    "Adam_betas_decay": _optimizer_step("Adam", betas=(0.8, 0.99), weight_decay=0.1),
+    "AdamW": _optimizer_step("AdamW", weight_decay=0.05),
+    "RMSprop": _optimizer_step("RMSprop", alpha=0.9),
+    "RMSprop_momentum": _optimizer_step("RMSprop", momentum=0.5),
+    "Adagrad": _optimizer_step("Adagrad"),
+}
+
+
 MODULES = {
     "sequential_forward": lambda t, d: _mlp(t)(T(t, d, "a")),
     "module_subclass": lambda t, d: _module_subclass(t)(T(t, d, "a")),
@@ -890,6 +943,7 @@ MODULES = {
     "CrossEntropyLoss_ignored": _loss_module("CrossEntropyLoss", inputs=("a", "ignored")),
     "CrossEntropyLoss_smoothing": _loss_module("CrossEntropyLoss", {"label_smoothing": 0.2}),
     "CrossEntropyLoss_none": _loss_module("CrossEntropyLoss", {"reduction": "none"}),
+    "CrossEntropyLoss_weight": _loss_module("CrossEntropyLoss", {"weight": np.array([1.0, 3.0, 0.5, 2.0], np.float32)}),
     "NLLLoss": _loss_module("NLLLoss", transform=lambda t, a: a.log_softmax(dim=1)),
     "MSELoss": _loss_module("MSELoss", inputs=("a", "b")),
     "MSELoss_sum": _loss_module("MSELoss", {"reduction": "sum"}, inputs=("a", "b")),
@@ -1025,7 +1079,8 @@ FILES = {"save_load_state_dict": _save_load_state, "save_load_tensor": _save_loa
          "save_load_checkpoint": _save_load_checkpoint}
 
 GROUPS = {"creation": CREATION, "arithmetic": ARITHMETIC, "reductions": REDUCTIONS, "shapes": SHAPES,
-          "inplace": INPLACE, "autograd": AUTOGRAD, "functional": FUNCTIONAL, "modules": MODULES, "misc": MISC}
+          "inplace": INPLACE, "autograd": AUTOGRAD, "functional": FUNCTIONAL, "modules": MODULES, "optim": OPTIM,
+          "misc": MISC}
 
 
 def _cases(group):
@@ -1069,6 +1124,11 @@ def test_functional(snippet):
 
 @_cases("modules")
 def test_modules_losses_optimizers(snippet):
+    _run(snippet)
+
+
+@_cases("optim")
+def test_optimizers_and_schedules(snippet):
     _run(snippet)
 
 

@@ -204,10 +204,24 @@ def _labels(labels):
     return data if hasattr(data, "dtype") else np.asarray(data)
 
 
-def _no_weight(name, weight):
-    if weight is not None:
-        raise NotImplementedError(f"{name}: per-class weight= is not implemented; weight the losses of "
-                                  "reduction='none' instead")
+def _weighted_nll(name, logp, labels, weight, ignore_index, reduction):
+    """PyTorch's class-weighted NLL, composed of differentiable operators: each loss scaled by
+    its label's weight, the mean divided by the sum of those weights."""
+    from ..tensor import Tensor
+    from .shape import gather, squeeze
+
+    keep = _check_labels(name, logp.data, labels, ignore_index)
+    xp = logp.xp
+    safe = xp.where(keep, labels, 0) if keep is not None else labels
+    w = unwrap(weight)
+    w = xp.asarray(w, dtype=logp.dtype)
+    if w.shape != (logp.shape[1],):
+        raise ValueError(f"{name}: weight must have one entry per class ({logp.shape[1]}), received shape {tuple(w.shape)}")
+    scale = w[safe] if keep is None else w[safe] * keep
+    losses = -squeeze(gather(logp, 1, xp.expand_dims(safe, 1)), 1) * Tensor(scale)
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() / float(scale.sum())
 
 
 def cross_entropy(logits, labels, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean",
@@ -218,18 +232,24 @@ def cross_entropy(logits, labels, weight=None, *, ignore_index: int | None = -10
 
     >>> loss = cross_entropy(model(x), y)            # logits (N, C), labels (N,) int64
     """
-    _no_weight("cross_entropy", weight)
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), received {label_smoothing}")
+    if weight is not None:
+        if label_smoothing:
+            raise NotImplementedError("cross_entropy: weight= together with label_smoothing is not implemented")
+        from .activation import log_softmax
+
+        return _weighted_nll("cross_entropy", log_softmax(logits, 1), _labels(labels), weight, ignore_index, reduction)
     return CrossEntropy(_labels(labels), reduction, label_smoothing, ignore_index).apply(logits)
 
 
 def nll_loss(log_probs, labels, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean"):
     """Negative log-likelihood of log-probabilities (``log_softmax`` output) at the labels;
     labels equal to ``ignore_index`` (-100) count for nothing, as PyTorch."""
-    _no_weight("nll_loss", weight)
     _check_reduction("nll_loss", reduction)
+    if weight is not None:
+        return _weighted_nll("nll_loss", log_probs, _labels(labels), weight, ignore_index, reduction)
     return NLL(_labels(labels), reduction, ignore_index).apply(log_probs)
 
 

@@ -40,12 +40,15 @@ class CrossEntropyLoss(_Loss):
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)
-        F.loss._no_weight("CrossEntropyLoss", weight)
-        self.weight, self.ignore_index, self.label_smoothing = None, ignore_index, label_smoothing
+        self.weight, self.ignore_index, self.label_smoothing = weight, ignore_index, label_smoothing
 
     def forward(self, input, target):
-        return F.cross_entropy(input, target, ignore_index=self.ignore_index, reduction=self.reduction,
+        return F.cross_entropy(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction,
                                label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"weight": _listed(self.weight), "ignore_index": self.ignore_index, "reduction": self.reduction,
+                "label_smoothing": self.label_smoothing}
 
 
 class NLLLoss(_Loss):
@@ -53,11 +56,13 @@ class NLLLoss(_Loss):
 
     def __init__(self, weight=None, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        F.loss._no_weight("NLLLoss", weight)
-        self.weight, self.ignore_index = None, ignore_index
+        self.weight, self.ignore_index = weight, ignore_index
 
     def forward(self, input, target):
-        return F.nll_loss(input, target, ignore_index=self.ignore_index, reduction=self.reduction)
+        return F.nll_loss(input, target, self.weight, ignore_index=self.ignore_index, reduction=self.reduction)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"weight": _listed(self.weight), "ignore_index": self.ignore_index, "reduction": self.reduction}
 
 
 class MSELoss(_Loss):
