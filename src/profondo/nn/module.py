@@ -125,6 +125,9 @@ class Module:
     file_kinds: ClassVar[tuple[FileKind, ...]] = ()
     # What a class deliberately lacks, with the reason: "file_form", "counts", "output_shape".
     lacks: ClassVar[dict[str, str]] = {}
+    # Forward hooks ({"pre": [...], "post": [...]}), in the instance once one is registered;
+    # the class default keeps the call of a module without hooks one attribute read longer.
+    _hooks: ClassVar[dict | None] = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -396,7 +399,7 @@ class Module:
 
     # --- hooks ---------------------------------------------------------------------------------
     def _hook_list(self, kind: str) -> list:
-        hooks = self.__dict__.setdefault("_hooks", {"pre": [], "post": []})
+        hooks = self.__dict__.setdefault("_hooks", {"pre": [], "post": []})  # the instance's own
         return hooks[kind]
 
     def register_forward_pre_hook(self, hook: Callable):
@@ -432,7 +435,7 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
-        hooks = self.__dict__.get("_hooks")
+        hooks = self._hooks
         if hooks is not None:
             return self._call_with_hooks(hooks, args, kwargs)
         return self.forward(*args, **kwargs)
