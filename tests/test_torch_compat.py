@@ -239,6 +239,8 @@ REDUCTIONS = {
     "max_dim_keepdim": lambda t, d: T(t, d, "a").max(1, keepdim=True),
     "max_fn_dim": lambda t, d: t.max(T(t, d, "a"), 1),
     "max_unpack_pred": lambda t, d: t.max(T(t, d, "a"), 1)[1],
+    "max_of_outputs_data": lambda t, d: t.max(T(t, d, "a", requires_grad=True).data, 1)[1],
+    "accuracy_loop": lambda t, d: (t.max(T(t, d, "a").data, 1)[1] == T(t, d, "labels")).sum().item(),
     "max_values_field": lambda t, d: T(t, d, "x3").max(dim=2).values,
     "max_indices_field": lambda t, d: T(t, d, "x3").max(dim=2).indices,
     "max_ties_first": lambda t, d: T(t, d, "ties").max(1),
@@ -291,6 +293,7 @@ REDUCTIONS = {
 # --- shapes, joining, indexing ----------------------------------------------------------------
 SHAPES = {
     "size": lambda t, d: T(t, d, "x3").size(),
+    "size_equals_Size": lambda t, d: (T(t, d, "x3").size() == t.Size([2, 3, 4]), T(t, d, "a").shape == (3, 4)),
     "size_dim": lambda t, d: T(t, d, "x3").size(1),
     "size_neg": lambda t, d: T(t, d, "x3").size(-1),
     "shape": lambda t, d: T(t, d, "x3").shape,

@@ -9,6 +9,7 @@ from .functional import *  # noqa: F403  (torch-style top-level operators: profo
 from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, manual_seed
 from .tensor import (
+    Size,
     Tensor,
     arange,
     as_tensor,

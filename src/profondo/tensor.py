@@ -29,6 +29,13 @@ def _dtype(dtype) -> np.dtype | None:
     return np.dtype(dtype)
 
 
+class Size(tuple):
+    """PyTorch's ``torch.Size``: a tuple of axis lengths (``x.size() == Size([2, 3])``)."""
+
+    def __repr__(self) -> str:
+        return f"Size({list(self)})"
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 

@@ -228,6 +228,13 @@ def _select(x, axis, keepdims, pick, result, name):
     return result(values, Tensor(indices))
 
 
+def _as_tensor(x):
+    """An array (``outputs.data`` in PyTorch-era code: here the array itself) as a tensor."""
+    from ..tensor import Tensor, as_tensor
+
+    return x if isinstance(x, Tensor) else as_tensor(x)
+
+
 def _is_tensor_argument(value) -> bool:
     """max(x, other) / min(x, other): the second argument is a tensor or an array, not a dim."""
     return hasattr(value, "shape") and hasattr(value, "dtype")
@@ -240,6 +247,7 @@ def max(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         from .arithmetic import maximum
 
         return maximum(x, axis)
+    x = _as_tensor(x)
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
     if axis is None:
         return Max(_axes(None, x.ndim, "max"), keepdims).apply(x)
@@ -252,6 +260,7 @@ def min(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
         from .arithmetic import minimum
 
         return minimum(x, axis)
+    x = _as_tensor(x)
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
     if axis is None:
         return Min(_axes(None, x.ndim, "min"), keepdims).apply(x)
@@ -296,6 +305,7 @@ def argmax(x, axis=None, keepdims=False, *, dim=None, keepdim=None):
     """Positions of the maxima (int64, no gradient)."""
     from ..tensor import Tensor
 
+    x = _as_tensor(x)
     axis, keepdims = _resolve(axis, keepdims, dim, keepdim)
     return Tensor(x.data.argmax(axis=axis, keepdims=keepdims).astype("int64"))
 
