@@ -538,6 +538,23 @@ def _hook(t, d):
     return x.grad, seen
 
 
+def _leaf_hook_sees_the_total(t, d):
+    x = T(t, d, "a", requires_grad=True)
+    seen = []
+    x.register_hook(lambda g: seen.append(g.clone()))
+    x.register_hook(lambda g: g.clamp(max=1.5))  # not linear: must see the summed gradient once
+    (x * 2 + x * x).sum().backward()
+    return x.grad, seen
+
+
+def _hook_removed(t, d):
+    x = T(t, d, "a", requires_grad=True)
+    handle = x.register_hook(lambda g: g * 0)
+    handle.remove()
+    (x * 3).sum().backward()
+    return x.grad
+
+
 def _retain_grad(t, d):
     x = T(t, d, "a", requires_grad=True)
     y = x.exp()
@@ -618,6 +635,8 @@ AUTOGRAD = {
     "grad_silu": lambda t, d: _grad(t, d, lambda a: t.nn.functional.silu(a), "a"),
     "grad_elu": lambda t, d: _grad(t, d, lambda a: t.nn.functional.elu(a), "a"),
     "hooks": _hook,
+    "leaf_hook_sees_the_total": _leaf_hook_sees_the_total,
+    "hook_removed": _hook_removed,
     "retain_grad": _retain_grad,
     "grads_accumulate": _accumulate,
     "grad_through_max_dim": _grad_through_max,

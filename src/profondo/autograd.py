@@ -325,9 +325,12 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} given for a tensor of shape {tuple(root.shape)}")
         held.add(_buffer(grad))
     if root.creator is None or root._retain:
+        if root.creator is None and _leaf_hooks and id(root) in _leaf_hooks:
+            grad = _run_hooks(_leaf_hooks[id(root)][1], grad)
         _accumulate(root, grad, held)
         if root.creator is None:  # a leaf
             return
+    hooked: dict[int, list] = {}  # leaves with hooks: their total gradient, hooked once at the end
 
     pending: dict[int, list] = {id(root.creator): [None] * root.creator.n_outputs}
     pending[id(root.creator)][root._index] = grad
@@ -352,7 +355,11 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             g = _unbroadcast(g, t.data.shape)
             parent = t.creator
             if parent is None:
-                _accumulate(t, g, held)
+                if _leaf_hooks and id(t) in _leaf_hooks:
+                    entry = hooked.setdefault(id(t), [t, None])
+                    entry[1] = g if entry[1] is None else entry[1] + g
+                else:
+                    _accumulate(t, g, held)
             else:
                 slots = pending.get(id(parent))
                 if slots is None:
@@ -365,6 +372,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             fn.saved = ()
             fn.inputs = None
+    for t, g in hooked.values():
+        _accumulate(t, _run_hooks(_leaf_hooks[id(t)][1], g), held)
 
 
 def _buffer(a) -> int:
@@ -376,8 +385,6 @@ def _accumulate(t, g, held: set) -> None:
     """Add ``g`` into ``t.grad``, which must own its array: optimizers update it in place."""
     from .tensor import Tensor
 
-    if _leaf_hooks and t.creator is None and id(t) in _leaf_hooks:
-        g = _run_hooks(_leaf_hooks[id(t)][1], g)
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is not None:  # out of place: t.grad's array may be referenced elsewhere
