@@ -455,6 +455,26 @@ def _unsaved_then_modified(t, d):
     return x.grad
 
 
+def _used_then_scaled_in_place(t, d):
+    x = T(t, d, "a", requires_grad=True)
+    y = x * 2
+    z = y + 1  # add saves nothing: z's gradient goes to y as it was before the change
+    y.mul_(3)
+    (z.sum() + (y * y).sum()).backward()
+    return x.grad, y
+
+
+def _changed_twice(t, d):
+    x = T(t, d, "a", requires_grad=True)
+    y = x * 2
+    a = y + 0
+    y.add_(1)
+    b = (y + 2).reshape(-1)
+    y.mul_(3)
+    (a.sum() + b.sum() + (y * x).sum()).backward()
+    return x.grad, y
+
+
 def _leaf_inplace_refused(t, d):
     x = T(t, d, "a", requires_grad=True)
     try:
@@ -522,6 +542,8 @@ INPLACE = {
     "output_saved_then_modified_raises": _output_saved_then_modified,
     "unsaved_then_modified": _unsaved_then_modified,
     "leaf_inplace_refused": _leaf_inplace_refused,
+    "used_then_scaled_in_place": _used_then_scaled_in_place,
+    "changed_twice": _changed_twice,
     "version_counter": _version,
     "view_shares_memory": _view_shares,
     "setitem": _setitem,
@@ -1187,6 +1209,17 @@ def test_load_reads_a_pytorch_file_without_running_code(tmp_path):
     x = DATA["a"]
     np.testing.assert_allclose(ours(profondo.tensor(x)).numpy(), theirs(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_view_of_a_tensor_changed_in_place_refuses_backward():
+    """PyTorch's views follow their base's in-place changes in values and gradients; profondo's
+    view shares the values but not the graph, so backward through it raises rather than differ."""
+    x = profondo.tensor(DATA["a"], requires_grad=True)
+    y = x * 2
+    view = y.reshape(-1)
+    y.add_(1)
+    with pytest.raises(RuntimeError, match="made a view of a tensor .* changed by an inplace operation"):
+        view.sum().backward()
 
 
 def test_a_module_is_not_saved_as_code(tmp_path):

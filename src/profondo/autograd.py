@@ -147,12 +147,42 @@ def mark_modified(array) -> None:
     _modified[id(base)] = (weakref.ref(base), _mutations)
 
 
+# id(tensor) -> (weak reference, [(mutation count, the tensor as it was before), ...]) for
+# tensors that an in-place operation moved to a new node of the graph. An operator that read
+# such a tensor earlier sends its gradient to the tensor as it was, as PyTorch does.
+_rebased: dict[int, tuple] = {}
+
+
+def mark_rebased(t, before) -> None:
+    """Record that ``t`` now stands for an in-place result; ``before`` stands for its old node."""
+    if len(_rebased) > 4096:
+        for key in [k for k, (ref, _) in _rebased.items() if ref() is None]:
+            del _rebased[key]
+    entry = _rebased.get(id(t))
+    if entry is None or entry[0]() is not t:
+        entry = _rebased[id(t)] = (weakref.ref(t), [])
+    entry[1].append((_mutations, before))
+
+
 def _check_saved(fn) -> None:
+    inputs = fn.inputs
+    for i, t in enumerate(inputs):
+        entry = _rebased.get(id(t))
+        if entry is not None and entry[0]() is t:
+            before = next((old for count, old in entry[1] if count > fn._epoch), None)
+            if before is None:
+                continue
+            if fn.returns_view:  # PyTorch's views follow their base's in-place changes; here they do not
+                raise RuntimeError(
+                    f"{type(fn).__name__} made a view of a tensor of shape {tuple(t.shape)} that was then changed "
+                    "by an inplace operation; the view's values follow the change but its gradient cannot: "
+                    "clone() the view, or change the tensor before taking the view")
+            # fn read t before an in-place change: its gradient goes to t as it was, as PyTorch's does
+            fn.inputs = inputs = inputs[:i] + (before,) + inputs[i + 1:]
     for a in fn.saved:
-        base = getattr(a, "base", 0)
-        if base == 0:
+        if not hasattr(a, "base"):  # saved numbers, None
             continue
-        base = a if base is None else base
+        base = a if a.base is None else a.base
         entry = _modified.get(id(base))
         if entry is not None and entry[1] > fn._epoch and entry[0]() is base:
             raise RuntimeError(
@@ -212,6 +242,7 @@ class Function:
     """
 
     _epoch = 0  # the mutation count when it ran (see mark_modified)
+    returns_view = False  # True where the output may share memory with the input (reshape, indexing)
     _grad_hooks = None  # output index -> hooks on that output's gradient
 
     def save_for_backward(self, *arrays) -> None:

@@ -408,6 +408,7 @@ class Tensor:
             result = op(old, *args, **kwargs)
             self._write(result.data)
             self.creator, self._index, self.requires_grad = result.creator, result._index, result.requires_grad
+            autograd.mark_rebased(self, old)
             return self
         with autograd.no_grad():
             result = op(self, *args, **kwargs)

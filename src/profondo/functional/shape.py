@@ -11,6 +11,8 @@ from ..autograd import Function, unwrap
 
 
 class Reshape(Function):
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, shape) -> None:
         self.shape = shape
 
@@ -27,6 +29,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, axes) -> None:
         self.axes = axes
 
@@ -40,6 +44,8 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, shape) -> None:
         self.shape = shape
 
@@ -91,6 +97,8 @@ class Stack(Function):
 class Split(Function):
     """Cut along an axis into pieces of the given sizes; each piece is one output."""
 
+    returns_view = True  # its outputs share memory with its input (see autograd._check_saved)
+
     def __init__(self, size, axis) -> None:
         self.size, self.axis = size, axis  # an int: pieces of that size, the last one shorter
 
@@ -135,6 +143,8 @@ def _is_advanced(index) -> bool:
 
 class GetItem(Function):
     """Indexing with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
 
     def __init__(self, index) -> None:
         self.index = index
