@@ -103,7 +103,13 @@ def _is_profondo_file(path: Path) -> bool:
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as z:
-        return f"{_TREE}.npy" in z.namelist()
+        names = z.namelist()
+    if f"{_TREE}.npy" in names:
+        return True
+    if names and all(n.endswith(".npy") for n in names):
+        raise ValueError(f"load: {path} is a NumPy .npz archive without profondo's outline ({_TREE}); "
+                         "read it with numpy.load, or write it with profondo.save")
+    return False
 
 
 def _as_tensors(obj: Any, device) -> Any:
