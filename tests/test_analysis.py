@@ -122,7 +122,7 @@ def test_vgg16_totals(vgg16):
 def test_weights_are_the_parameters_of_the_built_module(name, alexnet, vgg16):
     m = {"alexnet": alexnet, "vgg16": vgg16}.get(name) or zoo.load(name)
     a = analyze(m)
-    assert a.weights == sum(r.weights for r in a.layers) == sum(p.size for p in m.parameters())
+    assert a.weights == sum(r.weights for r in a.layers) == sum(p.numel() for p in m.parameters())
     assert a.trainable_weights == a.weights
     assert a.output_shape == m.output_shape(m.spec.input)
 
@@ -141,7 +141,7 @@ def test_graph_and_nested_containers():
     assert r["1.sum"] == ((4, 6, 6), 144, 288, 0, 0)        # each output reads two inputs
     assert r["1.cat"] == ((8, 6, 6), 0, 0, 0, 0)
     assert r["2"] == ((8,), 8, 8 * 36, 0, 0)                 # a window of the whole 6x6 map
-    assert a.weights == sum(p.size for p in net.parameters())
+    assert a.weights == sum(p.numel() for p in net.parameters())
 
 
 def test_frozen_weights_and_other_layers():
@@ -211,7 +211,7 @@ def test_recurrent_layers_by_hand():
         "1": ((10, 64), 640, 10 * lstm_step, lstm_weights, 10 * lstm_step),
         "2": ((8,), 8, 10 * rnn_step, 8 * 64 + 8 * 8 + 16, 10 * rnn_step),
     }
-    assert lstm_weights == 37_888 and a.weights == 1600 + 37_888 + 592 == sum(p.size for p in net.parameters())
+    assert lstm_weights == 37_888 and a.weights == 1600 + 37_888 + 592 == sum(p.numel() for p in net.parameters())
     assert (a.layers[1].macs_per_step, a.layers[1].steps) == (36_864, 10)
     text = summary(net, (10,), file=io.StringIO())
     assert "Recurrent 1: 36,864 MACs per time step x 10 steps = 368,640" in text.splitlines()

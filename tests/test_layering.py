@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "profondo"
 # From the ground floor up; names on one line share a floor and may import each other.
 ORDER: list[tuple[str, ...]] = [
     ("backend",),
-    ("random", "kernels"),  # random: seeds for NumPy/CuPy generators, needs only the backend
+    ("random", "kernels", "cuda"),  # random: seeds for NumPy/CuPy generators; cuda: torch.cuda's questions
     ("autograd",),
     ("tensor",),
     ("functional",),
@@ -25,6 +25,7 @@ ORDER: list[tuple[str, ...]] = [
     ("nn",),
     ("optim",),
     ("data",),
+    ("utils",),  # PyTorch's module paths (profondo.utils.data is profondo.data)
     ("analysis",),
     ("architecture", "spec"),  # spec: the deprecated name of architecture, an alias of it
     ("io",),

@@ -53,8 +53,8 @@ def test_permute_and_reshape_route_every_gradient_home(shape, random):
     random.shuffle(order)
     x = profondo.tensor(np.arange(math.prod(shape), dtype=np.float32).reshape(shape), requires_grad=True)
     y = F.reshape(F.permute(x, order), (-1,))
-    y.backward(profondo.tensor(np.arange(y.size, dtype=np.float32)))
+    y.backward(profondo.tensor(np.arange(y.numel(), dtype=np.float32)))
     # the gradient at each input element is the position that element reached in y
-    expected = np.empty(x.size, np.float32)
-    expected[np.transpose(x.numpy(), order).reshape(-1).astype(int)] = np.arange(y.size)
+    expected = np.empty(x.numel(), np.float32)
+    expected[np.transpose(x.numpy(), order).reshape(-1).astype(int)] = np.arange(y.numel())
     np.testing.assert_array_equal(x.grad.numpy().reshape(-1), expected)

@@ -85,7 +85,7 @@ def test_numpy_array_on_the_left_gives_a_tensor():
 
 def test_item_len_and_conversions():
     t = profondo.tensor([[1.5, 2.0]])
-    assert len(t) == 1 and t.ndim == 2 and t.size == 2 and float(t[0, 0]) == 1.5 and int(t[0, 1]) == 2
+    assert len(t) == 1 and t.ndim == 2 and t.numel() == 2 and t.size() == (1, 2) and t.size(1) == 2 and float(t[0, 0]) == 1.5 and int(t[0, 1]) == 2
     assert np.asarray(t).tolist() == [[1.5, 2.0]] and t.device == "cpu"
     with pytest.raises(ValueError, match=r"item\(\) needs a tensor of one element, received shape \(1, 2\)"):
         t.item()
@@ -115,8 +115,8 @@ def test_setitem():
 def test_methods_match_functions():
     x = profondo.tensor(np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32))
     F = profondo.functional
-    for method, fn in [("exp", F.exp), ("relu", F.relu), ("sigmoid", F.sigmoid), ("tanh", F.tanh),
-                       ("softmax", F.softmax), ("log_softmax", F.log_softmax), ("abs", F.abs)]:
-        np.testing.assert_array_equal(getattr(x, method)().numpy(), fn(x).numpy())
+    for method, fn, args in [("exp", F.exp, ()), ("relu", F.relu, ()), ("sigmoid", F.sigmoid, ()), ("tanh", F.tanh, ()),
+                             ("softmax", F.softmax, (1,)), ("log_softmax", F.log_softmax, (0,)), ("abs", F.abs, ())]:
+        np.testing.assert_array_equal(getattr(x, method)(*args).numpy(), fn(x, *args).numpy())
     assert x.view(3, 2).shape == (3, 2) and x.reshape((6,)).shape == (6,) and x.T.shape == (3, 2)
     assert x.clamp(0, 1).numpy().max() <= 1 and (-x).tolist() == (-x.numpy()).tolist() and (+x) is x

@@ -41,7 +41,7 @@ def data(n: int = 48, seed: int = 0, shape=(1, 8, 8), classes: int = 3):
 
 
 def copy_state(model) -> dict[str, np.ndarray]:
-    return {k: v.copy() for k, v in model.state_dict().items()}
+    return {k: v.clone() for k, v in model.state_dict().items()}
 
 
 # --- head replacement ---------------------------------------------------------------------------

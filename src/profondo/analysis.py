@@ -110,7 +110,7 @@ def _count(name: str, m: nn.Module, shapes: list[tuple[int, ...]], out: tuple, s
            inputs: tuple[str, ...]) -> LayerStats:
     """One row: the counts the layer declares (``Module.counts``), its weights and output memory."""
     c = m.counts(shapes, out)
-    weights = sum(p.size for p in m.parameters())
+    weights = sum(p.numel() for p in m.parameters())
     memory = 0 if c.view else math.prod(out) * size
     return LayerStats(name, _kind(m), tuple(out), c.neurons, c.connections, weights, c.macs, memory, inputs,
                       c.macs_per_step, c.steps)
@@ -233,9 +233,9 @@ def analyze(module: nn.Module, input_shape: tuple[int, ...] | None = None, bytes
     out = _walk(module, "", [shape], rows, bytes_per_element)
     params = list(module.parameters())
     spec = getattr(module, "spec", None)
-    buffers = sum(b.size for _, b in module.named_buffers() if b is not None and b.dtype.kind == "f")
-    return Analysis(spec.name if spec else type(module).__name__, shape, rows, sum(p.size for p in params),
-                    sum(p.size for p in params if p.requires_grad), bytes_per_element, out, buffers)
+    buffers = sum(b.numel() for _, b in module.named_buffers() if b is not None and b.dtype.kind == "f")
+    return Analysis(spec.name if spec else type(module).__name__, shape, rows, sum(p.numel() for p in params),
+                    sum(p.numel() for p in params if p.requires_grad), bytes_per_element, out, buffers)
 
 
 def _bytes(n: float) -> str:

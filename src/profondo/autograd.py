@@ -8,6 +8,7 @@ broadcast axes, and frees what each operator saved as soon as its backward has r
 
 from __future__ import annotations
 
+import weakref
 from contextvars import ContextVar
 
 import numpy as np
@@ -100,6 +101,138 @@ def is_grad_enabled() -> bool:
     return _grad_enabled()
 
 
+class inference_mode(no_grad):
+    """PyTorch's inference_mode: here the same as :class:`no_grad` (no graph is recorded)."""
+
+    def __new__(cls, mode=True):
+        self = object.__new__(cls)
+        if callable(mode) and not isinstance(mode, bool):  # bare @inference_mode
+            return self(mode)
+        self._enabled = not mode
+        return self
+
+    def __call__(self, fn):
+        import functools
+
+        enabled = self._enabled
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            previous = _grad_enabled()
+            _set_grad_mode(enabled)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _set_grad_mode(previous)
+
+        return wrapper
+
+
+# --- in-place changes and hooks ----------------------------------------------------------
+# Every in-place change of a tensor's array counts one "mutation" and remembers the array's
+# memory; an operator records the count when it runs, so backward can tell whether an array
+# it saved was changed after it was saved (PyTorch's version check) by one integer compare.
+_mutations = 0
+_modified: dict[int, tuple] = {}  # id(buffer) -> (weak reference to the buffer, mutation count)
+
+
+def mark_modified(array) -> None:
+    """Record that ``array``'s memory was just changed in place."""
+    global _mutations
+    _mutations += 1
+    base = array if array.base is None else array.base
+    if len(_modified) > 4096:  # forget buffers that no longer exist
+        for key in [k for k, (ref, _) in _modified.items() if ref() is None]:
+            del _modified[key]
+    _modified[id(base)] = (weakref.ref(base), _mutations)
+
+
+# id(tensor) -> (weak reference, [(mutation count, the tensor as it was before), ...]) for
+# tensors that an in-place operation moved to a new node of the graph. An operator that read
+# such a tensor earlier sends its gradient to the tensor as it was, as PyTorch does.
+_rebased: dict[int, tuple] = {}
+
+
+def mark_rebased(t, before) -> None:
+    """Record that ``t`` now stands for an in-place result; ``before`` stands for its old node."""
+    if len(_rebased) > 4096:
+        for key in [k for k, (ref, _) in _rebased.items() if ref() is None]:
+            del _rebased[key]
+    entry = _rebased.get(id(t))
+    if entry is None or entry[0]() is not t:
+        entry = _rebased[id(t)] = (weakref.ref(t), [])
+    entry[1].append((_mutations, before))
+
+
+def _check_saved(fn) -> None:
+    inputs = fn.inputs
+    for i, t in enumerate(inputs):
+        entry = _rebased.get(id(t))
+        if entry is not None and entry[0]() is t:
+            before = next((old for count, old in entry[1] if count > fn._epoch), None)
+            if before is None:
+                continue
+            if fn.returns_view:  # PyTorch's views follow their base's in-place changes; here they do not
+                raise RuntimeError(
+                    f"{type(fn).__name__} made a view of a tensor of shape {tuple(t.shape)} that was then changed "
+                    "by an inplace operation; the view's values follow the change but its gradient cannot: "
+                    "clone() the view, or change the tensor before taking the view")
+            # fn read t before an in-place change: its gradient goes to t as it was, as PyTorch's does
+            fn.inputs = inputs = inputs[:i] + (before,) + inputs[i + 1:]
+    for a in fn.saved:
+        if not hasattr(a, "base"):  # saved numbers, None
+            continue
+        base = a if a.base is None else a.base
+        entry = _modified.get(id(base))
+        if entry is not None and entry[1] > fn._epoch and entry[0]() is base:
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an inplace "
+                f"operation: {type(fn).__name__} saved an array of shape {tuple(a.shape)} that was changed "
+                "in place after it was used; clone() it before changing it, or change a copy")
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` takes the hook away."""
+
+    def __init__(self, hooks: list, hook) -> None:
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+# id(leaf) -> (weak reference, hooks); keyed by id because a Tensor's == is element-wise
+_leaf_hooks: dict[int, tuple] = {}
+
+
+def register_hook(t, hook) -> RemovableHandle:
+    """Call ``hook(grad)`` with ``t``'s gradient when backward computes it (see Tensor.register_hook)."""
+    if t.creator is None:
+        key = id(t)
+        entry = _leaf_hooks.get(key)
+        if entry is None or entry[0]() is not t:
+            entry = _leaf_hooks[key] = (weakref.ref(t, lambda _: _leaf_hooks.pop(key, None)), [])
+        hooks = entry[1]
+    else:
+        fn = t.creator
+        if fn._grad_hooks is None:
+            fn._grad_hooks = {}
+        hooks = fn._grad_hooks.setdefault(t._index, [])
+    hooks.append(hook)
+    return RemovableHandle(hooks, hook)
+
+
+def _run_hooks(hooks, g):
+    from .tensor import Tensor
+
+    for hook in hooks:
+        out = hook(Tensor(g))
+        if out is not None:
+            g = out.data if isinstance(out, Tensor) else out
+    return g
+
+
 class Function:
     """Base class of every operator.
 
@@ -107,6 +240,10 @@ class Function:
     (using ``self.xp`` so that one body serves NumPy and CuPy) and ``backward`` returning
     one gradient per input (``None`` where ``self.needs_input_grad[i]`` is False).
     """
+
+    _epoch = 0  # the mutation count when it ran (see mark_modified)
+    returns_view = False  # True where the output may share memory with the input (reshape, indexing)
+    _grad_hooks = None  # output index -> hooks on that output's gradient
 
     def save_for_backward(self, *arrays) -> None:
         self.saved = arrays
@@ -146,6 +283,7 @@ class Function:
             results = Tensor._wrap(out, self if record else None, 0)
         if record:
             self.inputs = tensors
+            self._epoch = _mutations
         else:
             self.saved = ()
         return results
@@ -218,9 +356,12 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             raise ValueError(f"backward(): gradient of shape {tuple(grad.shape)} given for a tensor of shape {tuple(root.shape)}")
         held.add(_buffer(grad))
     if root.creator is None or root._retain:
+        if root.creator is None and _leaf_hooks and id(root) in _leaf_hooks:
+            grad = _run_hooks(_leaf_hooks[id(root)][1], grad)
         _accumulate(root, grad, held)
         if root.creator is None:  # a leaf
             return
+    hooked: dict[int, list] = {}  # leaves with hooks: their total gradient, hooked once at the end
 
     pending: dict[int, list] = {id(root.creator): [None] * root.creator.n_outputs}
     pending[id(root.creator)][root._index] = grad
@@ -228,6 +369,11 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         grads_out = pending.pop(id(fn), None)
         if grads_out is None:
             continue
+        if _mutations > fn._epoch:
+            _check_saved(fn)
+        if fn._grad_hooks is not None:
+            grads_out = [g if g is None or i not in fn._grad_hooks else _run_hooks(fn._grad_hooks[i], g)
+                         for i, g in enumerate(grads_out)]
         if fn.n_outputs > 1:
             # Outputs that received no gradient contribute zero; shapes come from the saved hint.
             grads_out = [g if g is not None else xp.zeros(s, d) for g, (s, d) in zip(grads_out, fn.output_meta)]
@@ -240,7 +386,11 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             g = _unbroadcast(g, t.data.shape)
             parent = t.creator
             if parent is None:
-                _accumulate(t, g, held)
+                if _leaf_hooks and id(t) in _leaf_hooks:
+                    entry = hooked.setdefault(id(t), [t, None])
+                    entry[1] = g if entry[1] is None else entry[1] + g
+                else:
+                    _accumulate(t, g, held)
             else:
                 slots = pending.get(id(parent))
                 if slots is None:
@@ -253,6 +403,8 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
         if not retain_graph:
             fn.saved = ()
             fn.inputs = None
+    for t, g in hooked.values():
+        _accumulate(t, _run_hooks(_leaf_hooks[id(t)][1], g), held)
 
 
 def _buffer(a) -> int:

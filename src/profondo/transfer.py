@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import functional as F
-from .autograd import no_grad
+from .autograd import no_grad, unwrap
 from .nn import BatchNorm1d, BatchNorm2d, Linear, Module
 from .nn.graph import Graph
 from .tensor import Tensor
@@ -243,7 +243,7 @@ def _batches(data, batch_size: int) -> Iterable[np.ndarray]:
         from .data import DataLoader
 
         data = DataLoader(data, batch_size, shuffle=False)
-    return (batch[0] if isinstance(batch, (tuple, list)) else batch for batch in data)
+    return (unwrap(batch[0] if isinstance(batch, (tuple, list)) else batch) for batch in data)
 
 
 def extract_features(model: Module, layer: str, data, batch_size: int = 256,

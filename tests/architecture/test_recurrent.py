@@ -63,7 +63,7 @@ def test_each_kind_and_output(kind, output):
     y = m(ids((2, 6), 9))
     assert y.shape == (2, *expected)
     full, _ = m[1].rnn(m[0](ids((2, 6), 9)))  # the wrapped layer: (N, T, H), batch first
-    summary = {"sequence": full, "last": full[:, -1], "mean": full.mean(axis=1), "max": full.max(axis=1)}[output]
+    summary = {"sequence": full, "last": full[:, -1], "mean": full.mean(axis=1), "max": full.amax(axis=1)}[output]
     np.testing.assert_allclose(y.numpy(), summary.numpy(), rtol=1e-6, atol=1e-6)
 
 

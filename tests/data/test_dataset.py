@@ -10,7 +10,7 @@ def numbered(n=10):
 
 def test_array_dataset_items_and_length():
     ds = numbered()
-    assert len(ds) == 10 and TensorDataset is ArrayDataset
+    assert len(ds) == 10 and TensorDataset is not ArrayDataset
     x, y = ds[3]
     np.testing.assert_array_equal(x, [30.0])
     assert y == 3

@@ -156,3 +156,31 @@ def test_argument_errors():
         DataLoader(3)
     with pytest.raises(ValueError, match="non-negative integer"):
         DataLoader(numbered()).set_epoch(-1)
+
+
+def test_pytorch_defaults_batch_size_1_tensors_and_tensor_dataset():
+    from profondo.data import DataLoader, TensorDataset
+
+    ds = TensorDataset(profondo.arange(5.0), profondo.arange(5), profondo.ones(5, 2))
+    loader = DataLoader(ds)
+    batches = list(loader)
+    assert len(loader) == len(batches) == 5 and loader.batch_size == 1
+    x, y, z = batches[2]
+    assert all(isinstance(b, profondo.Tensor) for b in (x, y, z))
+    assert (x.tolist(), y.tolist(), z.shape) == ([2.0], [2], (1, 2))
+    assert [b[1].tolist() for b in DataLoader(ds, batch_size=2)] == [[0, 1], [2, 3], [4]]
+
+
+def test_samples_of_numbers_and_dicts_collate_as_pytorch():
+    from profondo.data import DataLoader, Dataset
+
+    class Numbers(Dataset):
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            return {"i": i, "half": i / 2}
+
+    (batch,) = list(DataLoader(Numbers(), batch_size=3))
+    assert batch["i"].dtype == np.int64 and batch["half"].dtype == np.float64  # as default_collate
+    assert batch["half"].tolist() == [0.0, 0.5, 1.0]

@@ -32,16 +32,16 @@ CASES = [
     Case("sigmoid_strided", lambda x: x[:, ::2].sigmoid(), lambda x: x[:, ::2].sigmoid(), lambda r: [randn(r, 3, 8)]),
     Case("tanh", F.tanh, lambda x: torch.tanh(x), lambda r: [randn(r, 3, 4, scale=2)]),
     Case("tanh_twice", lambda x: F.tanh(x) * F.sigmoid(x), lambda x: x.tanh() * x.sigmoid(), lambda r: [randn(r, 5)]),
-    Case("softmax_last", F.softmax, lambda x: x.softmax(-1), lambda r: [randn(r, 3, 4)]),
+    Case("softmax_last", lambda x: F.softmax(x, -1), lambda x: x.softmax(-1), lambda r: [randn(r, 3, 4)]),
     Case("softmax_axis0", lambda x: F.softmax(x, 0), lambda x: x.softmax(0), lambda r: [randn(r, 3, 4)]),
     Case("softmax_middle_axis", lambda x: x.softmax(1), lambda x: x.softmax(1), lambda r: [randn(r, 2, 3, 4)]),
     Case("softmax_transposed", lambda x: F.softmax(x.T, 0), lambda x: x.T.softmax(0), lambda r: [randn(r, 3, 4)]),
     Case("softmax_size1", lambda x: F.softmax(x, 1), lambda x: x.softmax(1), lambda r: [randn(r, 3, 1)]),
-    Case("softmax_times_input", lambda x: F.softmax(x) * x, lambda x: x.softmax(-1) * x, lambda r: [randn(r, 2, 5)]),
-    Case("log_softmax_last", F.log_softmax, lambda x: x.log_softmax(-1), lambda r: [randn(r, 3, 4)]),
+    Case("softmax_times_input", lambda x: F.softmax(x, -1) * x, lambda x: x.softmax(-1) * x, lambda r: [randn(r, 2, 5)]),
+    Case("log_softmax_last", lambda x: F.log_softmax(x, -1), lambda x: x.log_softmax(-1), lambda r: [randn(r, 3, 4)]),
     Case("log_softmax_axis1", lambda x: x.log_softmax(1), lambda x: x.log_softmax(1), lambda r: [randn(r, 2, 3, 4)]),
     Case("log_softmax_strided", lambda x: F.log_softmax(x[::2], 0), lambda x: x[::2].log_softmax(0), lambda r: [randn(r, 6, 3)]),
-    Case("softmax_max_logsumexp_var", lambda x: F.softmax(x, 1).max(axis=1) + F.logsumexp(x, axis=1) + x.var(axis=1),
+    Case("softmax_max_logsumexp_var", lambda x: F.softmax(x, 1).amax(axis=1) + F.logsumexp(x, axis=1) + x.var(axis=1, correction=0),
          lambda x: x.softmax(1).amax(dim=1) + x.logsumexp(dim=1) + x.var(dim=1, correction=0), [(4, 5)]),
     # At x == 0 (and 6) the gradient PyTorch picks: relu 0, leaky_relu the slope, relu6 0 at 0 and 6.
     # Central differences straddle the kink there, so these cases are compared with PyTorch only.
@@ -50,13 +50,23 @@ CASES = [
 ]
 
 
+CASES += [
+    Case("gelu", F.gelu, lambda x: TF.gelu(x), [(3, 4)]),
+    Case("gelu_tanh", lambda x: F.gelu(x, approximate="tanh"), lambda x: TF.gelu(x, approximate="tanh"), [(3, 4)]),
+    Case("softplus", lambda x: F.softplus(x * 5), lambda x: TF.softplus(x * 5), [(3, 4)]),
+    Case("softplus_beta", lambda x: F.softplus(x, beta=2.0), lambda x: TF.softplus(x, beta=2.0), [(3, 4)]),
+    Case("silu_twice", lambda x: F.silu(x) * x, lambda x: TF.silu(x) * x, [(3, 4)]),
+    Case("elu", F.elu, lambda x: TF.elu(x), lambda r: [away_from_zero(r, 3, 4)]),
+    Case("softmax_dim_transposed", lambda x: F.softmax(x.T, dim=0), lambda x: TF.softmax(x.T, dim=0), [(3, 4)]),
+]
+
 test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 
 def test_large_logits_are_stable():
     x = profondo.tensor([[1000.0, 0.0, -1000.0]], requires_grad=True)
-    np.testing.assert_allclose(F.softmax(x).numpy(), [[1, 0, 0]])
-    np.testing.assert_allclose(F.log_softmax(x).numpy(), [[0, -1000, -2000]])
+    np.testing.assert_allclose(F.softmax(x, 1).numpy(), [[1, 0, 0]])
+    np.testing.assert_allclose(F.log_softmax(x, 1).numpy(), [[0, -1000, -2000]])
     np.testing.assert_allclose(F.sigmoid(x).numpy(), [[1, 0.5, 0]])
-    F.log_softmax(x).sum().backward()
+    F.log_softmax(x, 1).sum().backward()
     assert np.isfinite(x.grad.numpy()).all()

@@ -96,6 +96,27 @@ CASES = [
 ]
 
 
+CASES += [
+    Case("einsum_matmul", lambda a, b: F.einsum("ij,jk->ik", a, b), lambda a, b: torch.einsum("ij,jk->ik", a, b),
+         [(3, 4), (4, 2)]),
+    Case("einsum_batched", lambda a, b: F.einsum("bij,bjk->bik", a, b),
+         lambda a, b: torch.einsum("bij,bjk->bik", a, b), [(2, 3, 4), (2, 4, 5)]),
+    Case("einsum_summed_inside", lambda a, b: F.einsum("ij,ik->k", a, b),
+         lambda a, b: torch.einsum("ij,ik->k", a, b), [(3, 4), (3, 2)]),
+    Case("einsum_used_twice", lambda a: F.einsum("ij,ij->i", a, a), lambda a: torch.einsum("ij,ij->i", a, a), [(3, 4)]),
+    Case("einsum_transposed", lambda a, b: F.einsum("ij,jk", a.T, b), lambda a, b: torch.einsum("ij,jk", a.T, b),
+         [(4, 3), (4, 2)]),
+    Case("einsum_ellipsis", lambda a, b: F.einsum("...ij,...jk->...ik", a, b),
+         lambda a, b: torch.einsum("...ij,...jk->...ik", a, b), [(2, 3, 4), (2, 4, 2)]),
+    Case("mm", F.mm, torch.mm if torch else None, [(3, 4), (4, 5)]),
+    Case("bmm", F.bmm, torch.bmm if torch else None, [(2, 3, 4), (2, 4, 5)]),
+    Case("masked_fill", lambda x, m: F.masked_fill(x, m, 0.5), lambda x, m: x.masked_fill(m, 0.5),
+         lambda r: [randn(r, 3, 4), randn(r, 3, 4) > 0]),
+    Case("masked_fill_broadcast_twice", lambda x, m: F.masked_fill(x, m, -1.0) * x,
+         lambda x, m: x.masked_fill(m, -1.0) * x, lambda r: [randn(r, 3, 4), randn(r, 4) > 0]),
+    Case("add_alpha", lambda a, b: F.add(a, b, alpha=2.5), lambda a, b: torch.add(a, b, alpha=2.5), [(3, 4), (4,)]),
+]
+
 test_gradcheck, test_parity, test_float32 = operator_tests(CASES)
 
 

@@ -73,14 +73,14 @@ def _bce_inputs(rng):
 
 # name: (profondo loss(a, b, reduction), torch loss(a, b, reduction), inputs). Both inputs differentiable.
 REGRESSION = {
-    "mse_loss": (F.mse_loss, lambda a, b, r: TF.mse_loss(a, b, reduction=r), _pair),
-    "bce_with_logits": (F.binary_cross_entropy_with_logits,
+    "mse_loss": (lambda a, b, r: F.mse_loss(a, b, reduction=r), lambda a, b, r: TF.mse_loss(a, b, reduction=r), _pair),
+    "bce_with_logits": (lambda a, b, r: F.binary_cross_entropy_with_logits(a, b, reduction=r),
                         lambda a, b, r: TF.binary_cross_entropy_with_logits(a, b, reduction=r), _bce_inputs),
-    "smooth_l1_loss": (F.smooth_l1_loss, lambda a, b, r: TF.smooth_l1_loss(a, b, reduction=r), _pair),
-    "smooth_l1_loss_beta": (lambda a, b, r: F.smooth_l1_loss(a, b, r, beta=0.5),
+    "smooth_l1_loss": (lambda a, b, r: F.smooth_l1_loss(a, b, reduction=r), lambda a, b, r: TF.smooth_l1_loss(a, b, reduction=r), _pair),
+    "smooth_l1_loss_beta": (lambda a, b, r: F.smooth_l1_loss(a, b, reduction=r, beta=0.5),
                             lambda a, b, r: TF.smooth_l1_loss(a, b, reduction=r, beta=0.5), _pair),
-    "huber_loss": (F.huber_loss, lambda a, b, r: TF.huber_loss(a, b, reduction=r), _pair),
-    "huber_loss_delta": (lambda a, b, r: F.huber_loss(a, b, r, delta=2.0),
+    "huber_loss": (lambda a, b, r: F.huber_loss(a, b, reduction=r), lambda a, b, r: TF.huber_loss(a, b, reduction=r), _pair),
+    "huber_loss_delta": (lambda a, b, r: F.huber_loss(a, b, reduction=r, delta=2.0),
                          lambda a, b, r: TF.huber_loss(a, b, reduction=r, delta=2.0), _pair),
 }
 REG_GRID = [(n, r) for n in REGRESSION for r in REDUCTIONS]
@@ -106,6 +106,20 @@ CASES = [
                       lambda r: [randn(r, 1, 1), np.ones((1, 1), np.float32)]),
 ]
 
+
+CASES += [
+    Case("cross_entropy_ignores_minus_100", lambda x, y: F.cross_entropy(x, y), lambda x, y: TF.cross_entropy(x, y),
+         lambda r: [randn(r, 5, C), np.array([0, -100, 2, -100, 1], np.int64)]),
+    Case("nll_ignores_minus_100", lambda x, y: F.nll_loss(F.log_softmax(x, 1), y),
+         lambda x, y: TF.nll_loss(x.log_softmax(1), y), lambda r: [randn(r, 4, C), np.array([-100, 1, 2, 0], np.int64)]),
+    Case("l1_loss", lambda a, b: F.l1_loss(a, b), lambda a, b: TF.l1_loss(a, b), lambda r: _pair(r)),
+    Case("bce_probabilities", lambda p, t: F.binary_cross_entropy(p, t), lambda p, t: TF.binary_cross_entropy(p, t),
+         lambda r: [r.uniform(0.1, 0.9, (3, 4)).astype(np.float32), r.uniform(0, 1, (3, 4)).astype(np.float32)]),
+    Case("bce_with_logits_pos_weight", lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=2.0),
+         lambda x, t: TF.binary_cross_entropy_with_logits(x, t, pos_weight=torch.tensor(2.0)), _bce_inputs),
+    Case("kl_div_batchmean", lambda a, b: F.kl_div(F.log_softmax(a, 1), F.softmax(b, 1), reduction="batchmean"),
+         lambda a, b: TF.kl_div(a.log_softmax(1), b.softmax(1), reduction="batchmean"), [(3, 4), (3, 4)]),
+]
 
 test_gradcheck, test_parity, test_float32 = operator_tests(CE_CASES + NLL_CASES + REG_CASES + CASES)
 

@@ -79,6 +79,14 @@ OTHER_CASES = [
     Case("max_k3-s2-p1-7x7", lambda x: F.max_pool2d(x, 3, 2, 1), lambda x: TF.max_pool2d(x, 3, 2, 1), [(2, 3, 7, 7)]),
     Case("avg_tiled-4x4", lambda x: F.avg_pool2d(x, 2), lambda x: TF.avg_pool2d(x, 2), [(2, 3, 4, 4)]),
 ]
+OTHER_CASES += [
+    Case("adaptive_avg_1", lambda x: F.adaptive_avg_pool2d(x, 1), lambda x: TF.adaptive_avg_pool2d(x, 1), [(2, 3, 5, 5)]),
+    Case("adaptive_avg_divisible", lambda x: F.adaptive_avg_pool2d(x, (2, 3)),
+         lambda x: TF.adaptive_avg_pool2d(x, (2, 3)), [(2, 2, 4, 6)]),
+    Case("adaptive_avg_uneven", lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+         lambda x: TF.adaptive_avg_pool2d(x, (3, 4)), [(1, 2, 5, 7)]),
+]
+
 test_gradcheck, test_parity, test_float32 = operator_tests(GRID_CASES + TIE_CASES + CASES + OTHER_CASES)
 
 

@@ -86,7 +86,7 @@ def test_big_zoo_models_pass_the_checker_and_shape_inference(name, monkeypatch):
     dims = inferred.graph.output[0].type.tensor_type.shape.dim
     assert [d.dim_param or d.dim_value for d in dims] == ["N", 1000]
     n_weights = sum(int(np.prod(t.dims)) for t in proto.graph.initializer if not t.name.endswith(".ratio"))
-    assert n_weights == sum(p.size for p in model.parameters())
+    assert n_weights == sum(p.numel() for p in model.parameters())
 
 
 @SLOW

@@ -45,7 +45,7 @@ def test_eval_keeps_statistics_of_a_frozen_layer_and_gradients_still_flow():
     bn = nn.BatchNorm2d(2)
     bn.requires_grad_(False)
     bn.eval()
-    before = bn.state_dict()
+    before = {k: v.clone() for k, v in bn.state_dict().items()}
     x = profondo.randn(4, 2, 3, 3, requires_grad=True)
     bn(x).sum().backward()
     for k, v in bn.state_dict().items():

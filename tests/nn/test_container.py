@@ -86,7 +86,7 @@ def test_small_cnn_loads_torch_weights_and_matches_train_and_eval():
                                rtol=1e-4, atol=1e-5)
     # and back: profondo weights load into torch
     t2 = _torch_cnn(torch)
-    t2.load_state_dict({k: torch.from_numpy(v) for k, v in net.state_dict().items()})
+    t2.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in net.state_dict().items()})
     t2.eval()
     np.testing.assert_allclose(net(profondo.tensor(x)).numpy(), t2(torch.from_numpy(x)).detach().numpy(),
                                rtol=1e-4, atol=1e-5)

@@ -59,6 +59,17 @@ EXAMPLES: dict[type, Callable[[], tuple[Module, list[Shape]]]] = {
     nn.RNNCell: lambda: (nn.RNNCell(4, 3), [(4,)]),
     nn.Recurrent: lambda: (nn.Recurrent("gru", 4, 3, bidirectional=True, output="mean"), [(5, 4)]),
     nn.EfficientNetLite0: lambda: (nn.EfficientNetLite0(num_classes=5), [(3, 32, 32)]),
+    nn.ModuleDict: lambda: (nn.ModuleDict({"head": nn.Linear(2, 2)}), [(2,)]),
+    nn.AdaptiveAvgPool2d: lambda: (nn.AdaptiveAvgPool2d((2, 3)), [(3, 5, 7)]),
+    nn.CrossEntropyLoss: lambda: (nn.CrossEntropyLoss(ignore_index=0, label_smoothing=0.1), [(4,), ()]),
+    nn.NLLLoss: lambda: (nn.NLLLoss(reduction="sum"), [(4,), ()]),
+    nn.MSELoss: lambda: (nn.MSELoss(), [(4,), (4,)]),
+    nn.L1Loss: lambda: (nn.L1Loss(reduction="none"), [(4,), (4,)]),
+    nn.SmoothL1Loss: lambda: (nn.SmoothL1Loss(beta=0.5), [(4,), (4,)]),
+    nn.HuberLoss: lambda: (nn.HuberLoss(delta=2.0), [(4,), (4,)]),
+    nn.BCELoss: lambda: (nn.BCELoss(), [(4,), (4,)]),
+    nn.BCEWithLogitsLoss: lambda: (nn.BCEWithLogitsLoss(pos_weight=[2.0, 1.0, 1.0, 1.0]), [(4,), (4,)]),
+    nn.KLDivLoss: lambda: (nn.KLDivLoss(reduction="batchmean"), [(4,), (4,)]),
 }
 
 LAYER_CLASSES = [cls for cls in nn_module_classes() if cls is not Module]

@@ -75,17 +75,21 @@ def test_assigning_before_super_init_is_explained():
         Bad()
 
 
-def test_state_dict_returns_copies_and_round_trips():
+def test_state_dict_shares_memory_as_pytorch_and_round_trips():
     profondo.manual_seed(0)
     a = Net()
     x = profondo.randn(2, 1, 6, 6)
     a.train()(x)  # moves the running statistics away from their initial values
     state = a.state_dict()
-    assert all(isinstance(v, np.ndarray) for v in state.values())
+    assert all(isinstance(v, profondo.Tensor) and not v.requires_grad for v in state.values())
     assert state["features.0.bn.num_batches_tracked"].dtype == np.int64
-    state["head.bias"][...] = 123.0
-    assert not np.any(a.head.bias.data == 123.0)
-    state = a.state_dict()
+    with profondo.no_grad():
+        state["head.bias"][...] = 123.0  # detached, but the same memory (as PyTorch): the module sees it
+    assert np.all(a.head.bias.data == 123.0)
+    arrays = a.state_arrays()  # copies, for files
+    arrays["head.bias"][...] = 0.0
+    assert np.all(a.head.bias.data == 123.0) and isinstance(arrays["head.bias"], np.ndarray)
+    state = {k: v.clone() for k, v in a.state_dict().items()}
     profondo.manual_seed(1)
     b = Net()
     weight = b.head.weight
@@ -100,7 +104,7 @@ def test_state_dict_returns_copies_and_round_trips():
 
 def test_load_state_dict_reports_missing_unexpected_and_shapes_and_writes_nothing():
     net = nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.Linear(4, 2))
-    before = net.state_dict()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
     bad = net.state_dict()
     bad["0.weight"] = np.zeros((6, 1, 5, 5), np.float32)
     bad["2.bias"] = np.zeros(2, np.float32) + 7

@@ -49,7 +49,7 @@ def test_cells_match_torch_and_weights_load_both_ways(name):
     torch.manual_seed(1)
     ours = {"LSTMCell": LSTMCell, "GRUCell": GRUCell, "RNNCell": RNNCell}[name](3, 4)
     theirs = getattr(torch.nn, name)(3, 4)
-    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})  # profondo -> torch
+    theirs.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in ours.state_dict().items()})  # profondo -> torch
     x = np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)
     p, t = ours(profondo.tensor(x)), theirs(torch.tensor(x))
     for a, b in zip(p if name == "LSTMCell" else [p], t if name == "LSTMCell" else [t]):
@@ -118,7 +118,7 @@ def test_config_shapes_and_counts():
     assert lstm.macs_per_step() == 2 * 80 * 30 + 2 * 80 * 60
     assert RNN(3, 4, nonlinearity="relu").get_config()["nonlinearity"] == "relu"
     assert "nonlinearity='relu'" in repr(RNN(3, 4, nonlinearity="relu"))
-    assert sum(p.size for p in GRU(3, 4).parameters()) == 3 * 4 * (3 + 4 + 2)
+    assert sum(p.numel() for p in GRU(3, 4).parameters()) == 3 * 4 * (3 + 4 + 2)
     assert GRUCell(3, 4, bias=False).bias_ih is None and len(GRUCell(3, 4, bias=False).state_dict()) == 2
 
 

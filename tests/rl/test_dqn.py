@@ -77,10 +77,10 @@ def test_update_matches_pytorch():
         agent.buffer.add(rng.normal(size=4), int(rng.integers(3)), float(rng.normal()), rng.normal(size=4),
                          bool(rng.random() < 0.3))
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
-    net.load_state_dict({k: torch.from_numpy(v) for k, v in agent.online.state_dict().items()})
+    net.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in agent.online.state_dict().items()})
     target = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
     agent.target[0].weight.data *= 0.5  # a target different from the online network
-    target.load_state_dict({k: torch.from_numpy(v) for k, v in agent.target.state_dict().items()})
+    target.load_state_dict({k: torch.from_numpy(v.numpy()) for k, v in agent.target.state_dict().items()})
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     b = agent.buffer.sample(8, np.random.default_rng(7))
     agent.rng = np.random.default_rng(7)  # the agent draws the same batch

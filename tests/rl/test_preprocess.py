@@ -90,7 +90,7 @@ def test_convolutional_q_network_on_rendered_frames(rendered_cartpole):
     config = DQNConfig(batch_size=8, buffer_size=64, learning_starts=8, target_update=10,
                        epsilon=EpsilonSchedule(1.0, 0.5, 20))
     agent = DQN(small, 2, env.observation_space.shape, np.uint8, config, seed=0)
-    before = small.state_dict()
+    before = {k: v.clone() for k, v in small.state_dict().items()}
     history = agent.fit(env, 24, seed=0)
     assert (agent.steps, agent.updates) == (24, 17) and agent.buffer.obs.dtype == np.uint8
     assert len(history.returns) == agent.episodes

@@ -117,7 +117,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if spec is not None:
             extra["module"].update(name=spec.name, input=list(spec.input), output_activation=spec.output_activation)
     path = save_training_state(args.out, model, extra=extra)
-    n = sum(p.size for p in model.parameters())
+    n = sum(p.numel() for p in model.parameters())
     form = "architecture file" if "module" not in extra else "module configuration (no architecture-file form)"
     print(f"imported {args.file}: {type(model).__name__} of {len(list(model.children()))} layers, {n:,} trainable "
           f"weights; wrote {path} with its {form}")

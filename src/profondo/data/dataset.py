@@ -58,7 +58,29 @@ class ArrayDataset(Dataset):
                 f"y {self.y.shape[1:]} {self.y.dtype})")
 
 
-TensorDataset = ArrayDataset  # the PyTorch name
+class TensorDataset(Dataset):
+    """Samples held in tensors of one length, as PyTorch's: ``dataset[i]`` is the tuple
+    ``(t[i] for t in tensors)``. ``TensorDataset(x, y)``, or one tensor, or three."""
+
+    def __init__(self, *tensors) -> None:
+        from profondo.tensor import Tensor
+
+        if not tensors:
+            raise ValueError("TensorDataset expected at least one tensor")
+        self.tensors = tuple(t if isinstance(t, Tensor) else Tensor(np.asarray(t)) for t in tensors)
+        sizes = [t.shape[0] if t.ndim else None for t in self.tensors]
+        if None in sizes or len(set(sizes)) != 1:
+            raise ValueError(f"TensorDataset expected tensors with the same first dimension, received shapes "
+                             f"{[tuple(t.shape) for t in self.tensors]}")
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, index: int) -> tuple:
+        return tuple(t[index] for t in self.tensors)
+
+    def __repr__(self) -> str:
+        return f"TensorDataset({len(self)} samples, {', '.join(str(tuple(t.shape[1:])) for t in self.tensors)})"
 
 
 class Subset(Dataset):
@@ -87,7 +109,7 @@ class Subset(Dataset):
 
 
 def random_split(dataset: Dataset, lengths: Sequence[int | float],
-                 seed: int | None = None) -> list[Subset]:
+                 generator=None, seed: int | None = None) -> list[Subset]:
     """Split ``dataset`` into disjoint random subsets of the given ``lengths``.
 
     ``lengths`` are sample counts summing to ``len(dataset)``, or fractions summing to 1
@@ -106,7 +128,7 @@ def random_split(dataset: Dataset, lengths: Sequence[int | float],
             f"random_split expected lengths summing to {size} (the dataset's length) or "
             f"fractions summing to 1, received {list(lengths)}"
         )
-    rng = _random.generator() if seed is None else np.random.default_rng(seed)
+    rng = _random.numpy_generator(generator) if seed is None else np.random.default_rng(seed)
     order = rng.permutation(size)
     bounds = np.cumsum([0, *counts])
     return [Subset(dataset, order[start:stop]) for start, stop in zip(bounds[:-1], bounds[1:])]

@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from profondo import random as _random
-from profondo.data.dataset import ArrayDataset, Dataset, Subset
+from profondo.data.dataset import ArrayDataset, Dataset, Subset, TensorDataset
 from profondo.data.transforms import as_transform
+from profondo.tensor import Tensor
 
-Batch = tuple[np.ndarray, ...]
+Batch = tuple[Tensor, ...]
 
 
 class _WorkerError:
@@ -33,16 +34,41 @@ def _array_source(dataset: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray 
         indices = dataset.indices if indices is None else dataset.indices[indices]
         dataset = dataset.dataset
     if isinstance(dataset, ArrayDataset) and dataset.transform is None:
-        return dataset.x, dataset.y, indices
+        return (dataset.x, dataset.y), indices
+    if isinstance(dataset, TensorDataset):
+        return tuple(t.data for t in dataset.tensors), indices
     return None
 
 
+def default_collate(samples: list) -> object:
+    """Stack a list of samples into a batch, as PyTorch's default_collate: tensors, arrays and
+    numbers become one Tensor with a batch axis (Python ints int64, floats float64, as PyTorch);
+    tuples, lists and dicts are collated field by field."""
+    first = samples[0]
+    if isinstance(first, Tensor):
+        return Tensor(first.xp.stack([s.data for s in samples]))
+    if isinstance(first, (np.ndarray, np.generic)):
+        return Tensor(np.stack(samples))
+    if isinstance(first, (bool, int, float)):
+        return Tensor(np.asarray(samples, dtype=np.bool_ if isinstance(first, bool) else
+                                 np.int64 if isinstance(first, int) else np.float64))
+    if isinstance(first, dict):
+        return {k: default_collate([s[k] for s in samples]) for k in first}
+    if isinstance(first, (tuple, list)):
+        return tuple(default_collate(list(field)) for field in zip(*samples))
+    if isinstance(first, str):
+        return list(samples)
+    raise TypeError(f"DataLoader: cannot batch samples of type {type(first).__name__}: expected tensors, arrays, "
+                    "numbers, or tuples/dicts of them (or pass collate_fn=)")
+
+
 class DataLoader:
-    """Iterate over ``dataset`` in batches: tuples of NumPy arrays, such as ``(images, labels)``.
+    """Iterate over ``dataset`` in batches: tuples of Tensors, such as ``(images, labels)``.
 
     Args:
-        dataset: any object with ``__len__`` and ``__getitem__`` returning a tuple of arrays.
-        batch_size: samples per batch.
+        dataset: any object with ``__len__`` and ``__getitem__`` returning a tuple of arrays
+            or tensors.
+        batch_size: samples per batch (1 by default, as PyTorch).
         shuffle: visit the samples in a new random order each epoch.
         seed: seeds shuffling and ``transform``; epoch k's order depends only on
             ``(seed, k)``. None draws one from ``profondo.random`` (so ``manual_seed``
@@ -52,14 +78,19 @@ class DataLoader:
             batch, in the prefetch thread.
         prefetch: batches prepared ahead in a background thread; 0 prepares them in the
             caller's thread.
+        generator: a ``profondo.Generator`` that draws ``seed`` (PyTorch's way to seed shuffling).
+        collate_fn: turns a list of samples into a batch (default: :func:`default_collate`).
+        num_workers, pin_memory: accepted for PyTorch's sake; batches are prepared in one
+            background thread (``prefetch``), and there is no pinned memory.
 
     Each ``iter(loader)`` is one epoch and advances the epoch counter; ``set_epoch(k)``
     chooses the epoch of the next iteration.
     """
 
-    def __init__(self, dataset: Dataset, batch_size: int = 32, shuffle: bool = False,
+    def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
                  seed: int | None = None, drop_last: bool = False,
-                 transform: Callable | None = None, prefetch: int = 2) -> None:
+                 transform: Callable | None = None, prefetch: int = 2, *, generator=None,
+                 collate_fn: Callable | None = None, num_workers: int = 0, pin_memory: bool = False) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(f"DataLoader expected a dataset with __len__ and __getitem__, "
                             f"received {type(dataset).__name__}")
@@ -70,7 +101,10 @@ class DataLoader:
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
-        self.seed = int(_random.generator().integers(2**63)) if seed is None else seed
+        if seed is None:
+            seed = int(_random.numpy_generator(generator).integers(2**63))
+        self.seed = seed
+        self.collate_fn = collate_fn
         self.drop_last = drop_last
         self.transform = None if transform is None else as_transform(transform)
         self.prefetch = int(prefetch)
@@ -100,17 +134,24 @@ class DataLoader:
         source = _array_source(self.dataset)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             picked = order[start:start + self.batch_size]
-            if source is not None:
-                x, y, index_map = source
+            if source is not None and self.collate_fn is None:
+                arrays, index_map = source
                 if index_map is not None:
                     picked = index_map[picked]
-                batch = (x[picked], y[picked])
+                batch = tuple(a[picked] for a in arrays)
             else:
                 samples = [self.dataset[int(i)] for i in picked]
-                batch = tuple(np.stack(field) for field in zip(*samples))
+                if self.collate_fn is not None:
+                    yield self.collate_fn(samples)
+                    continue
+                batch = default_collate(samples)
+                if not isinstance(batch, tuple):
+                    yield batch
+                    continue
+                batch = tuple(b.data if isinstance(b, Tensor) else b for b in batch)
             if self.transform is not None:
                 batch = (self.transform(batch[0], rng), *batch[1:])
-            yield batch
+            yield tuple(Tensor(b) if not isinstance(b, (Tensor, list, dict)) else b for b in batch)
 
     def __repr__(self) -> str:
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "

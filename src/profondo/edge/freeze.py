@@ -111,6 +111,12 @@ NOT_FREEZABLE: dict[type, str] = {
     nn.Module: "the base class: a subclass's forward is arbitrary code; build networks from the layers in "
                "LAYERS inside Sequential or Graph",
     nn.ModuleList: "a list of modules with no forward of its own: the network that holds it decides what runs",
+    nn.ModuleDict: "a dict of modules with no forward of its own: the network that holds it decides what runs",
+    nn.AdaptiveAvgPool2d: "its windows depend on the input size; use GlobalAvgPool2d (with Flatten) or AvgPool2d "
+                          "for a network that is exported",
+    **{loss: "a loss maps (prediction, target) to a training signal; it is not part of the network that runs"
+       for loss in (nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss, nn.HuberLoss, nn.KLDivLoss, nn.L1Loss,
+                    nn.MSELoss, nn.NLLLoss, nn.SmoothL1Loss)},
     nn.Embedding: "a table lookup of integer indices: the edge runtime takes float inputs only",
     nn.RNN: _RECURRENT, nn.LSTM: _RECURRENT, nn.GRU: _RECURRENT, nn.Recurrent: _RECURRENT,
     nn.RNNCell: _RECURRENT, nn.LSTMCell: _RECURRENT, nn.GRUCell: _RECURRENT,

@@ -1,52 +1,97 @@
 """Stateless operators, one file per kind. Every function takes and returns Tensors."""
 
-from .activation import leaky_relu, log_softmax, relu, relu6, sigmoid, softmax, tanh
+from types import ModuleType as _ModuleType
+
+from .activation import elu, gelu, leaky_relu, log_softmax, relu, relu6, sigmoid, silu, softmax, softplus, tanh
 from .arithmetic import (
                          abs,
                          add,
+                         bmm,
                          cast,
                          clip,
                          div,
+                         einsum,
                          exp,
+                         floor_divide,
                          linear,
                          log,
+                         masked_fill,
                          matmul,
                          maximum,
                          minimum,
+                         mm,
                          mul,
                          neg,
                          pow,
+                         remainder,
                          sqrt,
                          sub,
                          where,
 )
 from .conv import conv2d, output_size
 from .dropout import dropout
-from .embedding import embedding
-from .loss import binary_cross_entropy_with_logits, cross_entropy, huber_loss, mse_loss, nll_loss, smooth_l1_loss
+from .embedding import embedding, one_hot
+from .loss import (
+                         binary_cross_entropy,
+                         binary_cross_entropy_with_logits,
+                         cross_entropy,
+                         huber_loss,
+                         kl_div,
+                         l1_loss,
+                         mse_loss,
+                         nll_loss,
+                         smooth_l1_loss,
+)
 from .normalization import batch_norm
-from .pooling import avg_pool2d, global_avg_pool2d, max_pool2d
+from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
 from .recurrent import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_cell, rnn_sequence
-from .reduction import argmax, argmin, logsumexp, max, mean, min, sum, var
+from .reduction import (
+                         all,
+                         amax,
+                         amin,
+                         any,
+                         argmax,
+                         argmin,
+                         cumsum,
+                         logsumexp,
+                         max,
+                         mean,
+                         min,
+                         norm,
+                         prod,
+                         std,
+                         sum,
+                         var,
+)
 from .shape import (
+                         argsort,
                          broadcast_to,
                          cat,
                          chunk,
+                         clone,
                          concat,
+                         concatenate,
                          flatten,
+                         flip,
                          gather,
                          getitem,
+                         index_select,
                          pad,
                          permute,
+                         repeat,
                          reshape,
+                         sort,
                          split,
                          squeeze,
                          stack,
+                         topk,
                          transpose,
+                         unbind,
                          unsqueeze,
 )
 
 clamp = clip
 
 
-__all__ = ["gru_cell", "gru_sequence", "lstm_cell", "lstm_sequence", "rnn_cell", "rnn_sequence", 'abs', 'add', 'argmax', 'argmin', 'avg_pool2d', 'batch_norm', 'binary_cross_entropy_with_logits', 'broadcast_to', 'cast', 'cat', 'chunk', 'clamp', 'clip', 'concat', 'conv2d', 'cross_entropy', 'div', 'dropout', 'embedding', 'exp', 'flatten', 'gather', 'getitem', 'global_avg_pool2d', 'huber_loss', 'leaky_relu', 'linear', 'log', 'log_softmax', 'logsumexp', 'matmul', 'max', 'max_pool2d', 'maximum', 'mean', 'min', 'minimum', 'mse_loss', 'mul', 'neg', 'nll_loss', 'output_size', 'pad', 'permute', 'pow', 'relu', 'relu6', 'reshape', 'sigmoid', 'smooth_l1_loss', 'softmax', 'split', 'sqrt', 'squeeze', 'stack', 'sub', 'sum', 'tanh', 'transpose', 'unsqueeze', 'var', 'where']
+__all__ = sorted(name for name, value in dict(globals()).items()
+                 if not name.startswith("_") and not isinstance(value, _ModuleType) and name != "annotations")

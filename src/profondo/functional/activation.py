@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
 from ..autograd import Function
 
 
@@ -94,6 +98,54 @@ class LogSoftmax(Function):
         return gy - self.xp.exp(y) * gy.sum(axis=self.axis, keepdims=True)
 
 
+class Softplus(Function):
+    def __init__(self, beta: float) -> None:
+        self.beta = beta
+
+    def forward(self, x):
+        xp = self.xp
+        bx = x * self.beta
+        self.save_for_backward(bx)
+        return ((xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / self.beta).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (bx,) = self.saved
+        return gy * (self.xp.tanh(bx * 0.5) * 0.5 + 0.5)
+
+
+class GELU(Function):
+    def __init__(self, approximate: str) -> None:
+        self.approximate = approximate
+
+    def forward(self, x):
+        xp = self.xp
+        self.save_for_backward(x)
+        if self.approximate == "tanh":
+            c = x.dtype.type(math.sqrt(2 / math.pi))
+            return 0.5 * x * (1 + xp.tanh(c * (x + 0.044715 * x ** 3)))
+        return (0.5 * x * (1 + _erf(xp, x / math.sqrt(2)))).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        xp = self.xp
+        if self.approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            t = xp.tanh(c * (x + 0.044715 * x ** 3))
+            return gy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * c * (1 + 3 * 0.044715 * x * x))
+        cdf = 0.5 * (1 + _erf(xp, x / math.sqrt(2)))
+        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return (gy * (cdf + x * pdf)).astype(gy.dtype, copy=False)
+
+
+def _erf(xp, x):
+    if xp is not np:
+        import cupyx.scipy.special as special
+
+        return special.erf(x)
+    # Abramowitz-Stegun 7.1.26 is too coarse for parity; the vectorised math.erf is exact.
+    return np.vectorize(math.erf, otypes=[x.dtype])(x)
+
+
 def relu(x):
     """max(x, 0). ``relu(x)``"""
     return ReLU().apply(x)
@@ -118,11 +170,53 @@ def tanh(x):
     return Tanh().apply(x)
 
 
-def softmax(x, axis: int = -1):
-    """exp(x) / sum(exp(x)) along ``axis``. ``softmax(logits, axis=1)``"""
-    return Softmax(axis).apply(x)
+def _softmax_dim(x, dim, axis, name):
+    if dim is None:
+        dim = axis
+    if dim is None:  # PyTorch's implicit choice, with its warning
+        import warnings
+
+        dim = 0 if x.ndim in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated: pass dim= "
+                      f"(chose dim={dim} for an input of {x.ndim} dimensions, as PyTorch)", stacklevel=3)
+    return dim
 
 
-def log_softmax(x, axis: int = -1):
-    """log(softmax(x)) computed stably along ``axis``."""
-    return LogSoftmax(axis).apply(x)
+def softmax(x, dim: int | None = None, *, axis: int | None = None, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim``. ``softmax(logits, dim=1)``"""
+    if dtype is not None:
+        x = x.to(dtype)
+    return Softmax(_softmax_dim(x, dim, axis, "softmax")).apply(x)
+
+
+def log_softmax(x, dim: int | None = None, *, axis: int | None = None, dtype=None):
+    """log(softmax(x)) computed stably along ``dim``."""
+    if dtype is not None:
+        x = x.to(dtype)
+    return LogSoftmax(_softmax_dim(x, dim, axis, "log_softmax")).apply(x)
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0):
+    """log(1 + exp(beta x)) / beta, linear above ``threshold`` (as PyTorch)."""
+    from .arithmetic import where
+
+    return where(x * beta > threshold, x, Softplus(beta).apply(x))
+
+
+def gelu(x, approximate: str = "none"):
+    """x * Phi(x) (exact, with erf) or its tanh approximation (``approximate="tanh"``)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', received {approximate!r}")
+    return GELU(approximate).apply(x)
+
+
+def silu(x):
+    """x * sigmoid(x) (also called swish)."""
+    return x * sigmoid(x)
+
+
+def elu(x, alpha: float = 1.0):
+    """x where x > 0, else alpha * (exp(x) - 1)."""
+    from .arithmetic import exp, where
+
+    return where(x > 0, x, alpha * (exp(where(x > 0, 0.0, x)) - 1))

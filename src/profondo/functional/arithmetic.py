@@ -7,6 +7,17 @@ import numpy as np
 from ..autograd import Function
 from ..backend import move
 
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
+
+
+def _default_float(y, a, b):
+    """PyTorch's promotion: float32 is the default float, so integers mixed with float32 (or
+    divided) give float32 where NumPy gives float64; float64 only when an operand is float64."""
+    if y.dtype == _F64 and a.dtype != _F64 and b.dtype != _F64:
+        return y.astype(_F32)
+    return y
+
 
 def _check_broadcast(name, a, b):
     try:
@@ -20,7 +31,8 @@ class Add(Function):
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("add", a, b)
-        return a + b
+        y = a + b
+        return y if y.dtype != _F64 else _default_float(y, a, b)
 
     def backward(self, gy):
         return gy, gy
@@ -30,7 +42,8 @@ class Sub(Function):
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("sub", a, b)
-        return a - b
+        y = a - b
+        return y if y.dtype != _F64 else _default_float(y, a, b)
 
     def backward(self, gy):
         return gy, (-gy if self.needs_input_grad[1] else None)
@@ -41,7 +54,8 @@ class Mul(Function):
         if a.shape != b.shape:
             _check_broadcast("mul", a, b)
         self.save_for_backward(a, b)
-        return a * b
+        y = a * b
+        return y if y.dtype != _F64 else _default_float(y, a, b)
 
     def backward(self, gy):
         a, b = self.saved
@@ -54,7 +68,8 @@ class Div(Function):
         if a.shape != b.shape:
             _check_broadcast("div", a, b)
         self.save_for_backward(a, b)
-        return a / b
+        y = a / b
+        return y if y.dtype != _F64 else _default_float(y, a, b)
 
     def backward(self, gy):
         a, b = self.saved
@@ -79,7 +94,8 @@ class PowScalar(Function):
 
     def forward(self, x):
         self.save_for_backward(x)
-        return x**self.exponent
+        y = x**self.exponent
+        return y.astype(_F32) if y.dtype == _F64 and x.dtype != _F64 else y
 
     def backward(self, gy):
         (x,) = self.saved
@@ -305,13 +321,13 @@ class ToDevice(Function):
 
 
 # --- functional wrappers ------------------------------------------------------------------
-def add(a, b):
-    """a + b with broadcasting. ``add(x, 1.0)``"""
-    return Add().apply(a, b)
+def add(a, b, *, alpha=1):
+    """a + alpha * b with broadcasting. ``add(x, 1.0)``"""
+    return Add().apply(a, b if alpha == 1 else mul(b, alpha))
 
 
-def sub(a, b):
-    return Sub().apply(a, b)
+def sub(a, b, *, alpha=1):
+    return Sub().apply(a, b if alpha == 1 else mul(b, alpha))
 
 
 def mul(a, b):
@@ -374,6 +390,106 @@ def where(condition, a, b):
 def matmul(a, b):
     """Matrix product (batched, broadcast). ``matmul(x, w)``"""
     return MatMul().apply(a, b)
+
+
+def mm(a, b):
+    """Product of two matrices (2-D only, as torch.mm; matmul broadcasts)."""
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: expected two matrices (2-D), received shapes {tuple(a.shape)} and {tuple(b.shape)}")
+    return MatMul().apply(a, b)
+
+
+def bmm(a, b):
+    """Batched matrix product of (B, n, m) and (B, m, p) tensors (no broadcasting, as torch.bmm)."""
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise ValueError(f"bmm: expected two 3-D tensors with the same batch size, received shapes "
+                         f"{tuple(a.shape)} and {tuple(b.shape)}")
+    return MatMul().apply(a, b)
+
+
+def einsum(equation: str, *operands):
+    """Einstein summation, ``einsum("bij,bjk->bik", a, b)``; operands may also come as one list."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    equation = equation.replace(" ", "")
+    inputs, arrow, output = equation.partition("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands):
+        raise ValueError(f"einsum: {equation!r} names {len(terms)} operands, received {len(operands)}")
+    if not arrow:  # implicit output: the letters used once, in alphabetical order
+        letters = inputs.replace(",", "").replace("...", "")
+        output = ("..." if "..." in inputs else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return Einsum(terms, output).apply(*operands)
+
+
+class Einsum(Function):
+    def __init__(self, terms, output) -> None:
+        self.terms, self.output = terms, output
+
+    def forward(self, *xs):
+        self.save_for_backward(*xs)
+        y = self.xp.einsum(",".join(self.terms) + "->" + self.output, *xs)
+        return self.xp.asarray(y)
+
+    def backward(self, gy):
+        xs, xp = self.saved, self.xp
+        grads = []
+        for i, (term, x) in enumerate(zip(self.terms, xs)):
+            if not self.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            plain = term.replace("...", "")
+            if len(set(plain)) != len(plain):
+                raise NotImplementedError(f"einsum: the gradient through a repeated index within one operand "
+                                          f"({term!r}) is not implemented")
+            others = [t for j, t in enumerate(self.terms) if j != i]
+            present = set(self.output + "".join(others))
+            kept = "".join(c for c in plain if c in present)
+            ellipsis = "..." if "..." in term else ""
+            target = (ellipsis + kept) if term.startswith("...") or not ellipsis else (kept + ellipsis)
+            if ellipsis and not term.startswith("..."):
+                raise NotImplementedError(f"einsum: the gradient needs the ellipsis first in {term!r}")
+            spec = ",".join([self.output, *others]) + "->" + target
+            g = xp.asarray(xp.einsum(spec, gy, *[xs[j] for j in range(len(xs)) if j != i]))
+            if len(kept) != len(plain):  # letters summed inside this operand alone: broadcast back
+                shape = list(x.shape[: x.ndim - len(plain)]) if ellipsis else []
+                index = [slice(None)] * len(shape)
+                full = []
+                for c in plain:
+                    full.append(slice(None) if c in present else None)
+                g = g[tuple(index + full)]
+                g = xp.broadcast_to(g, x.shape)
+            grads.append(g.astype(x.dtype, copy=False))
+        return tuple(grads)
+
+
+def masked_fill(x, mask, value):
+    """``x`` with ``value`` where ``mask`` is true (mask broadcasts against x)."""
+    from ..tensor import Tensor
+
+    cond = mask.data if isinstance(mask, Tensor) else mask
+    if getattr(cond, "dtype", None) is None or cond.dtype.kind != "b":
+        raise TypeError(f"masked_fill: expected a bool mask, received {getattr(cond, 'dtype', type(cond).__name__)}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise ValueError(f"masked_fill: value must be a number or a 0-d tensor, received shape {tuple(value.shape)}")
+    return Where(cond).apply(value if isinstance(value, Tensor) else x.xp.asarray(value, x.dtype), x)
+
+
+def floor_divide(a, b):
+    """Division rounded down (no gradient), as torch.floor_divide and //."""
+    from ..tensor import Tensor, as_tensor
+
+    a_, b_ = (t if isinstance(t, Tensor) else as_tensor(t, like=(a if isinstance(a, Tensor) else b).data) for t in (a, b))
+    return Tensor(a_.data // b_.data)
+
+
+def remainder(a, b):
+    """Remainder with the sign of the divisor (no gradient), as torch.remainder and %."""
+    from ..tensor import Tensor, as_tensor
+
+    a_, b_ = (t if isinstance(t, Tensor) else as_tensor(t, like=(a if isinstance(a, Tensor) else b).data) for t in (a, b))
+    return Tensor(a_.data % b_.data)
 
 
 def linear(x, weight, bias=None):

@@ -39,3 +39,23 @@ def embedding(indices, weight, padding_idx: int | None = None):
     if not hasattr(idx, "dtype"):
         idx = np.asarray(idx)
     return Embedding(idx, padding_idx).apply(weight)
+
+
+def one_hot(labels, num_classes: int = -1):
+    """Integer labels of any shape -> int64 one-hot vectors along a new last axis (as
+    ``torch.nn.functional.one_hot``; ``num_classes=-1`` takes the largest label + 1)."""
+    import numpy as np
+
+    from ..tensor import Tensor
+
+    idx = unwrap(labels)
+    if not hasattr(idx, "dtype"):
+        idx = np.asarray(idx)
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expected integer class labels (int64), received dtype {idx.dtype}")
+    if num_classes == -1:
+        num_classes = int(idx.max()) + 1 if idx.size else 0
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= num_classes):
+        raise ValueError(f"one_hot: labels must lie in 0..{num_classes - 1}, received {int(idx.min())}..{int(idx.max())}")
+    xp = np if isinstance(idx, np.ndarray) else __import__("cupy")
+    return Tensor(xp.eye(num_classes, dtype=np.int64)[idx])

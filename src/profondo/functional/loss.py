@@ -8,18 +8,25 @@ from ..autograd import Function, unwrap
 
 
 def _check_labels(name, logits, labels, ignore_index=None):
+    """Check dtype, shape and range of the labels; returns where they count (None: all of them)."""
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{name}: labels must be integers (int64 class indices), received dtype {labels.dtype}")
     expected = (logits.shape[0],) + logits.shape[2:]
     if labels.shape != expected:
         raise ValueError(f"{name}: logits of shape {tuple(logits.shape)} need labels of shape {expected}, "
                          f"received {tuple(labels.shape)}")
-    valid = labels if ignore_index is None else labels[labels != ignore_index]
-    if valid.size:
-        low, high = int(valid.min()), int(valid.max())
-        if low < 0 or high >= logits.shape[1]:
-            bad = low if low < 0 else high
-            raise ValueError(f"{name}: label {bad} is out of range for {logits.shape[1]} classes (expected 0..{logits.shape[1] - 1})")
+    if not labels.size:
+        return None
+    low, high = int(labels.min()), int(labels.max())
+    # The usual case costs two reductions: no label equals ignore_index when it lies outside [low, high].
+    keep = None if ignore_index is None or not low <= ignore_index <= high else labels != ignore_index
+    if keep is not None:
+        valid = labels[keep]
+        low, high = (int(valid.min()), int(valid.max())) if valid.size else (0, 0)
+    if low < 0 or high >= logits.shape[1]:
+        bad = low if low < 0 else high
+        raise ValueError(f"{name}: label {bad} is out of range for {logits.shape[1]} classes (expected 0..{logits.shape[1] - 1})")
+    return keep
 
 
 def _reduce(losses, weights, reduction, count):
@@ -47,11 +54,10 @@ class CrossEntropy(Function):
         if logits.ndim < 2:
             raise ValueError(f"cross_entropy: logits must be (N, C) or (N, C, d1, ...), received {tuple(logits.shape)}")
         labels = self.labels
-        _check_labels("cross_entropy", logits, labels, self.ignore_index)
+        keep = _check_labels("cross_entropy", logits, labels, self.ignore_index)
         n_classes = logits.shape[1]
         shifted = logits - logits.max(axis=1, keepdims=True)
         logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        keep = labels != self.ignore_index if self.ignore_index is not None else None
         safe = xp.where(keep, labels, 0) if keep is not None else labels
         nll = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         eps = self.label_smoothing
@@ -92,8 +98,7 @@ class NLL(Function):
 
     def forward(self, logp):
         xp = self.xp
-        _check_labels("nll_loss", logp, self.labels, self.ignore_index)
-        keep = self.labels != self.ignore_index if self.ignore_index is not None else None
+        keep = _check_labels("nll_loss", logp, self.labels, self.ignore_index)
         safe = xp.where(keep, self.labels, 0) if keep is not None else self.labels
         losses = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         if keep is not None:
@@ -199,43 +204,121 @@ def _labels(labels):
     return data if hasattr(data, "dtype") else np.asarray(data)
 
 
-def cross_entropy(logits, labels, reduction: str = "mean", label_smoothing: float = 0.0,
-                  ignore_index: int | None = None):
+def _weighted_nll(name, logp, labels, weight, ignore_index, reduction):
+    """PyTorch's class-weighted NLL, composed of differentiable operators: each loss scaled by
+    its label's weight, the mean divided by the sum of those weights."""
+    from ..tensor import Tensor
+    from .shape import gather, squeeze
+
+    keep = _check_labels(name, logp.data, labels, ignore_index)
+    xp = logp.xp
+    safe = xp.where(keep, labels, 0) if keep is not None else labels
+    w = unwrap(weight)
+    w = xp.asarray(w, dtype=logp.dtype)
+    if w.shape != (logp.shape[1],):
+        raise ValueError(f"{name}: weight must have one entry per class ({logp.shape[1]}), received shape {tuple(w.shape)}")
+    scale = w[safe] if keep is None else w[safe] * keep
+    losses = -squeeze(gather(logp, 1, xp.expand_dims(safe, 1)), 1) * Tensor(scale)
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.sum() / float(scale.sum())
+
+
+def cross_entropy(logits, labels, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0):
     """Cross-entropy of raw scores against integer class labels, fused with log-softmax.
+    As PyTorch, labels equal to ``ignore_index`` (-100) count for nothing, and the mean is over
+    the others.
 
     >>> loss = cross_entropy(model(x), y)            # logits (N, C), labels (N,) int64
     """
     _check_reduction("cross_entropy", reduction)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1), received {label_smoothing}")
+    if weight is not None:
+        if label_smoothing:
+            raise NotImplementedError("cross_entropy: weight= together with label_smoothing is not implemented")
+        from .activation import log_softmax
+
+        return _weighted_nll("cross_entropy", log_softmax(logits, 1), _labels(labels), weight, ignore_index, reduction)
     return CrossEntropy(_labels(labels), reduction, label_smoothing, ignore_index).apply(logits)
 
 
-def nll_loss(log_probs, labels, reduction: str = "mean", ignore_index: int | None = None):
-    """Negative log-likelihood of log-probabilities (``log_softmax`` output) at the labels."""
+def nll_loss(log_probs, labels, weight=None, *, ignore_index: int | None = -100, reduction: str = "mean"):
+    """Negative log-likelihood of log-probabilities (``log_softmax`` output) at the labels;
+    labels equal to ``ignore_index`` (-100) count for nothing, as PyTorch."""
     _check_reduction("nll_loss", reduction)
+    if weight is not None:
+        return _weighted_nll("nll_loss", log_probs, _labels(labels), weight, ignore_index, reduction)
     return NLL(_labels(labels), reduction, ignore_index).apply(log_probs)
 
 
-def mse_loss(prediction, target, reduction: str = "mean"):
+def mse_loss(prediction, target, *, reduction: str = "mean"):
     """Mean squared error. ``mse_loss(y_hat, y)``"""
     _check_reduction("mse_loss", reduction)
     return MSE(reduction).apply(prediction, target)
 
 
-def binary_cross_entropy_with_logits(logits, targets, reduction: str = "mean"):
+def binary_cross_entropy_with_logits(logits, targets, weight=None, *, reduction: str = "mean", pos_weight=None):
     """Sigmoid + binary cross-entropy, stable for large logits."""
     _check_reduction("binary_cross_entropy_with_logits", reduction)
-    return BCEWithLogits(reduction).apply(logits, targets)
+    if weight is None and pos_weight is None:
+        return BCEWithLogits(reduction).apply(logits, targets)
+    # weighted form, composed: pos_weight scales the positive term, weight every element
+    from .activation import softplus
+
+    losses = softplus(-logits) * targets * (1.0 if pos_weight is None else pos_weight) + softplus(logits) * (1 - targets)
+    if weight is not None:
+        losses = losses * weight
+    return _reduce_tensor(losses, reduction)
 
 
-def smooth_l1_loss(prediction, target, reduction: str = "mean", beta: float = 1.0):
+def _reduce_tensor(losses, reduction):
+    return losses if reduction == "none" else (losses.sum() if reduction == "sum" else losses.mean())
+
+
+def binary_cross_entropy(probabilities, targets, weight=None, *, reduction: str = "mean"):
+    """Binary cross-entropy of probabilities (after a sigmoid); each log is clamped at -100, as PyTorch."""
+    from .arithmetic import clip, log
+
+    _check_reduction("binary_cross_entropy", reduction)
+    losses = -(targets * clip(log(probabilities), -100.0) + (1 - targets) * clip(log(1 - probabilities), -100.0))
+    if weight is not None:
+        losses = losses * weight
+    return _reduce_tensor(losses, reduction)
+
+
+def l1_loss(prediction, target, *, reduction: str = "mean"):
+    """Mean absolute error. ``l1_loss(y_hat, y)``"""
+    from .arithmetic import abs as _abs
+
+    _check_reduction("l1_loss", reduction)
+    return _reduce_tensor(_abs(prediction - target), reduction)
+
+
+def kl_div(log_input, target, *, reduction: str = "mean", log_target: bool = False):
+    """KL divergence with PyTorch's convention: ``input`` holds log-probabilities, ``target``
+    probabilities (log-probabilities with ``log_target``). ``reduction="batchmean"`` divides by N."""
+    from .arithmetic import exp, log, where
+
+    if reduction not in (*_REDUCTIONS, "batchmean"):
+        raise ValueError(f"kl_div: reduction must be one of {(*_REDUCTIONS, 'batchmean')}, received {reduction!r}")
+    if log_target:
+        losses = exp(target) * (target - log_input)
+    else:
+        losses = where(target > 0, target * (log(where(target > 0, target, 1.0)) - log_input), 0.0)
+    if reduction == "batchmean":
+        return losses.sum() / log_input.shape[0]
+    return _reduce_tensor(losses, reduction)
+
+
+def smooth_l1_loss(prediction, target, *, reduction: str = "mean", beta: float = 1.0):
     """Quadratic below ``beta``, linear above (PyTorch's SmoothL1Loss)."""
     _check_reduction("smooth_l1_loss", reduction)
     return SmoothL1(reduction, beta, 1.0).apply(prediction, target)
 
 
-def huber_loss(prediction, target, reduction: str = "mean", delta: float = 1.0):
+def huber_loss(prediction, target, *, reduction: str = "mean", delta: float = 1.0):
     """Huber loss (PyTorch's HuberLoss): delta * smooth_l1 with beta = delta."""
     _check_reduction("huber_loss", reduction)
     return SmoothL1(reduction, delta, delta).apply(prediction, target)

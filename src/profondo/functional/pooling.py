@@ -143,3 +143,27 @@ def global_avg_pool2d(x):
         raise ValueError(f"global_avg_pool2d: expected input of shape (N, C, H, W), received {tuple(x.shape)}")
     return mean(x, axis=(2, 3))
 
+
+
+def _adaptive_bounds(n_in: int, n_out: int) -> list[tuple[int, int]]:
+    # PyTorch's windows: [floor(i * n_in / n_out), ceil((i + 1) * n_in / n_out))
+    return [((i * n_in) // n_out, -(-((i + 1) * n_in) // n_out)) for i in range(n_out)]
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """Mean over the windows that divide H x W into ``output_size`` cells (PyTorch's windows;
+    None in ``output_size`` keeps that axis). ``adaptive_avg_pool2d(x, 1)`` -> (N, C, 1, 1)."""
+    from .reduction import mean
+    from .shape import stack
+
+    if x.ndim != 4:
+        raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W), received {tuple(x.shape)}")
+    size = (output_size, output_size) if isinstance(output_size, int) or output_size is None else tuple(output_size)
+    (h, w), (oh, ow) = x.shape[2:], (size[0] or x.shape[2], size[1] or x.shape[3])
+    if (oh, ow) == (1, 1):
+        return mean(x, axis=(2, 3), keepdims=True)
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(x, (h // oh, w // ow))
+    rows = [stack([mean(x[:, :, r0:r1, c0:c1], axis=(2, 3)) for c0, c1 in _adaptive_bounds(w, ow)], axis=-1)
+            for r0, r1 in _adaptive_bounds(h, oh)]
+    return stack(rows, axis=-2)

@@ -11,6 +11,8 @@ from ..autograd import Function, unwrap
 
 
 class Reshape(Function):
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, shape) -> None:
         self.shape = shape
 
@@ -27,6 +29,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, axes) -> None:
         self.axes = axes
 
@@ -40,6 +44,8 @@ class Permute(Function):
 
 
 class BroadcastTo(Function):
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, shape) -> None:
         self.shape = shape
 
@@ -91,6 +97,8 @@ class Stack(Function):
 class Split(Function):
     """Cut along an axis into pieces of the given sizes; each piece is one output."""
 
+    returns_view = True  # its outputs share memory with its input (see autograd._check_saved)
+
     def __init__(self, size, axis) -> None:
         self.size, self.axis = size, axis  # an int: pieces of that size, the last one shorter
 
@@ -136,6 +144,8 @@ def _is_advanced(index) -> bool:
 class GetItem(Function):
     """Indexing with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
 
+    returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+
     def __init__(self, index) -> None:
         self.index = index
 
@@ -178,6 +188,38 @@ class Gather(Function):
         return gx
 
 
+class Clone(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, gy):
+        return gy
+
+
+class Repeat(Function):
+    def __init__(self, sizes) -> None:
+        self.sizes = sizes
+
+    def forward(self, x):
+        self.shape = (1,) * (len(self.sizes) - x.ndim) + x.shape
+        return self.xp.tile(x.reshape(self.shape), self.sizes)
+
+    def backward(self, gy):
+        split = [n for pair in zip(self.sizes, self.shape) for n in pair]
+        return gy.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(self.shape)
+
+
+class Flip(Function):
+    def __init__(self, dims) -> None:
+        self.dims = dims
+
+    def forward(self, x):
+        return self.xp.flip(x, self.dims)
+
+    def backward(self, gy):
+        return self.xp.flip(gy, self.dims)
+
+
 # --- functional wrappers ------------------------------------------------------------------
 def reshape(x, shape):
     """Same elements, new shape (one -1 allowed). ``reshape(x, (N, -1))``"""
@@ -217,57 +259,87 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1):
     return reshape(x, shape[:s] + (math.prod(shape[s:e + 1]),) + shape[e + 1:])
 
 
-def squeeze(x, axis=None):
-    """Drop axes of size 1 (all of them, or the given one(s))."""
+def _dim(dim, axis, default=0):
+    return dim if dim is not None else (axis if axis is not None else default)
+
+
+def squeeze(x, dim=None, *, axis=None):
+    """Drop axes of size 1: all of them, or those of ``dim`` (an int or a tuple) that have size
+    1; as PyTorch, a given axis of another size is left as it is."""
     shape = x.shape
-    if axis is None:
+    dim = _dim(dim, axis, None)
+    if dim is None:
         axes = {i for i, n in enumerate(shape) if n == 1}
     else:
-        axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
-        bad = [a for a in axes if shape[a] != 1]
-        if bad:
-            raise ValueError(f"squeeze: axis {bad[0]} has size {shape[bad[0]]}, expected 1 (shape {tuple(shape)})")
+        n = len(shape) or 1
+        for a in ((dim,) if isinstance(dim, int) else dim):
+            if not -n <= a < n:
+                raise IndexError(f"squeeze: dim {a} is out of range for a tensor of shape {tuple(shape)}")
+        axes = {a % n for a in ((dim,) if isinstance(dim, int) else dim)} & {i for i, s in enumerate(shape) if s == 1}
     return reshape(x, tuple(n for i, n in enumerate(shape) if i not in axes))
 
 
-def unsqueeze(x, axis: int):
-    """Insert an axis of size 1 at ``axis``."""
+def unsqueeze(x, dim: int | None = None, *, axis: int | None = None):
+    """Insert an axis of size 1 at ``dim``."""
+    dim = _dim(dim, axis, None)
     shape = list(x.shape)
-    shape.insert(axis % (len(shape) + 1), 1)
+    if dim is None or not -len(shape) - 1 <= dim <= len(shape):
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of {len(shape)} dimensions "
+                         f"(expected -{len(shape) + 1}..{len(shape)})")
+    shape.insert(dim % (len(shape) + 1), 1)
     return reshape(x, tuple(shape))
 
 
-def concat(tensors, axis: int = 0):
-    """Join along an existing axis. ``concat([a, b], axis=1)``"""
-    return Concat(axis).apply(*tensors)
+def concat(tensors, dim: int = 0, *, axis: int | None = None):
+    """Join along an existing axis. ``cat([a, b], dim=1)``"""
+    return Concat(_dim(dim if dim != 0 or axis is None else None, axis)).apply(*tensors)
 
 
-cat = concat
+cat = concatenate = concat
 
 
-def stack(tensors, axis: int = 0):
+def stack(tensors, dim: int = 0, *, axis: int | None = None):
     """Join along a new axis. ``stack([a, b])``"""
-    return Stack(axis).apply(*tensors)
+    return Stack(_dim(dim if dim != 0 or axis is None else None, axis)).apply(*tensors)
 
 
-def split(x, split_size_or_sections, axis: int = 0):
+def split(x, split_size_or_sections, dim: int = 0, *, axis: int | None = None):
     """PyTorch's split: an int is the size of each piece (the last may be shorter), a list
-    gives every piece's size. Returns a tuple of tensors. ``split(x, [1, 3], axis=0)``"""
-    return Split(split_size_or_sections, axis).apply(x)
+    gives every piece's size. Returns a tuple of tensors. ``split(x, [1, 3], dim=0)``"""
+    return Split(split_size_or_sections, _dim(dim if dim != 0 or axis is None else None, axis)).apply(x)
 
 
-def chunk(x, chunks: int, axis: int = 0):
-    """PyTorch's chunk: ``chunks`` pieces of equal size (the last shorter when it does not
-    divide). ``i, f, g, o = chunk(gates, 4, axis=1)``"""
+def chunk(x, chunks: int, dim: int = 0, *, axis: int | None = None):
+    """PyTorch's chunk: pieces of ``ceil(n / chunks)`` elements (the last shorter when it does
+    not divide, so there may be fewer than ``chunks``). ``i, f, g, o = chunk(gates, 4, dim=1)``"""
+    dim = _dim(dim if dim != 0 or axis is None else None, axis)
     if not isinstance(chunks, int) or chunks < 1:
         raise ValueError(f"chunk: expected a positive number of chunks, received {chunks!r}")
-    return split(x, max(-(-x.shape[axis] // chunks), 1), axis)
+    return split(x, max(-(-x.shape[dim] // chunks), 1), dim)
 
 
-def pad(x, widths, value: float = 0.0):
-    """Constant padding, NumPy style: ``pad(x, ((0, 0), (0, 0), (1, 1), (2, 2)))``."""
-    widths = tuple((int(b), int(a)) for b, a in widths)
-    return Pad(widths, value).apply(x)
+def unbind(x, dim: int = 0):
+    """The slices along ``dim``, as a tuple of tensors with that axis removed."""
+    return tuple(squeeze(piece, dim) for piece in split(x, 1, dim))
+
+
+def pad(x, pad, mode: str = "constant", value: float | None = 0.0):
+    """Constant padding. PyTorch's form: a flat tuple of (before, after) sizes from the last
+    axis backwards, ``pad(x, (1, 1, 2, 2))`` pads W by 1 and H by 2; NumPy's form: one
+    (before, after) pair per axis, ``pad(x, ((0, 0), (0, 0), (2, 2), (1, 1)))``."""
+    if mode != "constant":
+        raise NotImplementedError(f"pad: only mode='constant' is implemented, received mode={mode!r}")
+    pad = tuple(pad)
+    if pad and all(isinstance(p, (int, np.integer)) for p in pad):
+        if len(pad) % 2 or len(pad) // 2 > x.ndim:
+            raise ValueError(f"pad: expected an even number of sizes, at most 2 per axis ({2 * x.ndim}), "
+                             f"received {len(pad)}")
+        pairs = [(0, 0)] * x.ndim
+        for i in range(len(pad) // 2):
+            pairs[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+        pad = pairs
+    widths = tuple((int(b), int(a)) for b, a in pad)
+    return Pad(widths, 0.0 if value is None else value).apply(x)
 
 
 def getitem(x, index):
@@ -278,6 +350,69 @@ def getitem(x, index):
     return GetItem(index).apply(x)
 
 
-def gather(x, axis: int, index):
-    """Pick along ``axis`` by an integer index of x's rank. ``gather(q, 1, actions[:, None])``"""
-    return Gather(axis, unwrap(index)).apply(x)
+def gather(x, dim: int, index):
+    """Pick along ``dim`` by an integer index of x's rank. ``gather(q, 1, actions[:, None])``"""
+    return Gather(dim, unwrap(index)).apply(x)
+
+
+def clone(x):
+    """A copy that stays in the graph (gradients pass through unchanged)."""
+    return Clone().apply(x)
+
+
+def repeat(x, *sizes):
+    """Tile ``x`` ``sizes[i]`` times along axis i (PyTorch's repeat, NumPy's tile)."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    if len(sizes) < x.ndim:
+        raise ValueError(f"repeat: expected at least {x.ndim} sizes for a tensor of shape {tuple(x.shape)}, "
+                         f"received {len(sizes)}")
+    return Repeat(tuple(int(n) for n in sizes)).apply(x)
+
+
+def flip(x, dims):
+    """Reverse the order of elements along ``dims``."""
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    return Flip(tuple(d % x.ndim for d in dims)).apply(x)
+
+
+def index_select(x, dim: int, index):
+    """The slices of ``x`` along ``dim`` at the positions of the 1-D integer ``index``."""
+    index = unwrap(index)
+    return getitem(x, (slice(None),) * (dim % x.ndim) + (index,))
+
+
+def sort(x, dim: int = -1, descending: bool = False, stable: bool = False):
+    """(values, indices) sorted along ``dim`` (equal elements keep their order)."""
+    from ..tensor import Tensor
+    from .reduction import sort_result
+
+    idx = _argsort(x.data, dim, descending)
+    return sort_result(gather(x, dim, idx), Tensor(idx))
+
+
+def argsort(x, dim: int = -1, descending: bool = False, stable: bool = False):
+    """Positions that sort ``x`` along ``dim`` (int64)."""
+    from ..tensor import Tensor
+
+    return Tensor(_argsort(x.data, dim, descending))
+
+
+def topk(x, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """(values, indices) of the ``k`` largest (or smallest) elements along ``dim``, in order."""
+    from ..tensor import Tensor
+    from .reduction import topk_result
+
+    n = x.shape[dim] if x.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: k={k} is out of range for dimension {dim} of size {n}")
+    idx = _argsort(x.data, dim, largest)
+    idx = idx[(slice(None),) * (dim % max(x.ndim, 1)) + (slice(0, k),)] if x.ndim else idx
+    return topk_result(gather(x, dim, idx), Tensor(idx))
+
+
+def _argsort(a, dim, descending):
+    xp = np if isinstance(a, np.ndarray) else __import__("cupy")
+    if descending:  # stable among equal elements, as PyTorch's stable descending sort
+        key = -a.astype(np.int64) if a.dtype.kind in "bu" else -a
+        return xp.argsort(key, axis=dim, kind="stable").astype(np.int64)
+    return xp.argsort(a, axis=dim, kind="stable").astype(np.int64)

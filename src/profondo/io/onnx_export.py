@@ -210,7 +210,7 @@ def _recurrent_layers(b: _Builder, m, name: str, x: _Value, op: str, order: list
     if x.shape is not None and (len(x.shape) != 2 or x.shape[-1] != m.input_size):
         raise ValueError(f"ONNX export: {name} ({type(m).__name__}) expected a per-sample input (T, "
                          f"{m.input_size}), received {x.shape}")
-    state = m.state_dict()
+    state = m.state_arrays()
     dirs = 2 if m.bidirectional else 1
     hidden = m.hidden_size
     t = x.name
@@ -302,6 +302,12 @@ NOT_EXPORTABLE: dict[type, str] = {
     nn.Module: "the base class: a subclass's forward is arbitrary code; build networks from the exportable "
                "layers inside Sequential or Graph",
     nn.ModuleList: "a list of modules with no forward of its own: the network that holds it decides what runs",
+    nn.ModuleDict: "a dict of modules with no forward of its own: the network that holds it decides what runs",
+    nn.AdaptiveAvgPool2d: "its windows depend on the input size; use GlobalAvgPool2d (with Flatten) or AvgPool2d "
+                          "for a network that is exported",
+    **{loss: "a loss maps (prediction, target) to a training signal; it is not part of the network that runs"
+       for loss in (nn.BCELoss, nn.BCEWithLogitsLoss, nn.CrossEntropyLoss, nn.HuberLoss, nn.KLDivLoss, nn.L1Loss,
+                    nn.MSELoss, nn.NLLLoss, nn.SmoothL1Loss)},
     nn.RNN: "ONNX's RNN operator has no importer here yet, so an exported Elman RNN would not come back; use "
             "LSTM or GRU",
     nn.RNNCell: f"{_STEP} (RNN)", nn.LSTMCell: f"{_STEP} (LSTM)", nn.GRUCell: f"{_STEP} (GRU)",

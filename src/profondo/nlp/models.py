@@ -97,7 +97,7 @@ class SentimentClassifier(Module):
         xp = y.xp
         mask = xp.asarray(sequence_mask(lengths, ids.shape[1], batch_first=True))[..., None]
         mean = y.sum(axis=1) / Tensor(xp.asarray(lengths[:, None], y.dtype))
-        peak = (y + Tensor(xp.where(mask, 0, -1e4).astype(y.dtype))).max(axis=1)
+        peak = (y + Tensor(xp.where(mask, 0, -1e4).astype(y.dtype))).amax(axis=1)
         return self.head(self.drop(F.concat([mean, peak], axis=1)))
 
 

@@ -36,7 +36,7 @@ def save_model(path, task: str, model, vocabs: dict[str, Vocab], results: dict |
     """A checkpoint with the weights, ``model.get_config()``, the vocabularies and the results."""
     meta = {"task": task, "model": type(model).__name__, "config": model.get_config(),
             "vocabs": {k: v.to_dict() for k, v in vocabs.items()}, "metrics": results or {}}
-    write_checkpoint(path, Checkpoint({"model": model.state_dict()}, meta))
+    write_checkpoint(path, Checkpoint({"model": model.state_arrays()}, meta))
 
 
 def load_model(path, cls) -> tuple:
@@ -69,7 +69,7 @@ def language_model_task(data_dir=None, *, hidden_size: int = 256, embedding_dim:
         vocab = Vocab(sorted(set(train_text)), specials=(), unk_token=None)
         model = CharLM(len(vocab), embedding_dim, hidden_size, num_layers, dropout, cell)
     log(f"Shakespeare: {len(train_text):,} training and {len(val_text):,} validation characters, "
-        f"{len(vocab)} distinct; {sum(p.size for p in model.parameters()):,} weights")
+        f"{len(vocab)} distinct; {sum(p.numel() for p in model.parameters()):,} weights")
     train = batchify(vocab.encode(train_text), batch_size)
     val = batchify(vocab.encode(val_text), batch_size)
     history = {"seconds": 0.0}
@@ -106,7 +106,7 @@ def sentiment_task(data_dir=None, *, max_len: int = 400, vocab_size: int = 20000
     test_ids = encode_texts([tok(t) for t in test_texts], vocab, max_len)
     model = SentimentClassifier(len(vocab), embedding_dim, hidden_size, 1, bidirectional, cell, dropout)
     log(f"IMDB: {len(train_ids):,} training and {len(test_ids):,} held-out reviews, vocabulary {len(vocab):,} "
-        f"words, at most {max_len} tokens per review; {sum(p.size for p in model.parameters()):,} weights")
+        f"words, at most {max_len} tokens per review; {sum(p.numel() for p in model.parameters()):,} weights")
     history = train_classifier(model, (train_ids, train_labels), (test_ids, test_labels), epochs=epochs,
                                batch_size=batch_size, lr=lr, pad_id=vocab.pad_id, seed=seed, progress=progress,
                                log=log)
@@ -163,7 +163,7 @@ def _seq2seq(pairs_train, pairs_test, name: str, *, embedding_dim, hidden_size, 
     test_src, test_tgt = [s for s, _ in pairs_test], [t for _, t in pairs_test]
     max_len = max(len(t) for t in test_tgt + [t for _, t in pairs_train]) + 5
     log(f"{name}: {len(pairs_train):,} training and {len(pairs_test):,} held-out pairs; "
-        f"{sum(p.size for p in model.parameters()):,} weights")
+        f"{sum(p.numel() for p in model.parameters()):,} weights")
 
     def exact():
         return float(np.mean([p == t for p, t in zip(translate(model, test_src, src_vocab, tgt_vocab, 1, max_len),

@@ -1,4 +1,4 @@
-"""Containers: Sequential (a chain of layers) and ModuleList (a registered list)."""
+"""Containers: Sequential (a chain of layers), ModuleList (a registered list) and ModuleDict."""
 
 from __future__ import annotations
 
@@ -159,3 +159,67 @@ class ModuleList(Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ModuleList:
         return cls([_build(e) for e in config["modules"]])
+
+
+class ModuleDict(Module):
+    """Modules registered under string keys, in insertion order (PyTorch's ModuleDict); no forward.
+
+    >>> heads = ModuleDict({"digit": Linear(8, 10), "parity": Linear(8, 2)})
+    >>> heads["digit"]
+    """
+
+    lacks = {reason: "a ModuleDict only holds modules for its owner's forward, which counts and shapes them"
+             for reason in ("file_form", "counts", "output_shape")}
+
+    def __init__(self, modules: dict[str, Module] | Iterable[tuple[str, Module]] | None = None) -> None:
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+        object.__delattr__(self, key)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def values(self):
+        return self._modules.values()
+
+    def items(self):
+        return self._modules.items()
+
+    def pop(self, key: str) -> Module:
+        module = self._modules[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        for key in list(self._modules):
+            del self[key]
+
+    def update(self, modules) -> None:
+        for key, module in (modules.items() if hasattr(modules, "items") else modules):
+            self.add_module(str(key), module)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"modules": [_layer_config(name, m) for name, m in self._modules.items()]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ModuleDict:
+        return cls([(e["name"], _build(e)) for e in config.get("modules", [])])

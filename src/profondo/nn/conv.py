@@ -67,6 +67,25 @@ def _pair(value, name: str, where: str) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+def _padding(padding, kernel, stride, dilation, where: str):
+    """PyTorch's padding="valid" (none) and "same" (the output keeps the input's size)."""
+    if not isinstance(padding, str):
+        return padding
+    if padding == "valid":
+        return 0
+    if padding != "same":
+        raise ValueError(f"{where}: padding must be an int, a pair, 'same' or 'valid', received {padding!r}")
+    if stride != (1, 1):
+        raise ValueError(f"{where}: padding='same' is not supported for strided convolutions (stride={stride}), "
+                         "as in PyTorch")
+    total = [d * (k - 1) for k, d in zip(kernel, dilation)]
+    if any(t % 2 for t in total):
+        raise NotImplementedError(f"{where}: padding='same' with kernel_size={kernel}, dilation={dilation} pads "
+                                  "unevenly (PyTorch adds the extra row/column at the end); pad explicitly with "
+                                  "F.pad and use padding=0")
+    return tuple(t // 2 for t in total)
+
+
 class Conv2d(Module):
     """Convolution with ``out_channels`` filters of shape (in_channels/groups, KH, KW), as PyTorch.
 
@@ -84,8 +103,8 @@ class Conv2d(Module):
         _init.check_scheme(init, where)
         self.kernel_size = _pair(kernel_size, "kernel_size", where)
         self.stride = _pair(stride, "stride", where)
-        self.padding = _pair(padding, "padding", where)
         self.dilation = _pair(dilation, "dilation", where)
+        self.padding = _pair(_padding(padding, self.kernel_size, self.stride, self.dilation, where), "padding", where)
         if min(self.kernel_size + self.stride + self.dilation) < 1 or min(self.padding) < 0:
             raise ValueError(f"{where}: kernel_size, stride and dilation must be >= 1 and padding >= 0, received "
                              f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "

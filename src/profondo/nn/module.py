@@ -125,6 +125,9 @@ class Module:
     file_kinds: ClassVar[tuple[FileKind, ...]] = ()
     # What a class deliberately lacks, with the reason: "file_form", "counts", "output_shape".
     lacks: ClassVar[dict[str, str]] = {}
+    # Forward hooks ({"pre": [...], "post": [...]}), in the instance once one is registered;
+    # the class default keeps the call of a module without hooks one attribute read longer.
+    _hooks: ClassVar[dict | None] = None
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -282,12 +285,18 @@ class Module:
             if m is not None:
                 yield from m._state_items(f"{prefix}{name}.")
 
-    def state_dict(self) -> OrderedDict[str, np.ndarray]:
-        """Parameters and buffers as NumPy arrays (copies, on the CPU) under PyTorch's keys.
+    def state_dict(self, *, keep_vars: bool = False) -> OrderedDict[str, Tensor]:
+        """Parameters and buffers under PyTorch's keys, as PyTorch: detached tensors that share
+        memory with the module (``clone()`` them to keep a snapshot); ``keep_vars`` gives the
+        Parameters themselves.
 
         >>> BatchNorm2d(4).state_dict().keys()
         odict_keys(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'])
         """
+        return OrderedDict((name, t if keep_vars else Tensor(t.data)) for name, t in self._state_items())
+
+    def state_arrays(self) -> OrderedDict[str, np.ndarray]:
+        """Parameters and buffers as NumPy arrays (copies, on the CPU), for files and other frameworks."""
         out = OrderedDict()
         for name, t in self._state_items():
             array = move(t.data, CPU)
@@ -364,16 +373,71 @@ class Module:
     def cuda(self, index: int = 0) -> Module:
         return self.to(f"cuda:{index}")
 
-    def zero_grad(self) -> None:
-        """Drop every parameter's gradient (set to None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (None, PyTorch 2's default), or zero it in place."""
         for p in self.parameters():
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad.data[...] = 0
+
+    def _cast(self, dtype) -> Module:
+        for t in (*self.parameters(), *self.buffers()):
+            if t.data.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+                if t.grad is not None:
+                    t.grad.data = t.grad.data.astype(dtype)
+        return self
+
+    def float(self) -> Module:
+        """Floating parameters and buffers to float32, in place; returns self."""
+        return self._cast(np.float32)
+
+    def double(self) -> Module:
+        """Floating parameters and buffers to float64, in place; returns self."""
+        return self._cast(np.float64)
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def _hook_list(self, kind: str) -> list:
+        hooks = self.__dict__.setdefault("_hooks", {"pre": [], "post": []})  # the instance's own
+        return hooks[kind]
+
+    def register_forward_pre_hook(self, hook: Callable):
+        """Call ``hook(module, args)`` before forward; a value it returns replaces the args."""
+        from ..autograd import RemovableHandle
+
+        hooks = self._hook_list("pre")
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def register_forward_hook(self, hook: Callable):
+        """Call ``hook(module, args, output)`` after forward; a value it returns replaces the output."""
+        from ..autograd import RemovableHandle
+
+        hooks = self._hook_list("post")
+        hooks.append(hook)
+        return RemovableHandle(hooks, hook)
+
+    def _call_with_hooks(self, hooks, args, kwargs):
+        for hook in list(hooks["pre"]):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook in list(hooks["post"]):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
 
     # --- calling ---------------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args, **kwargs):
+        hooks = self._hooks
+        if hooks is not None:
+            return self._call_with_hooks(hooks, args, kwargs)
         return self.forward(*args, **kwargs)
 
     # --- description ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Pooling layers: MaxPool2d, AvgPool2d and GlobalAvgPool2d over (N, C, H, W) volumes."""
+"""Pooling layers: MaxPool2d, AvgPool2d, GlobalAvgPool2d and AdaptiveAvgPool2d over (N, C, H, W) volumes."""
 
 from __future__ import annotations
 
@@ -151,3 +151,43 @@ class GlobalAvgPool2d(Module):
 
     def file_entry(self, input_shapes: list[tuple[int, ...]], at: str) -> tuple[str, dict[str, Any]]:
         return "global_pool", {"type": "avg"}
+
+
+class AdaptiveAvgPool2d(Module):
+    """Mean over the windows that cut H x W into ``output_size`` cells, as PyTorch's; the usual
+    ``AdaptiveAvgPool2d(1)`` (or ``(1, 1)``) gives (N, C, 1, 1) before a Flatten.
+
+    >>> AdaptiveAvgPool2d((1, 1))(profondo.randn(2, 8, 5, 5)).shape
+    (2, 8, 1, 1)
+    """
+
+    lacks = {"file_form": "the architecture files pool by window size (pool) or over the whole map (global_pool); "
+                          "an output-size pooling depends on the input size"}
+
+    def __init__(self, output_size) -> None:
+        super().__init__()
+        self.output_size = output_size if isinstance(output_size, int) or output_size is None else tuple(output_size)
+
+    def _cells(self, h: int, w: int) -> tuple[int, int]:
+        size = (self.output_size,) * 2 if not isinstance(self.output_size, tuple) else self.output_size
+        return (size[0] or h, size[1] or w)
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = _shape(input_shape, "AdaptiveAvgPool2d")
+        if len(shape) != 3:
+            raise ValueError(f"AdaptiveAvgPool2d: expected a per-sample input (C, H, W), received {shape}")
+        return (shape[0], *self._cells(*shape[1:]))
+
+    def counts(self, input_shapes: list[tuple[int, ...]], output_shape: tuple[int, ...]) -> LayerCounts:
+        # each output cell reads its window; the windows tile the map (overlapping by at most one row)
+        c, h, w = input_shapes[0]
+        oh, ow = self._cells(h, w)
+        window = sum(b - a for a, b in F.pooling._adaptive_bounds(h, oh)) * sum(
+            b - a for a, b in F.pooling._adaptive_bounds(w, ow))
+        return LayerCounts(math.prod(output_shape), c * window)

@@ -445,7 +445,7 @@ class Recurrent(Module):
         if self.output == "mean":
             return y.sum(axis=1) / Tensor(xp.asarray(lengths[:, None], y.dtype))
         mask = xp.asarray(sequence_mask(lengths, steps, batch_first=True))[..., None]
-        return (y + Tensor(xp.where(mask, 0, -1e4).astype(y.dtype))).max(axis=1)
+        return (y + Tensor(xp.where(mask, 0, -1e4).astype(y.dtype))).amax(axis=1)
 
     def extra_repr(self) -> str:
         return f"{self.cell!r}, output={self.output!r}"

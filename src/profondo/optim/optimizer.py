@@ -72,11 +72,14 @@ class Optimizer:
             if key in group and not group[key] >= 0:
                 raise ValueError(f"{type(self).__name__}: {key} must be >= 0, received {group[key]!r}")
 
-    def zero_grad(self) -> None:
-        """Drop every parameter's gradient (set to None)."""
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every parameter's gradient (None, PyTorch 2's default), or zero it in place."""
         for group in self.param_groups:
             for p in group["params"]:
-                p.grad = None
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad.data[...] = 0
 
     def _active_groups(self):
         """(group, effective lr, parameters that have a gradient) for every group not frozen:

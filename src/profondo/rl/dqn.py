@@ -225,7 +225,7 @@ class DQN:
                 returns = evaluate(eval_env, self.greedy, eval_episodes, seed=eval_seed)
                 history.evaluations.append((self.steps, float(returns.mean()), float(returns.std())))
                 if returns.mean() >= best:
-                    best, self.best_state = returns.mean(), self.online.state_dict()
+                    best, self.best_state = returns.mean(), self.online.state_arrays()
                     if checkpoint is not None:
                         self.save(Path(checkpoint).with_name("best.ckpt"), history, replay=False)
                 stop = stop_return is not None and returns.mean() >= stop_return
@@ -246,7 +246,7 @@ class DQN:
         opt = self.optimizer.state_dict()
         opt_arrays = {f"{i}/{k}": v for i, st in opt["state"].items() for k, v in st.items() if hasattr(v, "shape")}
         opt_steps = {str(i): st["step"] for i, st in opt["state"].items()}
-        arrays = {"model": dict(self.online.state_dict()), "target": dict(self.target.state_dict()),
+        arrays = {"model": dict(self.online.state_arrays()), "target": dict(self.target.state_arrays()),
                   "optimizer": opt_arrays}
         if replay:
             arrays["replay"] = self.buffer.state_dict()

@@ -60,7 +60,7 @@ class EarlyStopping(Callback):
         if _improved(self.mode, value, self.best, self.min_delta):
             self.best, self.wait = value, 0
             if self.restore_best:
-                self.best_state = {k: v.copy() for k, v in self.trainer.model.state_dict().items()}
+                self.best_state = self.trainer.model.state_arrays()
         else:
             self.wait += 1
             if self.wait >= self.patience:

@@ -40,7 +40,7 @@ def _join_optimizer_state(arrays: dict, meta: dict) -> dict:
 def save_training_state(path: str | os.PathLike, model, optimizer=None, scheduler=None, epoch: int = 0,
                         step: int = 0, metrics: dict | None = None, extra: dict | None = None) -> Path:
     """Write everything needed to resume training exactly, atomically."""
-    arrays = {"model": {k: np.asarray(v) for k, v in model.state_dict().items()}}
+    arrays = {"model": {k: np.asarray(v) for k, v in model.state_arrays().items()}}
     meta = {"epoch": epoch, "step": step, "metrics": metrics or {}, "rng": prandom.get_state(),
             "architecture": architecture_of(model), "extra": extra or {}}
     if optimizer is not None:

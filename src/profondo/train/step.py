@@ -6,7 +6,7 @@ and keeps only its own data iteration, schedules and logging::
 
     step = TrainStep(model, optimizer, F.cross_entropy, max_grad_norm=1.0)
     for x, y in loader:
-        loss, output, _ = step(Tensor(x), target=Tensor(y))
+        loss, output, _ = step(x, target=y)
         print(loss.item())
 
 Two things build on this being the only place where an update happens:

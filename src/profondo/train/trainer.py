@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 from .. import functional as F
-from ..autograd import no_grad
+from ..autograd import no_grad, unwrap
 from ..backend import device as parse_device
 from ..backend import move
 from ..tensor import Tensor
@@ -63,6 +63,7 @@ class Trainer:
             model.to(self.device)
 
     def _tensor(self, array) -> Tensor:
+        array = unwrap(array)
         return Tensor(move(array, self.device) if self.device.type != "cpu" else array)
 
     # --- training ---------------------------------------------------------------------------
@@ -107,7 +108,7 @@ class Trainer:
         bar = ProgressBar(len(loader), desc, enabled=self.progress)
         total_loss, correct, seen = 0.0, 0, 0
         for batch in loader:
-            y = batch[1]
+            y = unwrap(batch[1])
             loss, out, _ = train_step(self._tensor(batch[0]), target=self._tensor(y))
             self.step += 1
             n = len(y)
@@ -139,7 +140,7 @@ class Trainer:
         bar = ProgressBar(len(loader), desc, enabled=self.progress)
         total_loss, correct, seen = 0.0, 0, 0
         for batch in loader:
-            x, y = self._tensor(batch[0]), batch[1]
+            x, y = self._tensor(batch[0]), unwrap(batch[1])
             out = self.model(x)
             n = len(y)
             total_loss += self.loss_fn(out, self._tensor(y)).item() * n

@@ -59,7 +59,7 @@ CONVERTERS: dict[str, Converter] = {
     "Shape": Converter(O.shape), "Expand": Converter(O.expand),
     "ConstantOfShape": Converter(O.constant_of_shape), "Cast": Converter(O.cast),
     # reductions
-    "ReduceMean": Converter(O.reduce(F.mean)), "ReduceMax": Converter(O.reduce(F.max)),
+    "ReduceMean": Converter(O.reduce(F.mean)), "ReduceMax": Converter(O.reduce(F.amax)),
     "ReduceSum": Converter(O.reduce(F.sum)),
 }
 """ONNX op type -> :class:`Converter` (extend to import a new operator)."""

@@ -102,7 +102,7 @@ class OnnxGRU(_OnnxLayout, GRU):
 def export_onnx_layout(b: _Builder, m: _OnnxLayout, name: str, *xs: _Value):
     """Write an imported LSTM/GRU back as its ONNX node (so an imported network exports again)."""
     order, n_gates = m.gate_order, m.n_gates
-    dirs, state = m.num_directions, m.state_dict()
+    dirs, state = m.num_directions, m.state_arrays()
     sfx = ["_l0", "_l0_reverse"][:dirs]
     w = np.stack([reorder(state[f"weight_ih{s}"], order, n_gates) for s in sfx])
     r = np.stack([reorder(state[f"weight_hh{s}"], order, n_gates) for s in sfx])
