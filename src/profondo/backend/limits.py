@@ -68,7 +68,7 @@ def format_bytes(n: int | float) -> str:
     """``format_bytes(2**42) == '4 TiB'``"""
     for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
-            return f"{n / size:.3g} {unit}"
+            return f"{n / size:.4g} {unit}"
     return f"{int(n)} bytes"
 
 
