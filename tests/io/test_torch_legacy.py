@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from tests.memory import peak_growth
 
 from profondo.backend.limits import FileFormatError, ResourceLimitError, set_max_file_bytes
 from profondo.io.torch_legacy import MAGIC_NUMBER, load, load_state_dict
@@ -235,17 +236,12 @@ def test_zero_and_overlapping_strides_are_read_as_torch_reads_them(tmp_path):
 
 
 def test_a_stride_zero_tensor_of_4_tib_is_refused_before_allocation(tmp_path):
-    import tracemalloc
-
     path = _one_tensor(tmp_path, 0, (2**20, 2**20), (0, 0))
     assert path.stat().st_size < 1000
-    tracemalloc.start()
-    try:
+    with peak_growth() as grown:
         with pytest.raises(ResourceLimitError, match=r"needs 4 TiB, more than the limit"):
             load(path)
-        assert tracemalloc.get_traced_memory()[1] < 2**20
-    finally:
-        tracemalloc.stop()
+    assert (grown() or 0) < 2**20
 
 
 def test_the_cap_covers_all_tensors_together(tmp_path):
@@ -263,18 +259,13 @@ def test_the_cap_covers_all_tensors_together(tmp_path):
 
 
 def test_a_huge_declared_storage_is_refused_before_allocation(tmp_path):
-    import tracemalloc
-
     path = tmp_path / "huge.pth"
     path.write_bytes(legacy_file({"w": ("0", 0, (2,), (1,))}, {"0": np.ones(2, np.float32)}).replace(
         _ops(2) + b"NtQ", _ops(2**40) + b"NtQ", 1))
-    tracemalloc.start()
-    try:
+    with peak_growth() as grown:
         with pytest.raises(ResourceLimitError, match="declares 4 TiB, but the file holds only"):
             load(path)
-        assert tracemalloc.get_traced_memory()[1] < 2**20
-    finally:
-        tracemalloc.stop()
+    assert (grown() or 0) < 2**20
 
 
 def test_build_on_the_storage_class_is_refused_and_later_loads_are_intact(tmp_path):

@@ -101,3 +101,68 @@ def short_repr(value: object) -> str:
     """``repr`` cut to a few dozen characters and three levels, for error messages about what a file
     holds (a file's structure may be arbitrarily large or deep)."""
     return _short.repr(value)
+
+
+class _AddressSpace:
+    """The context of :func:`limited_growth` (re-entrant: an inner one changes nothing)."""
+
+    active = 0
+
+    def __init__(self, what: str) -> None:
+        self.what, self.previous = what, None
+
+    def __enter__(self) -> _AddressSpace:
+        if _AddressSpace.active == 0 and _resource is not None:
+            soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
+            try:
+                with open("/proc/self/statm") as f:
+                    used = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, ValueError):
+                used = None
+            if used is not None:
+                limit = used + max_file_bytes()
+                if soft != _resource.RLIM_INFINITY:
+                    limit = min(limit, soft)
+                if hard != _resource.RLIM_INFINITY:
+                    limit = min(limit, hard)
+                try:
+                    _resource.setrlimit(_resource.RLIMIT_AS, (limit, hard))
+                    self.previous = (soft, hard)
+                except (ValueError, OSError):
+                    pass
+        _AddressSpace.active += 1
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        _AddressSpace.active -= 1
+        if self.previous is not None:
+            _resource.setrlimit(_resource.RLIMIT_AS, self.previous)
+        if isinstance(error, MemoryError) or (isinstance(error, ValueError) and _TOO_BIG in str(error)):
+            raise ResourceLimitError(f"{self.what} needs more memory than the limit of {format_bytes(max_file_bytes())} "
+                                     f"(raise it with {ENV_VAR} or profondo.backend.limits.set_max_file_bytes)"
+                                     ) from None
+        return False
+
+
+try:
+    import resource as _resource
+
+    if not hasattr(_resource, "RLIMIT_AS") or not os.path.exists("/proc/self/statm"):
+        _resource = None
+except ImportError:  # Windows
+    _resource = None
+_TOO_BIG = "array is too big"
+
+
+def limited_growth(what: str) -> _AddressSpace:
+    """A context in which the process may grow by at most the cap, for work whose size a file
+    decides (building the layers an architecture file asks for, folding an ONNX model's
+    constants): an allocation beyond it fails at once, before any memory is touched, and
+    becomes :class:`ResourceLimitError` naming ``what``. On Linux the address-space limit
+    (``RLIMIT_AS``) is lowered for the duration, so other threads see the same limit; elsewhere
+    only NumPy's own refusals (MemoryError, "array is too big") are turned into the error.
+
+    >>> with limited_growth("net.yaml: layer 3 (dense)"):
+    ...     module = build_layer()
+    """
+    return _AddressSpace(what)
