@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -116,9 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"resumed from {last}: {done} epochs completed")
     print(f"training {arch.get('name')} on {args.data}: {len(train_loader.dataset)} images, "
           f"{args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr}, device {args.device}")
-    started = time.perf_counter()
     trainer.fit(train_loader, args.epochs, val_loader)
-    elapsed = time.perf_counter() - started
+    elapsed = trainer.train_seconds  # every session's epochs: a resumed run adds to the first one's time
     result = trainer.evaluate(test_loader, desc="test")
     report = {"architecture": arch.get("name"), "data": args.data, "epochs": trainer.epoch,
               "test_accuracy": result["accuracy"], "test_loss": result["loss"], "train_seconds": elapsed,
