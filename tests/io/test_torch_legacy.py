@@ -328,3 +328,12 @@ def test_zip_storages_must_hold_what_they_declare(tmp_path):
             data = src.read(info)
             dst.writestr(info.filename, data[:8] if "/data/" in info.filename else data)
     _refused(forged, r"storage '0' of 6 elements \(FloatStorage\) needs 24 bytes, the archive holds 8")
+
+
+def test_a_string_declaring_2_pow_60_bytes_is_refused_before_allocation(tmp_path):
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (MAGIC_NUMBER, 1001, {"little_endian": True}))
+    path = tmp_path / "long.pth"
+    path.write_bytes(header + b"\x80\x04\x8e" + (2**60).to_bytes(8, "little") + b"abc")  # BINBYTES8
+    with peak_growth() as grown:
+        _refused(path, r"a record declares 1152921504606846976 bytes, but only 3 remain")
+    assert (grown() or 0) < 2**20

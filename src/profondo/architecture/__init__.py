@@ -119,8 +119,9 @@ def _parse(text: str) -> Any:
     yaml = _yaml()
     if len(text) > MAX_TEXT_BYTES:
         raise SpecError(f"an architecture file of {len(text)} characters: expected at most {MAX_TEXT_BYTES}")
-    loader = _loader(yaml)(text)
+    loader = None
     try:
+        loader = _loader(yaml)(text)  # its reader already refuses non-printable characters
         node = loader.get_single_node()
         if node is None:
             return None
@@ -136,7 +137,8 @@ def _parse(text: str) -> Any:
     except RecursionError:
         raise SpecError(f"nested too deeply for the YAML reader (at most {MAX_DEPTH} levels)") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def loads(text: str) -> Module:

@@ -137,7 +137,8 @@ class _AddressSpace:
         _AddressSpace.active -= 1
         if self.previous is not None:
             _resource.setrlimit(_resource.RLIMIT_AS, self.previous)
-        if isinstance(error, MemoryError) or (isinstance(error, ValueError) and _TOO_BIG in str(error)):
+        too_big = isinstance(error, ValueError) and any(text in str(error) for text in _TOO_BIG)
+        if isinstance(error, (MemoryError, OverflowError)) or too_big:
             raise ResourceLimitError(f"{self.what} needs more memory than the limit of {format_bytes(max_file_bytes())} "
                                      f"(raise it with {ENV_VAR} or profondo.backend.limits.set_max_file_bytes)"
                                      ) from None
@@ -151,7 +152,7 @@ try:
         _resource = None
 except ImportError:  # Windows
     _resource = None
-_TOO_BIG = "array is too big"
+_TOO_BIG = ("array is too big", "Maximum allowed dimension exceeded")  # NumPy's refusals of absurd sizes
 
 
 def limited_growth(what: str) -> _AddressSpace:

@@ -71,7 +71,7 @@ def load_model(path: str | os.PathLike):
         return _build(path, ckpt), ckpt
     except (FileFormatError, SpecError):
         raise
-    except (KeyError, ValueError, TypeError, AttributeError, IndexError, RecursionError) as e:
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError, RecursionError, RuntimeError) as e:
         raise FileFormatError(f"{path}: the checkpoint's model cannot be rebuilt ({type(e).__name__}: "
                               f"{short_repr(str(e))})") from None
 

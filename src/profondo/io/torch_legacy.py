@@ -29,7 +29,6 @@ import math
 import os
 import pickle
 import zipfile
-import zlib
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -303,6 +302,27 @@ def _resolve(obj: Any, seen: dict[int, Any], depth: int = 0) -> Any:
     return out
 
 
+class _Bounded:
+    """A file whose reads may not ask for more bytes than remain: pickle reads a string's or a frame's
+    declared length in one call, and a forged length of 2**60 would allocate before failing."""
+
+    def __init__(self, f, size: int, source: str) -> None:
+        self.f, self.size, self.source = f, size, source
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.f.tell()
+        if n > left:
+            raise FileFormatError(f"{self.source}: a record declares {n} bytes, but only {max(left, 0)} remain "
+                                  "(truncated or forged)")
+        return self.f.read(n)
+
+    def readline(self) -> bytes:
+        return self.f.readline(64 * 2**10)  # text records (protocol 0 numbers, GLOBAL names) are short
+
+    def tell(self) -> int:
+        return self.f.tell()
+
+
 def _plain(f, source: str) -> Any:
     """A small header record of the legacy layout: no globals at all."""
     unpickler = TorchUnpickler(f, source)
@@ -379,11 +399,6 @@ def _load_zip(path: Path, source: str) -> Any:
         return _resolve(unpickler.load(), {})
 
 
-_BROKEN = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError, AttributeError,
-           RecursionError, OverflowError, UnicodeDecodeError, zipfile.BadZipFile, zipfile.LargeZipFile,
-           NotImplementedError, zlib.error)
-
-
 def load(path: str | os.PathLike) -> Any:
     """The object a ``torch.save`` file holds, tensors as NumPy arrays, without running its code.
 
@@ -402,12 +417,13 @@ def load(path: str | os.PathLike) -> Any:
         if zipfile.is_zipfile(path):
             return _load_zip(path, str(path))
         with open(path, "rb") as f:
-            return _load_legacy(f, str(path), os.fstat(f.fileno()).st_size)
-    except (FileFormatError, ResourceLimitError):
+            size = os.fstat(f.fileno()).st_size
+            return _load_legacy(_Bounded(f, size, str(path)), str(path), size)
+    except (FileFormatError, ResourceLimitError, PermissionError, MemoryError):
         raise
     except EOFError:
         raise FileFormatError(f"{path}: the PyTorch weight file ends early (truncated?)") from None
-    except _BROKEN as e:
+    except Exception as e:  # pickle's, zipfile's, zlib's, struct's errors on damaged bytes
         raise FileFormatError(f"{path}: not a readable PyTorch weight file ({type(e).__name__}: "
                               f"{short_repr(str(e))})") from None
 
