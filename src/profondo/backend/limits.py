@@ -94,11 +94,12 @@ def check_allocation(nbytes: int, what: str, available: int | None = None) -> in
 
 
 _short = reprlib.Repr()
-_short.maxstring, _short.maxother, _short.maxlist, _short.maxdict, _short.maxlevel = 60, 60, 6, 6, 3
+_short.maxstring, _short.maxother, _short.maxlevel = 60, 60, 2
+_short.maxlist = _short.maxtuple = _short.maxdict = _short.maxset = _short.maxfrozenset = _short.maxdeque = 6
 
 
 def short_repr(value: object) -> str:
-    """``repr`` cut to a few dozen characters and three levels, for error messages about what a file
+    """``repr`` cut to six items a level and two levels (a few hundred characters at most), for error messages about what a file
     holds (a file's structure may be arbitrarily large or deep)."""
     return _short.repr(value)
 
