@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 
@@ -69,6 +70,7 @@ def test_the_logs_hold_exactly_the_epochs_the_checkpoint_covers_after_a_resume(b
     resumed.resume(tmp_path / "last.ckpt")
     resumed.fit(train, 2, val)  # nothing to train: only the start of fit, which rewrites the logs
     assert [r["epoch"] for r in _rows(tmp_path / "history.csv")] == ["1", "2"]
+    assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 2
     assert not list(tmp_path.glob(".*.tmp"))
 
 

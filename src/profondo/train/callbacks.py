@@ -195,8 +195,13 @@ class JSONLogger(Callback):
 
     def on_train_begin(self) -> None:
         remove_temporaries(self.path)
+        if self.trainer.history:  # resumed: a kill may have come between the checkpoint and this file
+            self._write()
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self._write()
+
+    def _write(self) -> None:
         text = json.dumps(self.trainer.history, indent=1, default=float)
         atomic_write(self.path, lambda f: f.write(text.encode()))
 
@@ -206,6 +211,10 @@ class PlotCurves(Callback):
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+
+    def on_train_begin(self) -> None:
+        if self.trainer.history:  # resumed: draw what the checkpoint covers
+            plot_history(self.trainer.history, self.path)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         plot_history(self.trainer.history, self.path)
