@@ -7,6 +7,7 @@ import re
 import pytest
 
 from profondo.architecture import SpecError, from_dict, loads
+from tests.memory import peak_growth
 
 pytest.importorskip("yaml")
 
@@ -149,3 +150,68 @@ def test_graph_node_names():
 def test_invalid_yaml():
     with pytest.raises(SpecError, match="not valid YAML"):
         loads("input: [3\nlayers: -")
+
+
+# --- hostile files: refused quickly, in bounded memory, with short messages -------------------------
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ["a0: &a0 [relu, relu, relu, relu, relu, relu, relu, relu, relu]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\ninput: [4]\nlayers: *a{levels - 1}\n"
+
+
+def test_an_alias_bomb_is_refused_at_once():
+    import time
+
+    text = _alias_bomb()
+    assert len(text) < 600
+    started = time.perf_counter()
+    with pytest.raises(SpecError, match="expands to more than 100000 YAML nodes"):
+        loads(text)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_aliases_within_the_limits_still_work():
+    net = loads("input: [1, 8, 8]\nlayers: [&c {conv: {filters: 2, size: 3, pad: 1}}, *c, relu]\n")
+    assert len(net) == 3
+
+
+def test_deep_nesting_and_recursive_aliases_are_spec_errors():
+    with pytest.raises(SpecError, match="nested more than 64 levels deep"):
+        loads("input: [4]\nlayers: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(SpecError, match="an alias refers to a node that contains it"):
+        loads("input: [4]\nlayers: &l [relu, *l]\n")
+
+
+def test_bytes_that_are_not_utf8_name_the_line(tmp_path):
+    from profondo.architecture import load
+
+    path = tmp_path / "net.yaml"
+    path.write_bytes(b"name: t\ninput: [4]\nlayers:\n  - dense: {units: 3}\xff\n")
+    with pytest.raises(SpecError, match=r"net.yaml: line 4: byte b'\\xff' is not UTF-8 text"):
+        load(path)
+
+
+@pytest.mark.parametrize("entry, input", [
+    ({"dense": {"units": 10**12}}, (4,)),
+    ({"dense": {"units": 2**20}}, (2**20,)),
+    ({"conv": {"filters": 2**16, "size": 1}}, (2**16, 1, 1)),
+    ({"embedding": {"vocab": 2**40, "dim": 8}}, (4,)),
+], ids=["dense-1e12", "dense-4TiB", "conv-16GiB", "embedding"])
+def test_sizes_past_the_cap_are_refused_before_allocation(entry, input):
+    from profondo.backend.limits import set_max_file_bytes
+
+    previous = set_max_file_bytes(64 * 2**20)
+    try:
+        with peak_growth() as grown:
+            msg = error(layers(entry, input=input))
+    finally:
+        set_max_file_bytes(previous)
+    assert (grown() or 0) < 16 * 2**20
+    assert re.match(r"layer 0 \((dense|conv|embedding)\): its weights needs more memory than the limit of 64 MiB",
+                    msg), msg
+
+
+def test_messages_show_a_bounded_part_of_what_they_received():
+    msg = error(layers({"dense": {"units": list(range(10**5))}}))
+    assert "received [0, 1, 2, 3, 4, 5, ...]" in msg and len(msg) < 300

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from profondo.backend.limits import FileFormatError, ResourceLimitError
 from profondo.data import DataLoader, DatasetNotFoundError, load_dataset
 from profondo.data.datasets import _sources, cifar10, digits, fashion_mnist, mnist
 from profondo.data.datasets.cifar10 import restricted_loads
@@ -200,7 +201,7 @@ def test_restricted_unpickler_refuses_code(tmp_path, home):
     files["data_batch_1"] = pickle.dumps({b"data": Payload(), b"labels": []}, protocol=2)
     for name, blob in files.items():
         (tmp_path / name).write_bytes(blob)
-    with pytest.raises(pickle.UnpicklingError, match=r"refusing to load (posix|os|nt)\.mkdir from data_batch_1"):
+    with pytest.raises(FileFormatError, match=r"refusing to load (posix|os|nt)\.mkdir from data_batch_1"):
         cifar10("train", root=tmp_path)
     assert not marker.exists()
 
@@ -210,6 +211,43 @@ def test_restricted_unpickler_reads_numpy_1_and_python_2_era_arrays():
     for blob in (pickle.dumps(array, protocol=2).replace(b"numpy._core.", b"numpy.core."),
                  pickle.dumps(array, protocol=5)):
         np.testing.assert_array_equal(restricted_loads(blob, "test"), array)
+
+
+def test_forged_batches_are_refused_before_allocation(tmp_path):
+    array = np.arange(12, dtype=np.uint8)
+    blob = pickle.dumps(array, protocol=2)
+    shape = b"K\x00\x85"  # BININT1 0, TUPLE1: the (0,) of _reconstruct(ndarray, (0,), b'b')
+    assert blob.count(shape) == 1
+    forged = blob.replace(shape, b"\x8a\x06" + (2**40).to_bytes(6, "little") + b"\x85")  # LONG1 2**40
+    with pytest.raises(ResourceLimitError, match=r"an array of shape \(1099511627776,\) declares 1 TiB"):
+        restricted_loads(forged, "data_batch_1")
+    with pytest.raises(FileFormatError, match="data_batch_1: not a readable CIFAR-10 batch"):
+        restricted_loads(blob[:-5], "data_batch_1")
+
+
+def test_an_archive_member_declaring_more_than_a_batch_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules["profondo.data.datasets.cifar10"], "MAX_BATCH_BYTES", 2**20)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("cifar-10-batches-py/test_batch")
+        info.size = 2**22  # a gzip bomb's member: a few KiB that inflate to many times more zeros
+        tar.addfile(info, _Zeros(2**22))
+    with pytest.raises(ResourceLimitError, match="member test_batch: 4 MiB, but a CIFAR-10 batch holds 30 MiB"):
+        cifar10("test", root=tmp_path)
+
+
+class _Zeros(io.RawIOBase):
+    def __init__(self, n):
+        self.left = n
+
+    def readinto(self, b):
+        n = min(len(b), self.left)
+        b[:n] = bytes(n)
+        self.left -= n
+        return n
+
+    def readable(self):
+        return True
 
 
 # --- digits, load_dataset -------------------------------------------------------------------

@@ -158,3 +158,16 @@ def test_errors_name_what_was_expected(tmp_path):
     (tmp_path / "junk.edge").write_bytes(b"not a zip")
     with pytest.raises(PlanError, match="not an edge model file"):
         EdgeModel.load(tmp_path / "junk.edge")
+
+
+def test_a_saved_plan_gets_the_permissions_of_any_new_file(tmp_path):
+    import os
+
+    edge = freeze(zoo.load("mlp-mnist"))
+    old = os.umask(0o022)
+    try:
+        edge.save(tmp_path / "mlp.edge")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "mlp.edge").stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["mlp.edge"]

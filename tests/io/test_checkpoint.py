@@ -2,8 +2,10 @@ import os
 
 import numpy as np
 import pytest
+from tests.memory import peak_growth
 
-from profondo.io.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
+from profondo.backend.limits import FileFormatError, ResourceLimitError, set_max_file_bytes
+from profondo.io.checkpoint import Checkpoint, read_checkpoint, remove_temporaries, write_checkpoint
 
 
 def test_round_trip_keeps_arrays_dtypes_and_metadata(tmp_path):
@@ -50,3 +52,108 @@ def test_reading_refuses_pickled_objects_and_foreign_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.ckpt"):
         read_checkpoint(tmp_path / "missing.ckpt")
     assert os.path.exists(pickled)
+
+
+def _npz_with_header(path, shape, dtype="<f4", data=b"\0" * 16):
+    """An .npz whose single member's .npy header declares ``shape`` but holds only ``data``."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": dtype, "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("__meta__.npy", _npy(np.frombuffer(b"{}", np.uint8)))
+        z.writestr("model/w.npy", header.getvalue() + data)
+
+
+def _npy(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def test_a_header_declaring_4_tib_is_refused_before_allocation(tmp_path):
+    path = tmp_path / "bomb.ckpt"
+    _npz_with_header(path, (2**40,))
+    assert path.stat().st_size < 1000
+    with peak_growth() as grown:
+        with pytest.raises(ResourceLimitError, match=r"array 'model/w' of shape \(1099511627776,\) float32 "
+                                                     r"declares 4 TiB, but the file holds only 16 bytes"):
+            read_checkpoint(path)
+    assert (grown() or 0) < 2**20
+
+
+def test_the_cap_is_applied_to_honest_files_too(tmp_path):
+    path = write_checkpoint(tmp_path / "a.ckpt", Checkpoint({"model": {"w": np.zeros(2**18, np.float32)}}, {}))
+    previous = set_max_file_bytes(2**20 - 1)  # the array needs exactly 1 MiB
+    try:
+        with pytest.raises(ResourceLimitError, match="needs 1 MiB, more than the limit of 1024 KiB"):
+            read_checkpoint(path)
+    finally:
+        set_max_file_bytes(previous)
+    assert read_checkpoint(path).arrays["model"]["w"].shape == (2**18,)
+
+
+@pytest.mark.parametrize("forge", ["object", "not-npy", "meta-not-json", "meta-list", "bad-shape"])
+def test_forged_members_are_refused_with_profondo_errors(tmp_path, forge):
+    import zipfile
+
+    path = tmp_path / "forged.ckpt"
+    members = {"__meta__.npy": _npy(np.frombuffer(b'{"epoch": 1}', np.uint8)),
+               "model/w.npy": _npy(np.ones(3, np.float32))}
+    if forge == "object":
+        members["model/w.npy"] = (_header({"descr": "|O", "fortran_order": False,
+                                                                       "shape": (1,)}) + b"\0" * 8)
+    elif forge == "not-npy":
+        members["payload.pkl"] = b"cos\nsystem\n."
+    elif forge == "meta-not-json":
+        members["__meta__.npy"] = _npy(np.frombuffer(b"\xff\xfe[[[", np.uint8))
+    elif forge == "meta-list":
+        members["__meta__.npy"] = _npy(np.frombuffer(b"[1, 2]", np.uint8))
+    else:
+        members["model/w.npy"] = _header({"descr": "<f4", "fortran_order": False,
+                                                                      "shape": (-1, 4)})
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(FileFormatError):
+        read_checkpoint(path)
+
+
+def _header(d) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, d)
+    return buffer.getvalue()
+
+
+def test_fortran_order_and_empty_arrays_come_back(tmp_path):
+    f = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(3, 4))
+    path = write_checkpoint(tmp_path / "f.ckpt", Checkpoint({"g": {"f": f, "e": np.zeros((0, 3), np.int8)}}, {}))
+    back = read_checkpoint(path).arrays["g"]
+    np.testing.assert_array_equal(back["f"], f)
+    assert back["e"].shape == (0, 3) and back["e"].dtype == np.int8 and back["f"].flags.writeable
+
+
+def test_files_get_the_permissions_of_any_new_file(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = write_checkpoint(tmp_path / "p.ckpt", Checkpoint({"model": {"w": np.ones(1)}}, {}))
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+    finally:
+        os.umask(old)
+    assert (path.stat().st_mode & 0o777) == (plain.stat().st_mode & 0o777) == 0o644
+
+
+def test_temporaries_of_a_killed_write_are_removed(tmp_path):
+    path = write_checkpoint(tmp_path / "last.ckpt", Checkpoint({"model": {"w": np.ones(1)}}, {}))
+    left = tmp_path / ".last.ckpt.0123abcd.tmp"
+    left.write_bytes(b"half a zip")
+    other = tmp_path / ".best.ckpt.0123abcd.tmp"
+    other.write_bytes(b"another file's")
+    assert remove_temporaries(path) == [left]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".best.ckpt.0123abcd.tmp", "last.ckpt"]

@@ -96,8 +96,8 @@ def test_a_weights_only_checkpoint_says_how_to_load_it(tmp_path):
 
 
 def test_a_class_name_pointing_at_a_command_module_runs_no_command(tmp_path):
-    # load_model imports the profondo module a configuration names; `python -m profondo.cli`'s
-    # __main__ must stay inert when imported that way (it would run the command and exit).
+    # load_model imports only modules of profondo's layer packages for a configuration, never the
+    # command line's __main__ (which, imported, would run the command and exit).
     config = {"class_name": "profondo.cli.__main__.Evil", "config": {}}
     save_training_state(tmp_path / "evil.ckpt", nn.Linear(2, 2), extra={"module": config})
     out = _run(f"""
@@ -106,7 +106,8 @@ def test_a_class_name_pointing_at_a_command_module_runs_no_command(tmp_path):
         sys.argv = ["profondo", "--version"]  # what the command would print if it ran
         try:
             load_model({str(tmp_path / "evil.ckpt")!r})
-        except KeyError as e:
-            print("refused:", e)
+        except ValueError as e:
+            print("refused:", e, "imported:", "profondo.cli.__main__" in sys.modules)
     """)
     assert out.startswith("refused:") and "Evil" in out and "profondo 0.1" not in out
+    assert "which is not a profondo layer" in out and out.strip().endswith("imported: False")

@@ -7,7 +7,9 @@ import zipfile
 
 import numpy as np
 import pytest
+from tests.memory import peak_growth
 
+from profondo.backend.limits import FileFormatError, ResourceLimitError, set_max_file_bytes
 from profondo.io.torch_legacy import MAGIC_NUMBER, load, load_state_dict
 
 
@@ -112,7 +114,7 @@ def test_module_state_dict_loads_into_profondo(tmp_path):
 
 
 def _refused(path, what: str) -> None:
-    with pytest.raises(pickle.UnpicklingError, match=what):
+    with pytest.raises(FileFormatError, match=what):
         load(path)
 
 
@@ -194,3 +196,144 @@ def test_reads_the_efficientnet_lite0_file_without_torch():
     net.load_state_dict(state)  # checks every shape
     assert state["_conv_stem.weight"].dtype == np.float32 and state["_bn0.num_batches_tracked"].dtype == np.int64
     assert path.read_bytes()[:2] == b"\x80\x02" and not zipfile.is_zipfile(path)  # the legacy stream
+
+
+# --- hostile files: each is refused before anything is read out of bounds or allocated ---------------
+
+def _one_tensor(tmp_path, offset: int, size: tuple, stride: tuple, storage=None, name="hostile.pth"):
+    storage = np.arange(1, 7, dtype=np.float32) if storage is None else storage
+    path = tmp_path / name
+    path.write_bytes(legacy_file({"w": ("0", offset, size, stride)}, {"0": storage}))
+    return path
+
+
+@pytest.mark.parametrize("offset, size, stride", [
+    (5, (3,), (-1,)),  # reads the two floats before the buffer
+    (0, (2,), (-(10**12),)),  # far before it: a segfault if read
+    (0, (2, 2), (10**9, -(10**9))),  # the two strides cancel in the old end-of-tensor check
+], ids=["negative", "far-negative", "cancelling"])
+def test_refuses_negative_strides_as_torch_does(tmp_path, offset, size, stride):
+    path = _one_tensor(tmp_path, offset, size, stride)
+    _refused(path, "negative strides are refused")
+    torch = pytest.importorskip("torch")
+    with pytest.raises(RuntimeError):  # weights_only=True refuses them too
+        torch.load(path, weights_only=True)
+
+
+def test_refuses_a_far_positive_stride_and_a_negative_offset(tmp_path):
+    _refused(_one_tensor(tmp_path, 0, (2,), (10**12,)), "reaches past its FloatStorage of 6 elements")
+    _refused(_one_tensor(tmp_path, -3, (2,), (1,)), "negative offset")
+    _refused(_one_tensor(tmp_path, 0, (-2,), (1,)), "negative size")
+
+
+def test_zero_and_overlapping_strides_are_read_as_torch_reads_them(tmp_path):
+    state = load_state_dict(_one_tensor(tmp_path, 0, (3, 3), (1, 1)))
+    np.testing.assert_array_equal(state["w"], [[1, 2, 3], [2, 3, 4], [3, 4, 5]])
+    state = load_state_dict(_one_tensor(tmp_path, 2, (4,), (0,)))
+    np.testing.assert_array_equal(state["w"], [3, 3, 3, 3])
+    torch = pytest.importorskip("torch")
+    np.testing.assert_array_equal(torch.load(tmp_path / "hostile.pth", weights_only=True)["w"].numpy(), [3, 3, 3, 3])
+
+
+def test_a_stride_zero_tensor_of_4_tib_is_refused_before_allocation(tmp_path):
+    path = _one_tensor(tmp_path, 0, (2**20, 2**20), (0, 0))
+    assert path.stat().st_size < 1000
+    with peak_growth() as grown:
+        with pytest.raises(ResourceLimitError, match=r"needs 4 TiB, more than the limit"):
+            load(path)
+    assert (grown() or 0) < 2**20
+
+
+def test_the_cap_covers_all_tensors_together(tmp_path):
+    entries = {f"w{i}": ("0", 0, (2**12, 2**12), (0, 0)) for i in range(3)}  # 64 MiB each
+    path = tmp_path / "many.pth"
+    path.write_bytes(legacy_file(entries, {"0": np.ones(1, np.float32)}))
+    previous = set_max_file_bytes(150 * 2**20)
+    try:
+        with pytest.raises(ResourceLimitError, match="its tensors together"):
+            load(path)
+        set_max_file_bytes(200 * 2**20)
+        assert len(load(path)) == 3
+    finally:
+        set_max_file_bytes(previous)
+
+
+def test_a_huge_declared_storage_is_refused_before_allocation(tmp_path):
+    path = tmp_path / "huge.pth"
+    path.write_bytes(legacy_file({"w": ("0", 0, (2,), (1,))}, {"0": np.ones(2, np.float32)}).replace(
+        _ops(2) + b"NtQ", _ops(2**40) + b"NtQ", 1))
+    with peak_growth() as grown:
+        with pytest.raises(ResourceLimitError, match="declares 4 TiB, but the file holds only"):
+            load(path)
+    assert (grown() or 0) < 2**20
+
+
+def test_build_on_the_storage_class_is_refused_and_later_loads_are_intact(tmp_path):
+    genuine = _one_tensor(tmp_path, 0, (6,), (1,), name="genuine.pth")
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (MAGIC_NUMBER, 1001, {"little_endian": True}))
+    # torch.FloatStorage, then BUILD with slot state: rewrites the class-level object in a reader that shares it.
+    evil = b"\x80\x02" + _global("torch", "FloatStorage") + b"N}" + _ops("dtype") + _ops("<u1") + b"s\x86b."
+    path = tmp_path / "build.pth"
+    path.write_bytes(header + evil)
+    _refused(path, "refusing BUILD on a _StorageType")
+    np.testing.assert_array_equal(load_state_dict(genuine)["w"], np.arange(1, 7, dtype=np.float32))
+
+
+class _Payload:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_refuses_reduce_payloads_of_every_protocol(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (MAGIC_NUMBER, 1001, {"little_endian": True}))
+    path = tmp_path / "reduce.pth"
+    path.write_bytes(header + pickle.dumps({"w": _Payload(marker)}, protocol=protocol))
+    _refused(path, r"refusing to load the global (posix|os)\.system")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("opcode, name", [(b"o", "OBJ"), (b"\x81", "NEWOBJ"), (b"\x8f", "EMPTY_SET"),
+                                          (b"\x82\x01", "EXT1")])
+def test_opcodes_a_state_dict_never_needs_are_refused_by_name(tmp_path, opcode, name):
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (MAGIC_NUMBER, 1001, {"little_endian": True}))
+    path = tmp_path / "opcode.pth"
+    path.write_bytes(header + b"\x80\x02(" + opcode + b".")
+    _refused(path, f"refusing the pickle opcode {name}")
+
+
+def test_reduce_on_a_non_global_and_self_holding_containers_are_refused(tmp_path):
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (MAGIC_NUMBER, 1001, {"little_endian": True}))
+    path = tmp_path / "call.pth"
+    path.write_bytes(header + b"\x80\x02" + _ops("abc") + b")R.")  # call a string
+    _refused(path, "refusing to call 'abc'")
+    selfish = pickle.dumps([], protocol=2)[:-1] + b"h\x00a."  # a list appended to itself
+    path.write_bytes(header + selfish + pickle.dumps([], protocol=2))
+    _refused(path, "a container holds itself")
+
+
+def test_zip_storages_must_hold_what_they_declare(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "z.pth"
+    torch.save({"w": torch.arange(6, dtype=torch.float32)}, path)
+    forged = tmp_path / "forged.pth"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(forged, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            dst.writestr(info.filename, data[:8] if "/data/" in info.filename else data)
+    _refused(forged, r"storage '0' of 6 elements \(FloatStorage\) needs 24 bytes, the archive holds 8")
+
+
+def test_a_string_declaring_2_pow_60_bytes_is_refused_before_allocation(tmp_path):
+    header = b"".join(pickle.dumps(v, protocol=2) for v in (MAGIC_NUMBER, 1001, {"little_endian": True}))
+    path = tmp_path / "long.pth"
+    path.write_bytes(header + b"\x80\x04\x8e" + (2**60).to_bytes(8, "little") + b"abc")  # BINBYTES8
+    with peak_growth() as grown:
+        _refused(path, r"a record declares 1152921504606846976 bytes, but only 3 remain")
+    assert (grown() or 0) < 2**20

@@ -46,6 +46,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..backend.limits import short_repr
 from ..nn import Module
 from . import zoo
 from .build import Spec, from_dict
@@ -64,12 +65,80 @@ def _yaml():
     return yaml
 
 
+# Limits on what an architecture file may make the YAML reader do: the zoo's largest file is
+# 2 KiB, 5 levels deep and 272 nodes. An alias bomb (`b: &b [*a, *a, ...]`, nine levels) expands
+# a few hundred bytes into billions of nodes; deep nesting exhausts Python's stack.
+MAX_TEXT_BYTES = 4 * 2**20
+MAX_DEPTH = 64
+MAX_NODES = 100_000  # nodes after expanding aliases
+
+
+def _loader(yaml):
+    class Loader(yaml.SafeLoader):
+        """SafeLoader that refuses nesting deeper than MAX_DEPTH while composing."""
+
+        def __init__(self, stream) -> None:
+            super().__init__(stream)
+            self.depth = 0
+
+        def compose_node(self, parent, index):
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    mark = self.peek_event().start_mark
+                    raise SpecError(f"line {mark.line + 1}: nested more than {MAX_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    return Loader
+
+
+def _expanded(node, seen: dict[int, tuple[int, int] | None]) -> tuple[int, int]:
+    """(nodes, depth) of the YAML graph as if every alias were written out; shared nodes are walked
+    once, and a node inside itself (a recursive alias) is refused."""
+    key = id(node)
+    if key in seen:
+        if seen[key] is None:
+            raise SpecError(f"line {node.start_mark.line + 1}: an alias refers to a node that contains it")
+        return seen[key]
+    seen[key] = None
+    value = node.value if isinstance(node.value, list) else []
+    children = [c for item in value for c in (item if isinstance(item, tuple) else (item,))]
+    size, depth = 1, 1
+    for child in children:
+        n, d = _expanded(child, seen)
+        size, depth = size + n, max(depth, d + 1)
+        if size > MAX_NODES or depth > MAX_DEPTH:
+            break
+    seen[key] = (size, depth)
+    return size, depth
+
+
 def _parse(text: str) -> Any:
     yaml = _yaml()
+    if len(text) > MAX_TEXT_BYTES:
+        raise SpecError(f"an architecture file of {len(text)} characters: expected at most {MAX_TEXT_BYTES}")
+    loader = None
     try:
-        return yaml.safe_load(text)
+        loader = _loader(yaml)(text)  # its reader already refuses non-printable characters
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size, depth = _expanded(node, {})
+        if depth > MAX_DEPTH:
+            raise SpecError(f"aliases nest the file more than {MAX_DEPTH} levels deep")
+        if size > MAX_NODES:
+            raise SpecError(f"the file expands to more than {MAX_NODES} YAML nodes (through aliases such as *name): "
+                            "an architecture file lists its layers, it does not multiply them")
+        return loader.construct_document(node)
     except yaml.YAMLError as e:
-        raise SpecError(f"not valid YAML: {e}") from None
+        raise SpecError(f"not valid YAML: {short_repr(str(e))}") from None
+    except RecursionError:
+        raise SpecError(f"nested too deeply for the YAML reader (at most {MAX_DEPTH} levels)") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def loads(text: str) -> Module:
@@ -81,10 +150,23 @@ def _source(path_or_text: str | os.PathLike) -> tuple[str, Path | None]:
     """(YAML text, its file or None): a path when it names a file, else the text itself."""
     text = str(path_or_text)
     if isinstance(path_or_text, os.PathLike) or ("\n" not in text and Path(text).is_file()):
-        return Path(path_or_text).read_text(), Path(path_or_text)
+        return _read_text(Path(path_or_text)), Path(path_or_text)
     if "\n" not in text and text.endswith((".yaml", ".yml")):
         raise FileNotFoundError(f"no architecture file at {text!r}")
     return text, None
+
+
+def _read_text(path: Path) -> str:
+    size = path.stat().st_size
+    if size > MAX_TEXT_BYTES:
+        raise SpecError(f"{path}: an architecture file of {size} bytes: expected at most {MAX_TEXT_BYTES}")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise SpecError(f"{path}: line {line}: byte {data[e.start:e.start + 1]!r} is not UTF-8 text: an architecture "
+                        "file is YAML text in UTF-8") from None
 
 
 def load_dict(path_or_text: str | os.PathLike) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import nn
+from ..backend.limits import ResourceLimitError, limited_growth, short_repr
 from ..nn.activation import ACTIVATION_CLASSES
 from ..nn.graph import INPUT, Graph, topological_order
 from ..nn.vocabulary import size_rule
@@ -54,7 +55,8 @@ def _expand(kind: str, p: dict[str, Any], shapes: list[tuple[int, ...]], at: str
             raise SpecError(f"{at}: '{kind}' joins two or more inputs, received {len(shapes)}")
     elif len(shapes) != 1:
         raise SpecError(f"{at}: '{kind}' takes one input, received {len(shapes)}")
-    return declared.build(p, shapes, at)
+    with limited_growth(f"{at}: its weights"):  # a file's sizes decide this allocation: refuse it past the cap
+        return declared.build(p, shapes, at)
 
 
 def output_shape(module: nn.Module, shapes: list[tuple[int, ...]], at: str, names: list[str] | None = None):
@@ -85,7 +87,7 @@ def _check_shape(value: Any, what: str) -> tuple[int, ...]:
                                                            and v >= 1 for v in value)
     if not ok:
         raise SpecError(f"{what} expected the per-sample input shape as a list of positive integers, e.g. "
-                        f"[3, 32, 32] (channels, height, width) or [784], received {value!r}")
+                        f"[3, 32, 32] (channels, height, width) or [784], received {short_repr(value)}")
     return tuple(value)
 
 
@@ -125,20 +127,20 @@ def _graph(entries: list, outputs: Any, shape: tuple[int, ...]) -> tuple[Graph, 
         if name is None:
             raise SpecError(f"{at}: missing field 'name' (every node of the graph form is named)")
         if name in parsed:
-            raise SpecError(f"{at}: node name {name!r} is used twice (also by node {parsed[name][0]})")
+            raise SpecError(f"{at}: node name {short_repr(name)} is used twice (also by node {parsed[name][0]})")
         parsed[name] = (index, kind, p, inputs or [list(parsed)[-1] if parsed else INPUT])
     if not parsed:
         raise SpecError("field 'nodes' expected a non-empty list of nodes, received []")
     for name, (index, kind, _, inputs) in parsed.items():
         for i in inputs:
             if i != INPUT and i not in parsed:
-                raise SpecError(f"{where(index, name, kind, node=True)}: unknown input {i!r}; expected "
+                raise SpecError(f"{where(index, name, kind, node=True)}: unknown input {short_repr(i)}; expected "
                                 f"'{INPUT}' (the network input) or one of the nodes {list(parsed)}")
     if outputs is None:
         outputs = [list(parsed)[-1]]
     outputs = [outputs] if isinstance(outputs, str) else outputs
     if not isinstance(outputs, list) or not outputs or any(o not in parsed for o in outputs):
-        raise SpecError(f"field 'outputs' expected a list of node names out of {list(parsed)}, received {outputs!r}")
+        raise SpecError(f"field 'outputs' expected a list of node names out of {list(parsed)}, received {short_repr(outputs)}")
     try:
         order = topological_order({n: v[3] for n, v in parsed.items()})
     except ValueError as e:
@@ -176,28 +178,41 @@ _TOP = ("name", "input", "layers", "nodes", "outputs")
 def from_dict(d: dict[str, Any]) -> nn.Module:
     """Build the network an architecture file describes (already parsed from YAML/JSON).
 
+    The layers together may allocate at most the cap of :mod:`profondo.backend.limits`; past it
+    (or for a structure nested too deeply) the error is a SpecError naming the layer.
+
     >>> net = from_dict({"name": "tiny", "input": [4], "layers": [{"dense": {"units": 3}}]})
     >>> net.spec.input
     (4,)
     """
+    try:
+        with limited_growth("the network's weights"):
+            return _from_dict(d)
+    except ResourceLimitError as e:
+        raise SpecError(str(e)) from None
+    except RecursionError:
+        raise SpecError("the architecture is nested too deeply to build") from None
+
+
+def _from_dict(d: dict[str, Any]) -> nn.Module:
     if not isinstance(d, dict):
         raise SpecError(f"an architecture file is a map with 'name', 'input' and 'layers' (or 'nodes'), "
                         f"received {type(d).__name__}")
     for key in d:
         if key not in _TOP:
-            raise SpecError(f"unknown top-level field {key!r}; valid fields: {', '.join(_TOP)}")
+            raise SpecError(f"unknown top-level field {short_repr(key)}; valid fields: {', '.join(_TOP)}")
     if "input" not in d:
         raise SpecError("missing field 'input': expected the per-sample input shape, e.g. [3, 32, 32] or [784]")
     shape = _check_shape(d["input"], "field 'input'")
     name = d.get("name", "network")
     if not isinstance(name, str):
-        raise SpecError(f"field 'name' expected a string, received {name!r}")
+        raise SpecError(f"field 'name' expected a string, received {short_repr(name)}")
     if ("layers" in d) == ("nodes" in d):
         raise SpecError("expected exactly one of 'layers' (a chain of layers) and 'nodes' (a named graph), "
                         f"received {'both' if 'layers' in d else 'neither'}")
     body = d.get("layers", d.get("nodes"))
     if not isinstance(body, list):
-        raise SpecError(f"field '{'layers' if 'layers' in d else 'nodes'}' expected a list, received {body!r}")
+        raise SpecError(f"field '{'layers' if 'layers' in d else 'nodes'}' expected a list, received {short_repr(body)}")
     if "layers" in d:
         if "outputs" in d:
             raise SpecError("field 'outputs' belongs to the graph form (with 'nodes'), not to 'layers'")

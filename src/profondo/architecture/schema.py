@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..backend.limits import short_repr
 from ..nn.activation import ACTIVATIONS
 from ..nn.init import SCHEMES
 from ..nn.module import Module
@@ -75,7 +76,7 @@ def _fields(kind: str, raw: Any, at: str, kinds: dict[str, FileKind]) -> dict[st
         bare = _ACTIVATION_BARE if kind == _ACTIVATION_KIND else kinds[kind].bare_field
         if bare is None:
             raise SpecError(f"{at}: expected a map of fields for '{kind}' "
-                            f"({', '.join(kinds[kind].fields) or 'no fields'}), received {raw!r}")
+                            f"({', '.join(kinds[kind].fields) or 'no fields'}), received {short_repr(raw)}")
         raw = {bare: raw}
     if kind == _ACTIVATION_KIND:
         raw = dict(raw)
@@ -83,22 +84,22 @@ def _fields(kind: str, raw: Any, at: str, kinds: dict[str, FileKind]) -> dict[st
             raise SpecError(f"{at}: missing field 'type' of 'activation' (expected one of {', '.join(ACTIVATIONS)})")
         kind = raw.pop("type")
         if kind not in ACTIVATIONS:
-            raise SpecError(f"{at}: field 'type' expected one of {', '.join(ACTIVATIONS)}, received {kind!r}")
+            raise SpecError(f"{at}: field 'type' expected one of {', '.join(ACTIVATIONS)}, received {short_repr(kind)}")
     schema = kinds[kind].fields
     for key in raw:
         if key not in schema:
             valid = ", ".join(schema) if schema else "none"
-            raise SpecError(f"{at}: unknown field {key!r} for '{kind}'; valid fields: {valid}")
+            raise SpecError(f"{at}: unknown field {short_repr(key)} for '{kind}'; valid fields: {valid}")
     params = {}
     for key, field in schema.items():
         if key not in raw:
             if field.default is _REQUIRED:
-                raise SpecError(f"{at}: missing field {key!r} of '{kind}' (expected {field.expected})")
+                raise SpecError(f"{at}: missing field {short_repr(key)} of '{kind}' (expected {field.expected})")
             params[key] = field.default
             continue
         value = number(raw[key]) if field.number else raw[key]
         if not field.ok(value):
-            raise SpecError(f"{at}: field {key!r} expected {field.expected}, received {value!r}")
+            raise SpecError(f"{at}: field {short_repr(key)} expected {field.expected}, received {short_repr(value)}")
         params[key] = list(value) if isinstance(value, tuple) else value
     return {"kind": kind, **params}
 
@@ -110,12 +111,12 @@ def parse_entry(entry: Any, index: int, node: bool = False) -> tuple[str, str | 
         entry = {entry: None}
     if not isinstance(entry, dict):
         raise SpecError(f"{at}: expected a layer kind or a map such as {{conv: {{filters: 16, size: 3}}}}, "
-                        f"received {entry!r}")
+                        f"received {short_repr(entry)}")
     extra = ("name", "inputs") if node else ("name",)
     name = entry.get("name")
     if name is not None and (not isinstance(name, str) or not name or "." in name or name == "input"):
         raise SpecError(f"{at}: field 'name' expected a non-empty string without '.' other than 'input', "
-                        f"received {name!r}")
+                        f"received {short_repr(name)}")
     keys = [k for k in entry if k not in extra]
     at = where(index, name, keys[0] if len(keys) == 1 else None, node)
     kinds = file_kinds()
@@ -127,11 +128,11 @@ def parse_entry(entry: Any, index: int, node: bool = False) -> tuple[str, str | 
     if kind == "inputs":
         raise SpecError(f"{at}: field 'inputs' belongs to the graph form (a file with 'nodes:')")
     if kind not in kinds and kind != _ACTIVATION_KIND:
-        raise SpecError(f"{at}: unknown layer kind {kind!r}; valid kinds: {', '.join(all_kinds())}")
+        raise SpecError(f"{at}: unknown layer kind {short_repr(kind)}; valid kinds: {', '.join(all_kinds())}")
     params = _fields(kind, entry[kind], at, kinds)
     inputs = entry.get("inputs")
     if inputs is not None:
         inputs = [inputs] if isinstance(inputs, str) else inputs
         if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) for i in inputs):
-            raise SpecError(f"{at}: field 'inputs' expected a list of node names, received {entry['inputs']!r}")
+            raise SpecError(f"{at}: field 'inputs' expected a list of node names, received {short_repr(entry['inputs'])}")
     return params.pop("kind"), name, params, inputs

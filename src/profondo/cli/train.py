@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -169,9 +168,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"training {name} on {args.data}: {len(train_loader.dataset)} images ({len(val_loader.dataset) if val_loader else 0} "
           f"held out), {args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr} "
           f"({args.schedule} schedule), device {args.device}")
-    started = time.perf_counter()
     trainer.fit(train_loader, args.epochs, val_loader)
-    elapsed = time.perf_counter() - started
+    elapsed = trainer.train_seconds  # every session's epochs: a resumed run adds to the first one's time
     result = trainer.evaluate(test_loader, desc="test")
     report = {"architecture": name, "data": args.data, "epochs": trainer.epoch,
               "test_accuracy": result["accuracy"], "test_loss": result["loss"], "test_images": len(test_loader.dataset),

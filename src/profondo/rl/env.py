@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..backend.limits import short_repr
+
 INSTALL_HINT = "pip install 'gymnasium==1.4.0'"
 
 
@@ -26,17 +28,29 @@ def require_gymnasium():
 
 
 def make_env(name: str, render_mode: str | None = None, **kwargs):
-    """``gymnasium.make(name, **kwargs)`` with an error that lists close names when ``name`` is unknown.
+    """``gymnasium.make(name, **kwargs)`` for an id registered with gymnasium, with an error that lists
+    close names when ``name`` is unknown.
+
+    Only registered ids are made: gymnasium reads ``module:Env`` as "import this module first", and
+    ids come from files too (a checkpoint records its environment), so an id with a ``module:``
+    part, or one not in ``gymnasium.registry``, is refused without importing anything. Register a
+    custom environment with ``gymnasium.register`` before calling this.
 
     >>> env = make_env("FrozenLake-v1", is_slippery=True)
     """
     gym = require_gymnasium()
+    if not isinstance(name, str) or ":" in name or name not in gym.registry:
+        text = name if isinstance(name, str) else ""
+        stem = text.split(":")[-1].split("-")[0].lower()
+        close = [k for k in gym.registry if stem and stem in k.lower()][:8]
+        hint = f" (similar: {', '.join(close)})" if close else ""
+        why = ("an id with a 'module:' part would import that module; " if ":" in text else "")
+        raise ValueError(f"could not make environment {short_repr(name)}: {why}expected an id registered with gymnasium, "
+                         f"e.g. CartPole-v1{hint}")
     try:
         return gym.make(name, render_mode=render_mode, **kwargs)
     except gym.error.Error as e:
-        close = [k for k in gym.registry if name.split("-")[0].lower() in k.lower()][:8]
-        hint = f" (similar: {', '.join(close)})" if close else ""
-        raise ValueError(f"gymnasium could not make environment {name!r}: {e}{hint}") from None
+        raise ValueError(f"gymnasium could not make environment {name!r}: {e}") from None
 
 
 def parse_env_args(items: list[str] | None) -> dict:

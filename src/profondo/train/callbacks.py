@@ -1,8 +1,16 @@
-"""Callbacks hook into Trainer.fit: early stopping, checkpoints, LR schedules, logs, plots."""
+"""Callbacks hook into Trainer.fit: early stopping, checkpoints, LR schedules, logs, plots.
+
+A callback's progress (the best value so far, epochs without improvement) is in its
+``state_dict()``, which every checkpoint holds and ``Trainer.resume`` puts back, so a resumed run
+decides exactly as the uninterrupted one. Files are written atomically, and the logs are written
+from the trainer's history, which the checkpoint holds: a run killed at any instant and resumed
+leaves ``last.ckpt``, ``best.ckpt`` and the logs as the uninterrupted run does.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -10,11 +18,22 @@ from pathlib import Path
 
 from .plots import plot_history
 
+from ..io.checkpoint import atomic_write, remove_temporaries
+
 
 class Callback:
-    """Override any of these; ``logs`` holds the epoch's metrics (loss, accuracy, val_loss, ...)."""
+    """Override any of these; ``logs`` holds the epoch's metrics (loss, accuracy, val_loss, ...).
+
+    A callback that keeps progress across epochs returns it from ``state_dict`` (JSON-able values)
+    and takes it back in ``load_state_dict``; ``Trainer.resume`` calls it after ``on_train_begin``.
+    """
 
     trainer = None
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
 
     def on_train_begin(self) -> None: ...
 
@@ -53,6 +72,14 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait, self.best_state, self.stopped_epoch = 0, None, None
 
+    def state_dict(self) -> dict:
+        # The best weights themselves are not kept: after a resume, restore_best puts back the best
+        # weights seen since the resume (best.ckpt of ModelCheckpoint holds the overall best).
+        return {"best": self.best, "wait": self.wait}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.wait = float(state["best"]), int(state["wait"])
+
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if self.monitor not in logs:
             raise KeyError(f"EarlyStopping monitors {self.monitor!r}, but the epoch logs have {sorted(logs)}")
@@ -74,7 +101,13 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """After every epoch write ``last.ckpt`` (to resume exactly) and, when ``monitor``
-    improves, ``best.ckpt``, both atomically, into ``directory``."""
+    improves, ``best.ckpt``, both atomically, into ``directory``.
+
+    ``best.ckpt`` is written before ``last.ckpt``, and the best value so far is in both: a kill
+    between the two writes resumes from the previous ``last.ckpt``, repeats the epoch and writes
+    the same ``best.ckpt`` again, so the pair is always consistent. Temporary files left by a
+    killed write are removed when training starts.
+    """
 
     def __init__(self, directory: str | os.PathLike, monitor: str = "val_loss", mode: str = "auto",
                  save_best: bool = True) -> None:
@@ -82,13 +115,23 @@ class ModelCheckpoint(Callback):
         self.monitor, self.mode, self.save_best = monitor, _mode_for(monitor, mode), save_best
         self.best = math.inf if self.mode == "min" else -math.inf
 
+    def state_dict(self) -> dict:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float(state["best"])
+
+    def on_train_begin(self) -> None:
+        for name in ("last.ckpt", "best.ckpt"):
+            remove_temporaries(self.directory / name)
+
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         t = self.trainer
-        t.save_checkpoint(self.directory / "last.ckpt", epoch, logs)
         value = logs.get(self.monitor)
         if self.save_best and value is not None and _improved(self.mode, value, self.best, 0.0):
             self.best = value
             t.save_checkpoint(self.directory / "best.ckpt", epoch, logs)
+        t.save_checkpoint(self.directory / "last.ckpt", epoch, logs)
 
 
 class LRScheduler(Callback):
@@ -103,7 +146,7 @@ class LRScheduler(Callback):
             self.scheduler.step()
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        logs["lr"] = self.scheduler.optimizer.param_groups[0]["lr"]
+        # The trainer has logged the epoch's learning rate (logs["lr"]) before the callbacks run.
         if self.per_batch:
             return
         if type(self.scheduler).__name__ == "ReduceLROnPlateau":
@@ -113,34 +156,54 @@ class LRScheduler(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row of epoch metrics per epoch to a CSV file (header written once)."""
+    """One row of epoch metrics per epoch in a CSV file, written from the trainer's history.
+
+    The whole file is rewritten atomically at every epoch and when training starts, so after a
+    resume it holds exactly the epochs the checkpoint covers, then the new ones: a kill loses no
+    row and repeats none.
+    """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
+    def on_train_begin(self) -> None:
+        remove_temporaries(self.path)
+        self._write()
+
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        row = {"epoch": epoch + 1, **logs}
-        new = not self.path.exists()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        self._write()
+
+    def _write(self) -> None:
+        history = self.trainer.history
+        rows = len(history.get("loss", next(iter(history.values()), [])))
+        if not rows:
+            self.path.unlink(missing_ok=True)
+            return
+        text = io.StringIO(newline="")
+        writer = csv.writer(text)
+        writer.writerow(["epoch", *history])
+        for i in range(rows):
+            writer.writerow([i + 1, *(values[i] if i < len(values) else "" for values in history.values())])
+        atomic_write(self.path, lambda f: f.write(text.getvalue().encode()))
 
 
 class JSONLogger(Callback):
-    """Rewrite a JSON file holding every epoch's metrics (the whole history)."""
+    """Rewrite a JSON file holding every epoch's metrics (the whole history), atomically."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
 
+    def on_train_begin(self) -> None:
+        remove_temporaries(self.path)
+        if self.trainer.history:  # resumed: a kill may have come between the checkpoint and this file
+            self._write()
+
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        history = self.trainer.history
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(history, indent=1, default=float))
-        os.replace(tmp, self.path)
+        self._write()
+
+    def _write(self) -> None:
+        text = json.dumps(self.trainer.history, indent=1, default=float)
+        atomic_write(self.path, lambda f: f.write(text.encode()))
 
 
 class PlotCurves(Callback):
@@ -148,6 +211,10 @@ class PlotCurves(Callback):
 
     def __init__(self, path: str | os.PathLike, title: str = "") -> None:
         self.path, self.title = Path(path), title
+
+    def on_train_begin(self) -> None:
+        if self.trainer.history:  # resumed: draw what the checkpoint covers
+            plot_history(self.trainer.history, self.path)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         plot_history(self.trainer.history, self.path, self.title)

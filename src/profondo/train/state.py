@@ -4,6 +4,7 @@ epoch and step, RNG state, metrics and the architecture file. (``load_model`` an
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 
@@ -51,6 +52,18 @@ def save_training_state(path: str | os.PathLike, model, optimizer=None, schedule
     return write_checkpoint(path, Checkpoint(arrays, meta))
 
 
+def _restore_schedule(scheduler, state: dict) -> None:
+    """The checkpoint's position (epoch, rates) with the live scheduler's settings (the arguments it
+    was built with: ``T_max``, ``gamma``, ...), which the caller chose for this run's length."""
+    names = [n for n in inspect.signature(type(scheduler).__init__).parameters if n not in ("self", "optimizer")]
+    settings = {n: getattr(scheduler, n) for n in names if n in vars(scheduler)}
+    scheduler.load_state_dict(state)
+    if any(state.get(n, value) != value for n, value in settings.items()):
+        vars(scheduler).update(settings)
+        if hasattr(scheduler, "lr_at") and hasattr(scheduler, "last_epoch"):
+            scheduler._set(scheduler.lr_at(scheduler.last_epoch))
+
+
 def restore_training_state(path: str | os.PathLike, model, optimizer=None, scheduler=None) -> Checkpoint:
     """Load weights, optimizer and scheduler state and the RNG state; returns the checkpoint
     (``meta['epoch']`` is the last completed epoch)."""
@@ -59,7 +72,7 @@ def restore_training_state(path: str | os.PathLike, model, optimizer=None, sched
     if optimizer is not None and "optimizer" in ckpt.meta:
         optimizer.load_state_dict(_join_optimizer_state(ckpt.group("optimizer"), ckpt.meta["optimizer"]))
     if scheduler is not None and "scheduler" in ckpt.meta:
-        scheduler.load_state_dict(ckpt.meta["scheduler"])
+        _restore_schedule(scheduler, ckpt.meta["scheduler"])
     if "rng" in ckpt.meta:
         prandom.set_state(ckpt.meta["rng"])
     return ckpt

@@ -57,6 +57,8 @@ class Trainer:
         self.history: dict[str, list[float]] = {}
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
+        self.train_seconds = 0.0  # time spent in fit's epochs, over every session of a resumed run
+        self._callback_states: list | None = None  # from resume(), given to the callbacks when fit starts
         self.stop_training = False
         self.metadata: dict = {}  # stored with every checkpoint (class names, data set, ...)
         if self.device.type != "cpu":
@@ -75,6 +77,11 @@ class Trainer:
         self.stop_training = False
         for cb in self.callbacks:
             cb.on_train_begin()
+        if self._callback_states is not None:
+            for cb, saved in zip(self.callbacks, self._callback_states):
+                if saved.get("class") == type(cb).__name__:
+                    cb.load_state_dict(saved["state"])
+            self._callback_states = None
         logs: dict = {}
         while self.epoch < epochs and not self.stop_training:
             epoch = self.epoch
@@ -86,7 +93,10 @@ class Trainer:
             logs = self._train_epoch(train_loader, f"epoch {epoch + 1}/{epochs}")
             if val_loader is not None:
                 logs.update({f"val_{k}": v for k, v in self.evaluate(val_loader, desc="  validate").items()})
+            if self.scheduler is not None:  # the rate this epoch ended with, before the schedule steps
+                logs["lr"] = self.optimizer.param_groups[0]["lr"]
             logs["time"] = time.perf_counter() - started
+            self.train_seconds += logs["time"]
             self.epoch = epoch + 1
             for key, value in logs.items():
                 self.history.setdefault(key, []).append(value)
@@ -165,15 +175,26 @@ class Trainer:
 
     # --- checkpoints ------------------------------------------------------------------------
     def save_checkpoint(self, path: str | os.PathLike, epoch: int | None = None, metrics: dict | None = None):
-        """Model, optimizer, scheduler, epoch, step, RNG state and metrics, written atomically."""
+        """Model, optimizer, scheduler, epoch, step, RNG state, metrics, history, training time and
+        the callbacks' state, written atomically."""
         epoch = self.epoch if epoch is None else epoch + 1
+        callbacks = [{"class": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]
+        extra = {"history": self.history, "train_seconds": self.train_seconds, "callbacks": callbacks,
+                 **self.metadata}
         return save_training_state(path, self.model, self.optimizer, self.scheduler, epoch=epoch, step=self.step,
-                                   metrics=metrics, extra={"history": self.history, **self.metadata})
+                                   metrics=metrics, extra=extra)
 
     def resume(self, path: str | os.PathLike) -> int:
         """Put back everything a checkpoint holds; ``fit`` then continues where it stopped.
-        Returns the number of completed epochs."""
+        Returns the number of completed epochs.
+
+        The scheduler keeps the horizon it was built with (a cosine's ``T_max``) and takes its
+        position from the checkpoint, so resuming with more epochs than the first run extends the
+        schedule instead of training the extra epochs at its final rate."""
         ckpt = restore_training_state(path, self.model, self.optimizer, self.scheduler)
         self.epoch, self.step = int(ckpt.meta["epoch"]), int(ckpt.meta["step"])
-        self.history = {k: list(v) for k, v in ckpt.meta.get("extra", {}).get("history", {}).items()}
+        extra = ckpt.meta.get("extra", {})
+        self.history = {k: list(v) for k, v in extra.get("history", {}).items()}
+        self.train_seconds = float(extra.get("train_seconds", sum(self.history.get("time", []))))
+        self._callback_states = extra.get("callbacks")
         return self.epoch

@@ -20,11 +20,11 @@ Files: ``converters.py`` (the table), ``ops.py`` (operators on Tensors), ``layer
 (the general node), ``importer.py`` (the graph walk).
 """
 
-from .context import UnsupportedOperatorError
+from .context import OnnxImportError, UnsupportedOperatorError
 from .converters import CONVERTERS, OPS, SUPPORTED, Converter, supported_ops
 from .importer import import_onnx
 from .onnx_op import OnnxOp
 from .recurrent import OnnxGRU, OnnxLSTM
 
-__all__ = ["CONVERTERS", "OPS", "SUPPORTED", "Converter", "OnnxGRU", "OnnxLSTM", "OnnxOp",
+__all__ = ["CONVERTERS", "OPS", "SUPPORTED", "Converter", "OnnxGRU", "OnnxImportError", "OnnxLSTM", "OnnxOp",
            "UnsupportedOperatorError", "import_onnx", "supported_ops"]

@@ -8,14 +8,20 @@ from typing import Any
 
 import numpy as np
 
+from ...backend.limits import FileFormatError
 from ..onnx_export import _onnx
 
 
-class UnsupportedOperatorError(ValueError):
+class OnnxImportError(FileFormatError):
+    """An ONNX model that cannot be imported: a damaged file, a node that fails to convert (the
+    message names it), a model that asks for more memory than the cap."""
+
+
+class UnsupportedOperatorError(OnnxImportError):
     """The ONNX model uses operators (or forms of them) that the importer cannot build."""
 
 
-UnsupportedOperatorError.__module__ = "profondo.io.onnx_import"
+OnnxImportError.__module__ = UnsupportedOperatorError.__module__ = "profondo.io.onnx_import"
 
 
 class Context:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections import OrderedDict
@@ -11,10 +12,11 @@ import numpy as np
 
 from ... import nn
 from ...autograd import no_grad
+from ...backend.limits import FileFormatError, ResourceLimitError, check_allocation, limited_growth, short_repr
 from ...nn.graph import INPUT, Graph
 from ...tensor import Tensor
 from ..onnx_export import SPEC_KEY, _onnx
-from .context import Context, UnsupportedOperatorError, node_attrs, where
+from .context import Context, OnnxImportError, UnsupportedOperatorError, node_attrs, where
 from .converters import CONVERTERS, compute_fn, supported_ops
 from .onnx_op import OnnxOp
 
@@ -95,14 +97,45 @@ def _check_supported(graph) -> None:
 
 
 def _load(source):
+    """The ModelProto of a path, bytes or a ModelProto; a file that is not one is an OnnxImportError."""
     onnx = _onnx()
     if isinstance(source, onnx.ModelProto):
         return source
     if isinstance(source, (bytes, bytearray)):
-        return onnx.load_from_string(bytes(source))
-    if not os.path.exists(source):
-        raise FileNotFoundError(f"ONNX import: no file {os.fspath(source)!r}")
-    return onnx.load(os.fspath(source))
+        data, what = bytes(source), "ONNX import: the bytes given"
+    else:
+        if not os.path.exists(source):
+            raise FileNotFoundError(f"ONNX import: no file {os.fspath(source)!r}")
+        what = f"ONNX import: {os.fspath(source)}"
+        check_allocation(os.path.getsize(source), what)
+    try:
+        with limited_growth(what):
+            return onnx.load_from_string(data) if isinstance(source, (bytes, bytearray)) else onnx.load(
+                os.fspath(source))
+    except FileFormatError:
+        raise
+    except Exception as e:  # protobuf's DecodeError, onnx's errors about external data, ...
+        raise OnnxImportError(f"{what}: not a readable ONNX model ({type(e).__name__}: {short_repr(str(e))})"
+                              ) from None
+
+
+def _check_initializers(graph) -> None:
+    """Each initializer's declared size against the data it holds and the cap, before any array is made."""
+    onnx = _onnx()
+    for init in graph.initializer:
+        what = f"ONNX import: initializer {short_repr(init.name)} of shape {short_repr(list(init.dims))}"
+        if any(d < 0 for d in init.dims):
+            raise OnnxImportError(f"{what}: negative dimension")
+        try:
+            itemsize = np.dtype(onnx.helper.tensor_dtype_to_np_dtype(init.data_type)).itemsize
+        except Exception:
+            raise OnnxImportError(f"{what}: unknown data type {init.data_type}") from None
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            continue  # onnx.load has read (and sized) it already
+        nbytes = math.prod(init.dims) * itemsize
+        held = len(init.raw_data) if init.HasField("raw_data") else None
+        check_allocation(nbytes, what, held if held is not None and init.data_type != onnx.TensorProto.STRING
+                         else None)
 
 
 def import_onnx(source, *, check: bool = True) -> nn.Module:
@@ -110,18 +143,37 @@ def import_onnx(source, *, check: bool = True) -> nn.Module:
 
     The model must have one input. Raises :class:`UnsupportedOperatorError` listing every
     unsupported operator at once (and naming the node for unsupported forms of supported
-    ones). ``check`` runs ``onnx.checker`` first.
+    ones). ``check`` runs ``onnx.checker`` first. Any other failure (a damaged file, a node that does
+    not convert, a constant larger than the cap of :mod:`profondo.backend.limits`) raises
+    :class:`OnnxImportError` naming the node.
 
     >>> net = import_onnx("resnet.onnx")
     >>> net(profondo.randn(1, 3, 32, 32)).shape
     (1, 10)
     """
-    onnx = _onnx()
     proto = _load(source)
+    progress: dict = {"node": None}
+    try:
+        with limited_growth("ONNX import: its constants and weights"):
+            return _import(proto, check, progress)
+    except (OnnxImportError, ResourceLimitError) as e:
+        if progress["node"] is not None and isinstance(e, ResourceLimitError):
+            raise OnnxImportError(f"ONNX import: {where(progress['node'])}: {e}") from None
+        raise
+    except FileFormatError as e:  # a profondo error of another kind, from a layer's file form
+        raise OnnxImportError(f"ONNX import: {e}") from None
+    except Exception as e:  # raw NumPy, onnx and JSON errors of the steps below: the user's file, not a bug here
+        at = f"{where(progress['node'])}: " if progress["node"] is not None else ""
+        raise OnnxImportError(f"ONNX import: {at}{type(e).__name__}: {short_repr(str(e))}") from e
+
+
+def _import(proto, check: bool, progress: dict) -> nn.Module:
+    onnx = _onnx()
     if check:
         onnx.checker.check_model(proto)
     graph = proto.graph
     _check_supported(graph)
+    _check_initializers(graph)
     ctx = Context(proto)
     inputs = [i.name for i in graph.input if i.name not in ctx.constants]
     if len(inputs) != 1:
@@ -131,6 +183,7 @@ def import_onnx(source, *, check: bool = True) -> nn.Module:
     nodes: list[tuple[str, nn.Module, list[str]]] = []
     taken: set[str] = set()
     for index, node in enumerate(graph.node):
+        progress["node"] = node
         if index in ctx.fused:
             continue
         attrs = node_attrs(node)
@@ -170,6 +223,7 @@ def import_onnx(source, *, check: bool = True) -> nn.Module:
                     pick = _module_name(f"{name}_out{k}", "Output", index, taken)
                     nodes.append((pick, OnnxOp("Output", {"index": k}), [name]))
                     refs[o] = pick
+    progress["node"] = None
     for alias, target in ctx.aliases.items():
         if target in refs:
             refs.setdefault(alias, refs[target])
