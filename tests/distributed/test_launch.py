@@ -8,6 +8,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from profondo.distributed import Communicator, guard, mpiexec_command
@@ -90,3 +91,33 @@ def test_mpiexec_command_for_another_mpi(tmp_path):
     fake.chmod(0o755)
     line, _ = mpiexec_command(2, ["prog"], str(fake))
     assert line == [str(fake), "-n", "2", "prog"]
+
+
+@needs_mpi
+def test_profondo_train_procs_2_learns_what_one_process_learns(tmp_path, capsys):
+    """The command line: ``--procs 2`` runs mpiexec; the same history as one process (the
+    global batch stays 32), one progress bar and one report (rank 0's)."""
+    import json
+    import subprocess
+
+    from profondo.cli import main
+    from profondo.data import DatasetNotFoundError, load_dataset
+
+    try:
+        load_dataset("mnist", "test")
+    except DatasetNotFoundError as e:
+        pytest.skip(f"MNIST not installed: {e}")
+    flags = ["train", "lenet5", "--data", "mnist", "--limit", "256", "--val", "64", "--epochs", "1",
+             "--batch-size", "32", "--optimizer", "sgd", "--lr", "0.05", "--shift", "0"]
+    env = {**os.environ, "PYTHONPATH": str(worker.SRC)}
+    done = subprocess.run([sys.executable, "-m", "profondo.cli", *flags, "--procs", "2", "--out",
+                           str(tmp_path / "two")], env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("training lenet5 on mnist") == 1 and "(16 in each of 2 processes)" in done.stdout
+    assert done.stderr.count("epoch 1/1 [########################]") == 1
+    assert main([*flags, "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    two, one = (json.loads((tmp_path / name / "history.json").read_text()) for name in ("two", "one"))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(two[key], one[key], rtol=1e-5, err_msg=key)
+    assert main([*flags, "--procs", "0"]) == 1
+    assert "--procs expected a number of processes >= 1, received 0" in capsys.readouterr().err

@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -84,10 +86,53 @@ def _loaders(args: argparse.Namespace, input_shape: tuple[int, ...]):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train in this process or, under mpiexec, as one rank of a data-parallel run (``--procs N``
+    starts that run: mpiexec on this machine)."""
+    from ..distributed import get_world, guard
+
+    if args.procs != 1:
+        return launch_procs(args)
+    world = get_world()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(guard(world, brief=_user_errors()))  # a failing rank ends every rank
+        if world.rank != 0:  # rank 0 alone prints
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        return train_one(args, world)
+
+
+def _user_errors() -> tuple:
+    from . import USER_ERRORS
+
+    return USER_ERRORS
+
+
+def launch_procs(args: argparse.Namespace) -> int:
+    """``--procs N``: the same command as N processes under mpiexec (on this machine)."""
+    from ..distributed import launched_by_mpi, run_under_mpiexec
+
+    if args.procs < 1:
+        raise CommandError(f"--procs expected a number of processes >= 1, received {args.procs}")
+    if launched_by_mpi():
+        raise CommandError("--procs starts mpiexec itself: under mpiexec (or srun), leave --procs out")
+    argv, skip = [], False
+    for item in getattr(args, "argv", None) or sys.argv[1:]:
+        if skip or item == "--procs" or item.startswith("--procs="):
+            skip = item == "--procs"
+            continue
+        argv.append(item)
+    return run_under_mpiexec(args.procs, [sys.executable, "-m", "profondo.cli", *argv])
+
+
+def train_one(args: argparse.Namespace, world) -> int:
+    """The training command in one process of ``world`` (of one process, usually)."""
     from .. import architecture, manual_seed, optim
     from ..analysis import summary
+    from ..distributed import data_parallel, shard_eval_loader, shard_loader
     from ..train import CSVLogger, JSONLogger, LRScheduler, ModelCheckpoint, PlotCurves, Trainer
 
+    if args.batch_size % world.size:
+        raise CommandError(f"--batch-size {args.batch_size} (the batch of one update, over all processes) "
+                           f"does not split over {world.size} processes")
     manual_seed(args.seed)
     arch = resolve_architecture(args.file or DEFAULT_ARCHITECTURE)
     model = architecture.from_dict(arch)
@@ -95,7 +140,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_loader, val_loader, test_loader, classes = _loaders(args, input_shape)  # bad data fails first
     out = Path(args.out or f"runs/{arch.get('name', 'model')}-{args.data}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.txt").write_text(summary(model, input_shape) + "\n")  # also printed
+    text = summary(model, input_shape)  # also printed
+    if world.rank == 0:
+        (out / "summary.txt").write_text(text + "\n")
     optimizer = make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     schedule = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     callbacks = [LRScheduler(schedule), ModelCheckpoint(out, monitor="val_accuracy" if val_loader else "loss"),
@@ -108,14 +155,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         print("matplotlib is not installed: no learning-curve PNG (pip install matplotlib)", file=sys.stderr)
     trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=not args.quiet)
     trainer.metadata = {"classes": classes, "data": args.data}
+    if world.size > 1:  # each rank a share of every batch; rank 0 alone prints and writes
+        train_loader, test_loader = shard_loader(train_loader, world), shard_eval_loader(test_loader, world)
+        val_loader = val_loader and shard_eval_loader(val_loader, world)
+        data_parallel(trainer, world)
     if args.resume:
         last = out / "last.ckpt"
         if not last.exists():
             raise CommandError(f"--resume, but {last} does not exist")
         done = trainer.resume(last)
         print(f"resumed from {last}: {done} epochs completed")
+    per_process = f" ({args.batch_size // world.size} in each of {world.size} processes)" if world.size > 1 else ""
     print(f"training {arch.get('name')} on {args.data}: {len(train_loader.dataset)} images, "
-          f"{args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr}, device {args.device}")
+          f"{args.epochs} epochs, batch {args.batch_size}{per_process}, {args.optimizer} lr {args.lr}, "
+          f"device {args.device}")
     started = time.perf_counter()
     trainer.fit(train_loader, args.epochs, val_loader)
     elapsed = time.perf_counter() - started
@@ -123,7 +176,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     report = {"architecture": arch.get("name"), "data": args.data, "epochs": trainer.epoch,
               "test_accuracy": result["accuracy"], "test_loss": result["loss"], "train_seconds": elapsed,
               "classes": classes}
-    (out / "metrics.json").write_text(json.dumps(report, indent=1, default=str))
+    if world.rank == 0:
+        (out / "metrics.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) after {trainer.epoch} epochs, "
           f"{elapsed / 60:.1f} min of training; checkpoints, curves and logs in {out}/")
     return 0
@@ -210,6 +264,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_flag(p, "seed", DEFAULT_SEED)
     add_flag(p, "out", help="output folder (default: runs/NAME-DATA)")
     add_flags(p, ("resume", "quiet"))
+    p.add_argument("--procs", type=int, default=1,
+                   help="run as N processes on this machine (data parallel over MPI: mpiexec -n N); "
+                        "--batch-size stays the batch of one update, split over the processes")
     p.set_defaults(run=cmd_train, resumable=True)
 
     p = sub.add_parser("eval", formatter_class=HelpFormatter,

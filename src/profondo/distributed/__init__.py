@@ -9,7 +9,7 @@ world)``, under ``with guard(world):`` so that a failing rank ends the run.
 """
 
 from .launch import find_mpiexec, guard, install_excepthook, mpiexec_command, run_under_mpiexec
-from .parallel import broadcast_parameters, data_parallel, shard_dataset, shard_loader
+from .parallel import broadcast_parameters, data_parallel, shard_dataset, shard_eval_loader, shard_loader
 from .reducer import GradientAllReduce
 from .world import Communicator, MPICommunicator, get_world, is_main_process, launched_by_mpi
 
@@ -28,5 +28,6 @@ __all__ = [
     "mpiexec_command",
     "run_under_mpiexec",
     "shard_dataset",
+    "shard_eval_loader",
     "shard_loader",
 ]

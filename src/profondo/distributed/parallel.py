@@ -67,6 +67,15 @@ def shard_dataset(dataset, comm: Communicator | None = None):
     return dataset if comm.size == 1 else Subset(dataset, np.arange(comm.rank, len(dataset), comm.size))
 
 
+def shard_eval_loader(loader: DataLoader, comm: Communicator | None = None) -> DataLoader:
+    """``loader`` over this rank's :func:`shard_dataset` of its data (for ``evaluate``, which
+    sums the ranks' totals)."""
+    comm = get_world() if comm is None else comm
+    if comm.size == 1:
+        return loader
+    return DataLoader(shard_dataset(loader.dataset, comm), loader.batch_size, prefetch=loader.prefetch)
+
+
 def data_parallel(trainer: Trainer, comm: Communicator | None = None, bucket_cap_mb: float = DEFAULT_BUCKET_CAP_MB,
                   overlap: bool = True) -> GradientAllReduce | None:
     """Make ``trainer`` one process of a data-parallel run over ``comm`` (default: the world).
