@@ -20,8 +20,7 @@ if str(SRC) not in sys.path:
     sys.path.insert(0, str(SRC))
 
 import profondo  # noqa: E402
-from profondo import architecture, optim  # noqa: E402
-from profondo.architecture import zoo  # noqa: E402
+from profondo import nn, optim  # noqa: E402
 from profondo.data import ArrayDataset, DataLoader  # noqa: E402
 from profondo.distributed import data_parallel, get_world, guard, shard_loader  # noqa: E402
 from profondo.train import Callback, ModelCheckpoint, Trainer  # noqa: E402
@@ -40,10 +39,18 @@ def data(samples: int = SAMPLES) -> ArrayDataset:
     return ArrayDataset(x, y)
 
 
+def lenet5() -> nn.Sequential:
+    """LeNet-5 as the zoo's lenet5.yaml has it (ReLU, max pooling, no dropout), built in code so
+    that these tests do not need PyYAML."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
+
+
 def make_trainer(callbacks=()) -> Trainer:
     """LeNet-5 (no dropout in it) with SGD momentum 0.9, constant learning rate, seeded weights."""
     profondo.manual_seed(SEED)
-    model = architecture.from_dict(architecture.load_dict(zoo.path("lenet5")))
+    model = lenet5()
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     return Trainer(model, optimizer, callbacks=list(callbacks), progress=False)
 
