@@ -47,10 +47,20 @@ def lenet5() -> nn.Sequential:
         nn.Flatten(), nn.Linear(400, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, 10))
 
 
-def make_trainer(callbacks=()) -> Trainer:
+def bn_net(sync: bool = False) -> nn.Sequential:
+    """A small convolutional network with batch norm (SyncBatchNorm with ``sync``)."""
+    from profondo.distributed import SyncBatchNorm
+
+    profondo.manual_seed(SEED)
+    model = nn.Sequential(nn.Conv2d(1, 4, 5, stride=2), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(144, 10))
+    return SyncBatchNorm.convert_sync_batchnorm(model) if sync else model
+
+
+def make_trainer(callbacks=(), model=None) -> Trainer:
     """LeNet-5 (no dropout in it) with SGD momentum 0.9, constant learning rate, seeded weights."""
     profondo.manual_seed(SEED)
-    model = lenet5()
+    model = lenet5() if model is None else model
     optimizer = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     return Trainer(model, optimizer, callbacks=list(callbacks), progress=False)
 
@@ -112,7 +122,7 @@ def run_ranks(procs: int, *args: str, timeout: float = 120):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("train", "fail"))
+    parser.add_argument("mode", choices=("train", "fail", "syncbn"))
     parser.add_argument("out")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH, help="global batch")
@@ -126,6 +136,16 @@ def main() -> None:
         callbacks = [ModelCheckpoint(args.ckpt, monitor="loss")] if args.ckpt else []
         if args.mode == "fail":
             callbacks.append(FailAt(args.how))
+        if args.mode == "syncbn":  # batch norm per rank (the default) and synchronised, 20 steps each
+            results = {}
+            for sync in (False, True):
+                trainer = make_trainer(model=bn_net(sync))
+                data_parallel(trainer, world)
+                trainer.fit(shard_loader(DataLoader(data(320), BATCH, shuffle=True, seed=SEED, prefetch=0)), 1)
+                results.update({f"{sync}/{k}": v for k, v in weights(trainer).items()})
+            if world.rank == 0:
+                np.savez(args.out, **results)
+            return
         trainer = make_trainer(callbacks)
         data_parallel(trainer, world)
         history = trainer.fit(shard_loader(loader(args.batch), world), args.epochs)

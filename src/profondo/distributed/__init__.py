@@ -11,6 +11,7 @@ world)``, under ``with guard(world):`` so that a failing rank ends the run.
 from .launch import find_mpiexec, guard, install_excepthook, mpiexec_command, run_under_mpiexec
 from .parallel import broadcast_parameters, data_parallel, shard_dataset, shard_eval_loader, shard_loader
 from .reducer import GradientAllReduce
+from .sync_batchnorm import SyncBatchNorm
 from .world import Communicator, MPICommunicator, get_world, is_main_process, launched_by_mpi
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "shard_dataset",
     "shard_eval_loader",
     "shard_loader",
+    "SyncBatchNorm",
 ]

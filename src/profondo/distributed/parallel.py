@@ -36,7 +36,7 @@ def broadcast_parameters(module, comm: Communicator | None = None, root: int = 0
         if array.flags.c_contiguous:
             comm.broadcast_(array, root)
         else:
-            copy = np.ascontiguousarray(array)
+            copy = tensor.xp.ascontiguousarray(array)
             comm.broadcast_(copy, root)
             array[...] = copy
 
@@ -84,11 +84,14 @@ def data_parallel(trainer: Trainer, comm: Communicator | None = None, bucket_cap
     trainer's gradient hooks; sums the loss, accuracy and sample counts of every epoch and
     evaluation over the ranks (so ``evaluate`` must be called on every rank, on its shard);
     shows progress bars on rank 0 only; and keeps the callbacks that write files on rank 0
-    only. Batch normalisation keeps per-rank statistics (see :class:`SyncBatchNorm`). Returns
-    the gradient hook (None for a one-process world, where nothing changes)."""
+    only. Batch normalisation keeps per-rank statistics (see :class:`SyncBatchNorm`). On a
+    CUDA trainer each process of a machine takes its own GPU and gradients go through NCCL.
+    Returns the gradient hook (None for a one-process world, where nothing changes)."""
     comm = get_world() if comm is None else comm
     if comm.size == 1:
         return None
+    if trainer.device.type == "cuda" and comm.backend == "mpi":
+        comm = _one_gpu_per_process(trainer, comm)
     broadcast_parameters(trainer.model, comm)
     reducer = GradientAllReduce(trainer.model.parameters(), comm, bucket_cap_mb, overlap)
     trainer.gradient_hooks.append(reducer)
@@ -97,3 +100,17 @@ def data_parallel(trainer: Trainer, comm: Communicator | None = None, bucket_cap
         trainer.progress = False
         trainer.callbacks = [cb for cb in trainer.callbacks if not isinstance(cb, WRITERS)]
     return reducer
+
+
+def _one_gpu_per_process(trainer: Trainer, comm: Communicator) -> Communicator:
+    """On GPUs: process i of a machine takes GPU i (modulo the GPUs), and device arrays go
+    through NCCL (host ones still through MPI)."""
+    from ..backend import device
+    from .nccl import NCCLCommunicator, import_nccl, local_rank
+
+    cupy, _ = import_nccl()
+    index = local_rank() % cupy.cuda.runtime.getDeviceCount()
+    trainer.device = device(f"cuda:{index}")
+    trainer.model.to(trainer.device)
+    return NCCLCommunicator(comm, index)
+
