@@ -122,7 +122,7 @@ def run_ranks(procs: int, *args: str, timeout: float = 120):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("train", "fail", "syncbn"))
+    parser.add_argument("mode", choices=("train", "fail", "syncbn", "nccl"))
     parser.add_argument("out")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--batch", type=int, default=BATCH, help="global batch")
@@ -136,6 +136,21 @@ def main() -> None:
         callbacks = [ModelCheckpoint(args.ckpt, monitor="loss")] if args.ckpt else []
         if args.mode == "fail":
             callbacks.append(FailAt(args.how))
+        if args.mode == "nccl":  # one process per GPU (one rank is enough): gradients through NCCL
+            from profondo.distributed import GradientAllReduce, broadcast_parameters
+            from profondo.distributed.nccl import nccl_world
+
+            comm = nccl_world()
+            trainer = make_trainer()
+            trainer.device = profondo.device(f"cuda:{comm.device}")
+            trainer.model.to(trainer.device)
+            broadcast_parameters(trainer.model, comm)
+            trainer.gradient_hooks.append(GradientAllReduce(trainer.model.parameters(), comm))
+            trainer.metric_reduce = comm.sum
+            trainer.fit(shard_loader(loader(args.batch), comm), args.epochs)
+            if comm.rank == 0:
+                np.savez(args.out, **weights(trainer), steps=trainer.step)
+            return
         if args.mode == "syncbn":  # batch norm per rank (the default) and synchronised, 20 steps each
             results = {}
             for sync in (False, True):
