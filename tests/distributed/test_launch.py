@@ -79,6 +79,7 @@ def test_mpiexec_command_for_open_mpi(monkeypatch, tmp_path):
     fake.chmod(0o755)
     line, env = mpiexec_command(3, [sys.executable, "-m", "profondo.cli", "train"], str(fake))
     assert line == [str(fake), "-n", "3", "--oversubscribe", sys.executable, "-m", "profondo.cli", "train"]
+    assert env["OMPI_MCA_mpi_yield_when_idle"] == os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1")
     if os.geteuid() == 0:
         assert env["OMPI_ALLOW_RUN_AS_ROOT"] == env["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] == "1"
     with pytest.raises(ValueError, match="procs >= 1"):
@@ -121,3 +122,22 @@ def test_profondo_train_procs_2_learns_what_one_process_learns(tmp_path, capsys)
         np.testing.assert_allclose(two[key], one[key], rtol=1e-5, err_msg=key)
     assert main([*flags, "--procs", "0"]) == 1
     assert "--procs expected a number of processes >= 1, received 0" in capsys.readouterr().err
+
+
+def test_procs_under_mpiexec_is_refused(monkeypatch, capsys):
+    from profondo.cli import main
+
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    assert main(["train", "lenet5", "--procs", "2"]) == 1
+    assert "--procs starts mpiexec itself" in capsys.readouterr().err
+
+
+def test_the_excepthook_names_the_rank_and_aborts(monkeypatch, capsys):
+    from profondo.distributed import install_excepthook
+
+    comm = _Recorder()
+    monkeypatch.setattr(sys, "excepthook", lambda *a: None)
+    install_excepthook(comm)
+    sys.excepthook(RuntimeError, RuntimeError("late"), None)
+    assert comm.aborted == 1
+    assert "profondo: rank 1 of 3 failed: RuntimeError: late" in capsys.readouterr().err

@@ -104,7 +104,8 @@ def is_open_mpi(mpiexec: str) -> bool:
 def mpiexec_command(procs: int, command: Sequence[str], mpiexec: str | None = None) -> tuple[list[str], dict]:
     """The command line and environment that run ``command`` as ``procs`` processes on this
     machine. With Open MPI: ``--oversubscribe`` (it counts physical cores and refuses more
-    processes than that) and, as root, its two variables that allow root."""
+    processes than that), ranks that yield while they wait (``OMPI_MCA_mpi_yield_when_idle=1``
+    unless set) and, as root, its two variables that allow root."""
     if procs < 1:
         raise ValueError(f"mpiexec_command expected procs >= 1, received {procs}")
     mpiexec = find_mpiexec() if mpiexec is None else mpiexec
@@ -112,6 +113,9 @@ def mpiexec_command(procs: int, command: Sequence[str], mpiexec: str | None = No
     line = [mpiexec, "-n", str(procs)]
     if is_open_mpi(mpiexec):
         line.append("--oversubscribe")
+        # A waiting rank yields its core instead of busy-polling: on cores shared with other
+        # work (or more ranks than cores) polling starves the rank it waits for (README).
+        env.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             env.update({k: env.get(k, v) for k, v in OPEN_MPI_ROOT.items()})
     return [*line, *command], env
