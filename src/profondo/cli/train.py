@@ -267,7 +267,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--procs", type=int, default=1,
                    help="run as N processes on this machine (data parallel over MPI: mpiexec -n N); "
                         "--batch-size stays the batch of one update, split over the processes")
-    p.set_defaults(run=cmd_train, resumable=True)
+    p.set_defaults(run=cmd_train, resumable=True, argv=None)
 
     p = sub.add_parser("eval", formatter_class=HelpFormatter,
                        help="accuracy and confusion matrix of a checkpoint on a dataset")
