@@ -65,6 +65,22 @@ def test_two_rank_run_resumed_on_one_rank_equals_an_uninterrupted_run(two_rank_e
         np.testing.assert_allclose(worker.weights(resumed)[name], expected, rtol=0, atol=ATOL, err_msg=name)
 
 
+@needs_mpi
+def test_one_rank_run_resumed_on_two_ranks_equals_an_uninterrupted_run(tmp_path, one_rank):
+    from profondo.train import ModelCheckpoint
+
+    _, uninterrupted, _, _ = one_rank
+    with blas_threads(1):
+        worker.make_trainer([ModelCheckpoint(tmp_path / "ckpt", monitor="loss")]).fit(worker.loader(), 1)
+    done = worker.run_ranks(2, "train", str(tmp_path / "w.npz"), "--epochs", "2", "--resume",
+                            str(tmp_path / "ckpt" / "last.ckpt"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    resumed = dict(np.load(tmp_path / "w.npz"))
+    assert int(resumed["steps"]) == 100
+    for name, expected in uninterrupted.items():
+        np.testing.assert_allclose(resumed[name], expected, rtol=0, atol=ATOL, err_msg=name)
+
+
 class _Fake(Communicator):
     """Rank 1 of 2, as seen from one process: the 'other' rank sends fixed values."""
 

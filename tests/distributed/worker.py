@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=BATCH, help="global batch")
     parser.add_argument("--ckpt")
     parser.add_argument("--how", default="raise")
+    parser.add_argument("--resume", help="a checkpoint to continue from")
     args = parser.parse_args()
     from profondo.backend import blas_threads
 
@@ -162,6 +163,8 @@ def main() -> None:
                 np.savez(args.out, **results)
             return
         trainer = make_trainer(callbacks)
+        if args.resume:
+            trainer.resume(args.resume)
         data_parallel(trainer, world)
         history = trainer.fit(shard_loader(loader(args.batch), world), args.epochs)
         if world.rank == 0:
