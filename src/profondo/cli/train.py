@@ -264,7 +264,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_flag(p, "seed", DEFAULT_SEED)
     add_flag(p, "out", help="output folder (default: runs/NAME-DATA)")
     add_flags(p, ("resume", "quiet"))
-    p.add_argument("--procs", type=int, default=1,
+    p.add_argument("--procs", type=int, default=1, metavar="N",
                    help="run as N processes on this machine (data parallel over MPI: mpiexec -n N); "
                         "--batch-size stays the batch of one update, split over the processes")
     p.set_defaults(run=cmd_train, resumable=True, argv=None)
