@@ -316,3 +316,52 @@ def test_set_grad_enabled_as_call_context_and_decorator():
     assert not frozen(x).requires_grad and profondo.is_grad_enabled()
     with pytest.raises(TypeError, match="set_grad_enabled expected a bool, received str"):
         profondo.set_grad_enabled("no")
+
+
+# --- post-accumulate-grad hooks (what data-parallel training starts its all-reduce from) -------
+def test_post_accumulate_grad_hook_runs_once_with_the_final_gradient_as_in_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    seen = {}
+
+    def run(lib, make):
+        x, w = make(a), make(b)
+        for name, t in (("x", x), ("w", w)):
+            t.register_post_accumulate_grad_hook(lambda t, name=name: seen.setdefault(lib, []).append(
+                (name, np.array(t.grad.detach().numpy() if lib == "torch" else t.grad.numpy()))))
+        # x used three times (twice in one product), w broadcast and used twice
+        ((x * x + x * w).sum() + (w * w).sum()).backward()
+
+    run("profondo", lambda v: profondo.tensor(v, requires_grad=True))
+    run("torch", lambda v: torch.tensor(v, requires_grad=True))
+    assert sorted(n for n, _ in seen["profondo"]) == sorted(n for n, _ in seen["torch"]) == ["w", "x"]
+    ours, theirs = dict(seen["profondo"]), dict(seen["torch"])
+    for name in ("x", "w"):
+        np.testing.assert_allclose(ours[name], theirs[name], rtol=1e-6, atol=1e-6)
+
+
+def test_post_accumulate_grad_hooks_fire_from_the_output_side_first_and_can_be_removed():
+    from profondo import nn
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    order, handles = [], []
+    for name, p in model.named_parameters():
+        handles.append(p.register_post_accumulate_grad_hook(lambda p, name=name: order.append(name)))
+    x = profondo.tensor(np.ones((2, 3), np.float32))
+    model(x).sum().backward()
+    # the last layer's gradients are final while the first layer's are still being computed
+    assert order.index("2.weight") < order.index("0.weight") and len(order) == 4
+    for handle in handles:
+        handle.remove()
+    order.clear()
+    model(x).sum().backward()
+    assert order == []
+
+
+def test_post_accumulate_grad_hook_only_on_leaves():
+    x = profondo.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="only be registered on leaf tensors"):
+        (x * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(TypeError, match="expected a callable"):
+        x.register_post_accumulate_grad_hook(3)

@@ -360,14 +360,20 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
             grad = _run_hooks(_leaf_hooks[id(root)][1], grad)
         _accumulate(root, grad, held)
         if root.creator is None:  # a leaf
+            for hook in getattr(root, "_post_hooks", ()):
+                hook(root)
             return
     hooked: dict[int, list] = {}  # leaves with hooks: their total gradient, hooked once at the end
 
     pending: dict[int, list] = {id(root.creator): [None] * root.creator.n_outputs}
     pending[id(root.creator)][root._index] = grad
-    for fn in _topological_order(root.creator):
+    order = _topological_order(root.creator)
+    waiting = _hooked_leaves(order) if _post_hooks_registered else None
+    for fn in order:
         grads_out = pending.pop(id(fn), None)
         if grads_out is None:
+            if waiting:
+                _consumed(fn, waiting)
             continue
         if _mutations > fn._epoch:
             _check_saved(fn)
@@ -400,11 +406,75 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
                 slots[t._index] = g if previous is None else previous + g
                 if t._retain:
                     _accumulate(t, g, held)
+        if waiting:
+            _consumed(fn, waiting)
         if not retain_graph:
             fn.saved = ()
             fn.inputs = None
     for t, g in hooked.values():
         _accumulate(t, _run_hooks(_leaf_hooks[id(t)][1], g), held)
+
+
+# --- post-accumulate-grad hooks -----------------------------------------------------------------
+# A leaf's gradient is final once every function of this backward that reads the leaf has run:
+# count those readers before the walk, call the leaf's hooks when the count reaches zero. The
+# counting is done only while some hook is registered, so plain training pays nothing for it.
+_post_hooks_registered = 0
+
+
+class RemovableHandle:
+    """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` unregisters the hook."""
+
+    __slots__ = ("_tensor", "_hook")
+
+    def __init__(self, tensor, hook) -> None:
+        self._tensor, self._hook = tensor, hook
+
+    def remove(self) -> None:
+        global _post_hooks_registered
+        hooks = getattr(self._tensor, "_post_hooks", None)
+        if hooks and self._hook in hooks:
+            hooks.remove(self._hook)
+            _post_hooks_registered -= 1
+        self._tensor = self._hook = None
+
+
+def add_post_accumulate_hook(tensor, hook) -> RemovableHandle:
+    """Register ``hook(tensor)`` on the leaf ``tensor`` (see Tensor.register_post_accumulate_grad_hook)."""
+    global _post_hooks_registered
+    hooks = getattr(tensor, "_post_hooks", None)
+    if hooks is None:
+        hooks = tensor._post_hooks = []
+    hooks.append(hook)
+    _post_hooks_registered += 1
+    return RemovableHandle(tensor, hook)
+
+
+def _hooked_leaves(order) -> dict:
+    """``{id(leaf): [leaf, readers]}`` for every hooked leaf that a function of ``order`` reads."""
+    waiting: dict[int, list] = {}
+    for fn in order:
+        for t, needed in zip(fn.inputs, fn.needs_input_grad):
+            if needed and t.creator is None and getattr(t, "_post_hooks", None):
+                entry = waiting.get(id(t))
+                if entry is None:
+                    waiting[id(t)] = [t, 1]
+                else:
+                    entry[1] += 1
+    return waiting
+
+
+def _consumed(fn, waiting: dict) -> None:
+    """``fn`` has run (or received no gradient): a reader fewer for each hooked leaf it reads."""
+    for t in fn.inputs:
+        entry = waiting.get(id(t))
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del waiting[id(t)]
+                if t.grad is not None:
+                    for hook in tuple(t._post_hooks):
+                        hook(t)
 
 
 def _buffer(a) -> int:

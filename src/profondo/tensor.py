@@ -45,7 +45,8 @@ class Tensor:
     tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "_retain", "_version", "__weakref__")
+    # _post_hooks is set only on leaves that have a post-accumulate-grad hook (read with getattr).
+    __slots__ = ("data", "grad", "requires_grad", "creator", "_index", "_retain", "_version", "_post_hooks", "__weakref__")
     __array_ufunc__ = None  # make `ndarray op Tensor` call Tensor's reflected operator
 
     def __init__(self, data, requires_grad: bool = False) -> None:
@@ -260,6 +261,19 @@ class Tensor:
 
     def zero_grad(self) -> None:
         self.grad = None
+
+    def register_post_accumulate_grad_hook(self, hook) -> autograd.RemovableHandle:
+        """Call ``hook(tensor)`` during each backward, as soon as this leaf's gradient is final
+        (every contribution of that backward accumulated into ``.grad``), as in PyTorch.
+        Data-parallel training starts sending a gradient from here while backward goes on.
+        Returns a handle; ``handle.remove()`` unregisters the hook."""
+        if self.creator is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: post accumulate grad hooks can only be "
+                               "registered on leaf tensors (this tensor was computed by "
+                               f"{type(self.creator).__name__})")
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook expected a callable, received {type(hook).__name__}")
+        return autograd.add_post_accumulate_hook(self, hook)
 
     # --- operators -------------------------------------------------------------------------
     def __add__(self, other):

@@ -112,4 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as done:  # --help and --version (0), usage errors (2): argparse has printed them
         return EXIT_OK if done.code is None else int(done.code)
+    if "argv" in vars(args):  # a command that runs itself again (`train --procs N`, under mpiexec)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
     return run(args)

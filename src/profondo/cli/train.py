@@ -9,7 +9,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -132,11 +134,55 @@ def epoch_callbacks(out: Path, trainer_epochs: int, loader, batch_size: int, qui
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train in this process or, under mpiexec, as one rank of a data-parallel run (``--procs N``
+    starts that run: mpiexec on this machine)."""
+    from ..distributed import get_world, guard
+
+    if args.procs != 1:
+        return launch_procs(args)
+    world = get_world()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(guard(world, brief=_user_errors()))  # a failing rank ends every rank
+        if world.rank != 0:  # rank 0 alone prints
+            stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
+        return train_one(args, world)
+
+
+def _user_errors() -> tuple:
+    from . import USER_ERRORS
+
+    return USER_ERRORS
+
+
+def launch_procs(args: argparse.Namespace) -> int:
+    """``--procs N``: the same command as N processes under mpiexec (on this machine)."""
+    from ..distributed import launched_by_mpi, run_under_mpiexec
+
+    if args.procs < 1:
+        raise CommandError(f"--procs expected a number of processes >= 1, received {args.procs}")
+    if launched_by_mpi():
+        raise CommandError("--procs starts mpiexec itself: under mpiexec (or srun), leave --procs out")
+    argv, skip = [], False
+    for item in getattr(args, "argv", None) or sys.argv[1:]:
+        if skip or item == "--procs" or item.startswith("--procs="):
+            skip = item == "--procs"
+            continue
+        argv.append(item)
+    return run_under_mpiexec(args.procs, [sys.executable, "-m", "profondo.cli", *argv])
+
+
+def train_one(args: argparse.Namespace, world) -> int:
+    """The training command in one process of ``world`` (of one process, usually)."""
     from .. import architecture, manual_seed
     from ..analysis import summary
+    from ..distributed import data_parallel, shard_eval_loader, shard_loader
     from ..train import EarlyStopping, LRScheduler, Trainer
 
     check_device(args.device)
+
+    if args.batch_size % world.size:
+        raise CommandError(f"--batch-size {args.batch_size} (the batch of one update, over all processes) "
+                           f"does not split over {world.size} processes")
     manual_seed(args.seed)
     arch = resolve_architecture(args.file or DEFAULT_ARCHITECTURE)
     model = architecture.from_dict(arch)
@@ -150,10 +196,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     monitor = "val_accuracy" if val_loader else "loss"
     if args.early_stopping and not val_loader:
         raise CommandError("--early-stopping watches the validation loss: it needs --val N > 0")
-    prepare_run_folder(out, args.resume, args.overwrite, RUN_FILES)  # everything checked: now files change
+    if world.rank == 0:  # everything checked: now files change (rank 0 alone writes them)
+        prepare_run_folder(out, args.resume, args.overwrite, RUN_FILES)
     args.run_dir = out
     out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.txt").write_text(summary(model, input_shape) + "\n")  # also printed
+    text = summary(model, input_shape)  # also printed
+    if world.rank == 0:
+        (out / "summary.txt").write_text(text + "\n")
     callbacks = epoch_callbacks(out, args.epochs, train_loader, args.batch_size, args.quiet,
                                 f"{name} on {args.data} ({out})", monitor)
     if schedule is not None:
@@ -162,11 +211,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         callbacks.append(EarlyStopping("val_loss", patience=args.early_stopping))
     trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=False)
     trainer.metadata = {"classes": classes, "data": args.data}
+    if world.size > 1:  # each rank a share of every batch; rank 0 alone prints and writes
+        train_loader, test_loader = shard_loader(train_loader, world), shard_eval_loader(test_loader, world)
+        val_loader = val_loader and shard_eval_loader(val_loader, world)
+        data_parallel(trainer, world)
     if args.resume:
         done = trainer.resume(out / "last.ckpt")
         print(f"resumed from {out / 'last.ckpt'}: {done} epochs completed")
+    per_process = f" ({args.batch_size // world.size} in each of {world.size} processes)" if world.size > 1 else ""
     print(f"training {name} on {args.data}: {len(train_loader.dataset)} images ({len(val_loader.dataset) if val_loader else 0} "
-          f"held out), {args.epochs} epochs, batch {args.batch_size}, {args.optimizer} lr {args.lr} "
+          f"held out), {args.epochs} epochs, batch {args.batch_size}{per_process}, {args.optimizer} lr {args.lr} "
           f"({args.schedule} schedule), device {args.device}")
     trainer.fit(train_loader, args.epochs, val_loader)
     elapsed = trainer.train_seconds  # every session's epochs: a resumed run adds to the first one's time
@@ -174,7 +228,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     report = {"architecture": name, "data": args.data, "epochs": trainer.epoch,
               "test_accuracy": result["accuracy"], "test_loss": result["loss"], "test_images": len(test_loader.dataset),
               "train_seconds": elapsed, "classes": classes}
-    (out / "metrics.json").write_text(json.dumps(report, indent=1, default=str))
+    if world.rank == 0:
+        (out / "metrics.json").write_text(json.dumps(report, indent=1, default=str))
     print(f"test accuracy {result['accuracy']:.2%} (loss {result['loss']:.4f}) on {len(test_loader.dataset)} images "
           f"after {trainer.epoch} epochs, {elapsed / 60:.1f} min of training; checkpoints, curves and logs in {out}/")
     return 0
@@ -382,7 +437,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_flag(p, "seed", DEFAULT_SEED)
     add_flag(p, "out", help="output folder (default: runs/NAME-DATA)")
     add_flags(p, ("resume", "overwrite", "quiet"))
-    p.set_defaults(run=cmd_train, interrupted=resume_hint)
+    p.add_argument("--procs", type=int, default=1, metavar="N",
+                   help="run as N processes on this machine (data parallel over MPI: mpiexec -n N); "
+                        "--batch-size stays the batch of one update, split over the processes")
+    p.set_defaults(run=cmd_train, interrupted=resume_hint, argv=None)
 
     p = sub.add_parser("eval", formatter_class=HelpFormatter,
                        help="accuracy and confusion matrix of a checkpoint or .edge plan on a data set")

@@ -10,6 +10,7 @@ import numpy as np
 
 from profondo import random as _random
 from profondo.data.dataset import ArrayDataset, Dataset, Subset, TensorDataset
+from profondo.data.sampler import epoch_order
 from profondo.data.transforms import as_transform
 from profondo.tensor import Tensor
 
@@ -82,6 +83,9 @@ class DataLoader:
         collate_fn: turns a list of samples into a batch (default: :func:`default_collate`).
         num_workers, pin_memory: accepted for PyTorch's sake; batches are prepared in one
             background thread (``prefetch``), and there is no pinned memory.
+        sampler: the indices to visit, in order: a ``DistributedSampler`` gives each process
+            of a data-parallel run its share of the epoch (its epoch follows the loader's).
+            Exclusive with ``shuffle``, as in PyTorch: the sampler shuffles.
 
     Each ``iter(loader)`` is one epoch and advances the epoch counter; ``set_epoch(k)``
     chooses the epoch of the next iteration.
@@ -90,7 +94,8 @@ class DataLoader:
     def __init__(self, dataset: Dataset, batch_size: int = 1, shuffle: bool = False,
                  seed: int | None = None, drop_last: bool = False,
                  transform: Callable | None = None, prefetch: int = 2, *, generator=None,
-                 collate_fn: Callable | None = None, num_workers: int = 0, pin_memory: bool = False) -> None:
+                 collate_fn: Callable | None = None, num_workers: int = 0, pin_memory: bool = False,
+                 sampler=None) -> None:
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(f"DataLoader expected a dataset with __len__ and __getitem__, "
                             f"received {type(dataset).__name__}")
@@ -98,6 +103,10 @@ class DataLoader:
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
                 raise ValueError(f"DataLoader expected {name} to be an integer >= {minimum}, "
                                  f"received {value!r}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle (the sampler "
+                             "decides the order; DistributedSampler(shuffle=True) shuffles)")
+        self.sampler = sampler
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
@@ -117,7 +126,7 @@ class DataLoader:
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
-        full, rest = divmod(len(self.dataset), self.batch_size)
+        full, rest = divmod(len(self.dataset) if self.sampler is None else len(self.sampler), self.batch_size)
         return full if self.drop_last or not rest else full + 1
 
     def __iter__(self) -> Iterator[Batch]:
@@ -127,10 +136,15 @@ class DataLoader:
 
     def _batches(self, epoch: int) -> Iterator[Batch]:
         # Separate streams, so adding a transform does not change the shuffling order.
-        order_seed, transform_seed = np.random.SeedSequence([self.seed, epoch]).spawn(2)
-        size = len(self.dataset)
-        order = np.random.default_rng(order_seed).permutation(size) if self.shuffle else np.arange(size)
-        rng = np.random.default_rng(transform_seed)
+        # Rank r of a sampler transforms with stream 1 + r (rank 0 as a single process does).
+        stream = 1 + getattr(self.sampler, "rank", 0)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch]).spawn(stream + 1)[stream])
+        if self.sampler is None:
+            order = epoch_order(self.seed, epoch, len(self.dataset), self.shuffle)
+        else:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(epoch)
+            order = np.fromiter(self.sampler, dtype=np.int64)
         source = _array_source(self.dataset)
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             picked = order[start:start + self.batch_size]
@@ -154,8 +168,9 @@ class DataLoader:
             yield tuple(Tensor(b) if not isinstance(b, (Tensor, list, dict)) else b for b in batch)
 
     def __repr__(self) -> str:
+        sampler = f", sampler={self.sampler!r}" if self.sampler is not None else ""
         return (f"DataLoader({self.dataset!r}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last}, prefetch={self.prefetch})")
+                f"shuffle={self.shuffle}, drop_last={self.drop_last}, prefetch={self.prefetch}{sampler})")
 
 
 def _put(buffer: queue.Queue, item: object, stop: threading.Event) -> bool:

@@ -54,6 +54,8 @@ class Trainer:
             grad_clip = 1.0 if has_recurrent(model) else None
         self.grad_clip, self.progress, self.classification = grad_clip, progress, classification
         self.gradient_hooks = list(gradient_hooks)  # run between backward and the update (see TrainStep)
+        # Data parallel: sums an array of per-process totals over the processes (distributed.data_parallel).
+        self.metric_reduce: Callable[[list[float]], np.ndarray] | None = None
         self.history: dict[str, list[float]] = {}
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
@@ -137,6 +139,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_batch_end(self.step, values)
         bar.close()
+        total_loss, correct, seen = self._over_processes(total_loss, correct, seen)
         logs = {"loss": total_loss / max(seen, 1)}
         if self.classification:
             logs["accuracy"] = correct / max(seen, 1)
@@ -158,11 +161,16 @@ class Trainer:
             if self.classification:
                 correct += int((out.data.argmax(axis=1) == move(y, self.device)).sum())
             bar.update(1, n)
+        total_loss, correct, seen = self._over_processes(total_loss, correct, seen)
         bar.close(loss=total_loss / max(seen, 1), **({"acc": correct / max(seen, 1)} if self.classification else {}))
         result = {"loss": total_loss / max(seen, 1)}
         if self.classification:
             result["accuracy"] = correct / max(seen, 1)
         return result
+
+    def _over_processes(self, *totals: float) -> tuple:
+        """The totals of every process of a data-parallel run (this process's alone otherwise)."""
+        return totals if self.metric_reduce is None else tuple(self.metric_reduce(list(totals)))
 
     @no_grad()
     def predict(self, data, batch_size: int = 256) -> np.ndarray:
