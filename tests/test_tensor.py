@@ -120,3 +120,10 @@ def test_methods_match_functions():
         np.testing.assert_array_equal(getattr(x, method)(*args).numpy(), fn(x, *args).numpy())
     assert x.view(3, 2).shape == (3, 2) and x.reshape((6,)).shape == (6,) and x.T.shape == (3, 2)
     assert x.clamp(0, 1).numpy().max() <= 1 and (-x).tolist() == (-x.numpy()).tolist() and (+x) is x
+
+
+def test_numpy_array_of_a_tensor_copies_and_asarray_shares_as_with_an_ndarray():
+    t = profondo.tensor([1.0, 2.0])
+    copied, shared = np.array(t), np.asarray(t)
+    t.data[0] = 5.0
+    assert copied[0] == 1.0 and shared[0] == 5.0

@@ -422,21 +422,14 @@ def backward(root, grad=None, retain_graph: bool = False) -> None:
 _post_hooks_registered = 0
 
 
-class RemovableHandle:
-    """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` unregisters the hook."""
-
-    __slots__ = ("_tensor", "_hook")
-
-    def __init__(self, tensor, hook) -> None:
-        self._tensor, self._hook = tensor, hook
+class _PostAccumulateHandle(RemovableHandle):
+    """What ``register_post_accumulate_grad_hook`` returns: ``remove()`` also uncounts the hook."""
 
     def remove(self) -> None:
         global _post_hooks_registered
-        hooks = getattr(self._tensor, "_post_hooks", None)
-        if hooks and self._hook in hooks:
-            hooks.remove(self._hook)
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
             _post_hooks_registered -= 1
-        self._tensor = self._hook = None
 
 
 def add_post_accumulate_hook(tensor, hook) -> RemovableHandle:
@@ -447,7 +440,7 @@ def add_post_accumulate_hook(tensor, hook) -> RemovableHandle:
         hooks = tensor._post_hooks = []
     hooks.append(hook)
     _post_hooks_registered += 1
-    return RemovableHandle(tensor, hook)
+    return _PostAccumulateHandle(hooks, hook)
 
 
 def _hooked_leaves(order) -> dict:

@@ -164,8 +164,12 @@ class Tensor:
         return bool(self.item())
 
     def __array__(self, dtype=None, copy=None):
+        # NumPy's protocol: copy=True asks for a copy (np.array(t)), None for one only if needed
+        # (np.asarray(t) shares memory with the tensor, as with an ndarray).
         a = self.numpy()
-        return a if dtype is None else a.astype(dtype)
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        return a.copy() if copy else a
 
     def to(self, device=None, dtype=None, non_blocking: bool = False, copy: bool = False) -> Tensor:
         """This tensor on ``device`` and/or with ``dtype`` (itself when nothing changes), as

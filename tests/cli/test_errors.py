@@ -152,5 +152,6 @@ def test_a_damaged_onnx_file_is_named_in_the_message(files, capsys):
     pytest.importorskip("onnx")
     assert main(["import", str(files["onnx"]), "--out", str(files["out"] / "x.ckpt")]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"profondo: error: {files['onnx']} is not a readable ONNX model (") and "Traceback" not in err
+    assert err.startswith(f"profondo: error: ONNX import: {files['onnx']}: not a readable ONNX model (")
+    assert "Traceback" not in err and err.count("\n") == 1
     assert not (files["out"] / "x.ckpt").exists()

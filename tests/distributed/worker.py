@@ -70,7 +70,7 @@ def loader(batch: int = BATCH) -> DataLoader:
 
 
 def weights(trainer: Trainer) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in trainer.model.state_dict().items()}
+    return {k: np.array(v) for k, v in trainer.model.state_dict().items()}  # copies: state_dict shares memory
 
 
 class FailAt(Callback):

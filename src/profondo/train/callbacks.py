@@ -16,9 +16,8 @@ import math
 import os
 from pathlib import Path
 
-from .plots import plot_history
-
 from ..io.checkpoint import atomic_write, remove_temporaries
+from .plots import plot_history
 
 
 class Callback:
