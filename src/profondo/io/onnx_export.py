@@ -152,6 +152,14 @@ def _dropout(b: _Builder, m: nn.Dropout, name: str, x: _Value) -> _Value:
     return _Value(b.node("Dropout", [x.name, ratio], name)[0], x.shape)
 
 
+def _lrn(b: _Builder, m: nn.LocalResponseNorm, name: str, x: _Value) -> _Value:
+    if m.size % 2 == 0:  # ONNX puts an even window's extra channel behind, PyTorch in front
+        raise ValueError(f"ONNX export: {name} (LocalResponseNorm) of even size {m.size}: ONNX's LRN sums the "
+                         "channels c-(size-1)//2..c+size//2, PyTorch's c-size//2..c+(size-1)//2; expected an odd size")
+    (out,) = b.node("LRN", [x.name], name, size=m.size, alpha=m.alpha, beta=m.beta, bias=m.k)
+    return _Value(out, x.shape)
+
+
 def _clip(b: _Builder, name: str, x: _Value, low: float, high: float) -> _Value:
     bounds = [b.const(f"{name}.min", np.array(low, np.float32)), b.const(f"{name}.max", np.array(high, np.float32))]
     return _Value(b.node("Clip", [x.name, *bounds], name)[0], x.shape)
@@ -286,6 +294,7 @@ EXPORTERS: dict[type, Callable] = {
     nn.LeakyReLU: lambda b, m, name, x: _Value(b.node("LeakyRelu", [x.name], name, alpha=m.negative_slope)[0],
                                                x.shape),
     nn.Softmax: _along("Softmax"), nn.LogSoftmax: _along("LogSoftmax"), nn.Embedding: _embedding,
+    nn.LocalResponseNorm: _lrn,
     nn.LSTM: _recurrent("LSTM", LSTM_GATES), nn.GRU: _recurrent("GRU", GRU_GATES),
     nn.Recurrent: _recurrent_summary,
     Add: _add, Concat: _concat,

@@ -15,6 +15,7 @@ from .embedding import Embedding
 from .flatten import Flatten
 from .graph import Add, Concat, Graph
 from .linear import Linear
+from .lrn import LocalResponseNorm
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 from .pooling import AvgPool2d, GlobalAvgPool2d, MaxPool2d
@@ -24,4 +25,4 @@ __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d",
            "GlobalAvgPool2d", "Graph", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
            "Module", "ModuleList", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
            "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask",
-           "EfficientNetLite0", "efficientnet_lite0"]
+           "EfficientNetLite0", "efficientnet_lite0", "LocalResponseNorm"]
