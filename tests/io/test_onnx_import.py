@@ -271,6 +271,12 @@ def _shape_cases():
            out=[np.float32, np.int64], id="TopK-smallest-axis0"),
         Op("TopK", {"x": np.array([[1, 3, 3, 2, 3]], np.int64)}, consts={"k": np.array([3], np.int64)},
            out=[np.int64, np.int64], id="TopK-ties-int64"),
+        Op("TopK", {"x": f(3, 6)}, {"k": 3}, out=[np.float32, np.int64], opset=9, id="TopK-opset9-attribute-k"),
+        Op("Pad", {"x": f(2, 3)}, {"pads": [0, 1, 1, 2], "value": 1.5}, opset=7, id="Pad-opset7-attributes"),
+        Op("Split", {"x": x}, {"axis": 1, "split": [1, 2]}, out=[np.float32] * 2, opset=7, id="Split-opset7"),
+        Op("Unsqueeze", {"x": f(3)}, {"axes": [0, 2]}, opset=7, id="Unsqueeze-opset7"),
+        Op("ReduceMean", {"x": f(2, 3)}, {"axes": [-1]}, opset=7, id="ReduceMean-opset7"),
+        Op("Softmax", {"x": f(2, 3, 4)}, opset=7, id="Softmax-opset7-default-axis"),
         Op("ArgMax", {"x": np.array([[1, 3, 3], [2, 2, 0]], np.float32)}, {"axis": 1}, out=[np.int64],
            id="ArgMax-ties-first"),
         Op("ArgMax", {"x": np.array([[1, 3, 3], [2, 2, 0]], np.float32)}, {"axis": 1, "select_last_index": 1,
@@ -544,3 +550,63 @@ def test_unsupported_recurrent_forms_are_named():
     proto = _graph([node], [_vi("x", [3, 1, 2])], [_vi("y", None)], [("W", f(1, 8, 2)), ("R", f(1, 8, 2))])
     with pytest.raises(UnsupportedOperatorError, match=r"node 'lstm9' \(LSTM\): activations=\['Relu', 'Tanh', 'Tanh'\]"):
         import_onnx(proto)
+
+
+# Operators whose gradients come from new backward code or compositions: checked by central
+# differences in float64 on the case's own inputs (constants included, as trainable inputs).
+GRADCHECKED = ["Erf", "Gelu", "Gelu-tanh", "Softplus", "Elu", "Selu", "Celu", "HardSwish", "PRelu-channel-slope",
+               "ReduceProd-with-zero", "ReduceL2-axes-input", "ReduceLogSumExp-all-axes", "Einsum-batched",
+               "Einsum-sum", "Einsum-matvec", "ScatterElements", "GatherElements", "Conv-uneven-pads", "Conv-1d",
+               "ConvTranspose-stride2", "ConvTranspose-pads-output-padding", "ConvTranspose-groups-dilations",
+               "ConvTranspose-1d", "MaxPool-dilations_pads_strides", "AveragePool-ceil_pads", "AveragePool-3d",
+               "LpPool", "LayerNormalization", "InstanceNormalization", "LRN-even", "CumSum-exclusive-reverse",
+               "Pad-reflect", "Pad-wrap", "Pad-axes-value-crop", "Tile", "Trilu-lower-k", "DepthToSpace-CRD",
+               "SpaceToDepth", "Split-num-outputs-uneven", "TopK-largest", "NLL-sum-ignore-index-multidim",
+               "SoftmaxCE-weights-log-prob", "GRU-lbr0-bidirectional", "GRU-lbr1-reverse", "Softmax-opset11-flattened",
+               "Where-broadcast", "Pow-trainable-exponent", "Max-variadic", "Mean-variadic"]
+
+
+@pytest.mark.parametrize("name", GRADCHECKED)
+def test_gradients_of_general_forms_by_central_differences(name):
+    from profondo.gradcheck import gradcheck
+    from profondo.io.onnx_import.converters import compute_fn
+
+    case = next(c for c in CASES if c.id == name)
+    values = {**case.inputs, **case.consts}
+    names = case.order if case.order is not None else list(values)
+    attrs = dict(case.attrs)
+    if case.op == "Split":
+        attrs.setdefault("_n_outputs", len(case.out))
+    if case.op in ("Softmax", "LogSoftmax"):
+        attrs["_opset"] = case.opset
+    fn = compute_fn(case.op)
+    arrays = [values[n] if n else None for n in names]
+    # settings (Pad's value, a loss's class weights) are constants, not differentiated
+    settings = {"Pad": {"v"}, "NegativeLogLikelihoodLoss": {"w"}, "SoftmaxCrossEntropyLoss": {"w"}}.get(case.op, ())
+    floats = [k for k, a in enumerate(arrays) if a is not None and a.dtype.kind == "f" and names[k] not in settings]
+
+    def run(*xs):
+        it = iter(xs)
+        args = [next(it) if k in floats else (None if a is None else profondo.from_numpy(a.astype(np.float64)
+                                                                                          if a.dtype.kind == "f" else a))
+                for k, a in enumerate(arrays)]
+        while args and args[-1] is None:
+            args.pop()
+        out = fn(attrs, *args)
+        out = out[0] if isinstance(out, tuple) else out
+        return out
+
+    inputs = [profondo.tensor(arrays[k].astype(np.float64), requires_grad=True) for k in floats]
+    assert gradcheck(run, inputs, atol=1e-5, rtol=1e-3)
+
+
+def test_readme_lists_the_operators_of_the_converter_table():
+    from pathlib import Path
+
+    from profondo.io.onnx_import.converters import operator_list
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("<!-- onnx-import-operators")
+    section = readme[readme.index("-->", start) + 3:readme.index("<!-- /onnx-import-operators -->")].strip()
+    assert section == operator_list(), ("README's ONNX operator list differs from CONVERTERS; replace it with "
+                                        "profondo.io.onnx_import.converters.operator_list()")

@@ -125,7 +125,7 @@ CONVERTERS: dict[str, Converter] = {
     "Trilu": Converter(O.trilu, None, {"upper": None}),
     "Range": Converter(O.range_, None, NONE),
     "CumSum": Converter(O.cumsum, None, {"exclusive": None, "reverse": None}),
-    "TopK": Converter(O.topk, None, {"axis": None, "largest": None, "sorted": (1,)}),
+    "TopK": Converter(O.topk, None, {"axis": None, "largest": None, "sorted": (1,), "k": None}),
     "ArgMax": Converter(O.arg_reduce(np.argmax), None, _ARG),
     "ArgMin": Converter(O.arg_reduce(np.argmin), None, _ARG),
     "ConstantOfShape": Converter(O.constant_of_shape, None, {"value": None}),
@@ -161,6 +161,17 @@ def supported_ops() -> list[str]:
 def compute_ops() -> list[str]:
     """Every operator an :class:`~profondo.io.onnx_import.OnnxOp` can compute now."""
     return sorted({*(op for op, c in CONVERTERS.items() if c.compute is not None), OUTPUT})
+
+
+def operator_list() -> str:
+    """The README's list of supported operators, generated from the table (a test keeps the
+    README's section equal to it): the operators that become profondo layers where their form
+    matches one, then every operator."""
+    layered = sorted(op for op, c in CONVERTERS.items() if c.layer is not None)
+    ops = supported_ops()
+    return (f"{len(ops)} operators (opsets 7 to 21). Imported as profondo layers where the node's form is "
+            f"the layer's: {', '.join(layered)}; everything else (and every other form) as a general node "
+            f"of profondo operators that still trains.\n\n" + ", ".join(f"`{op}`" for op in ops))
 
 
 SUPPORTED = supported_ops()

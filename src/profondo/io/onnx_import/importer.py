@@ -58,8 +58,9 @@ def _generic(ctx: Context, node, attrs) -> tuple[nn.Module, list[str]]:
             dynamic.append(name)
         else:
             slots.append("const")
-            # a float, but a setting (Clip's bounds, Pad's value), not a weight
-            bound = (node.op_type == "Clip" and i > 0) or (node.op_type == "Pad" and i > 1)
+            # a float, but a setting (Clip's bounds, Pad's value, a loss's class weights), not a weight
+            bound = (node.op_type == "Clip" and i > 0) or (node.op_type == "Pad" and i > 1) or (
+                node.op_type in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss") and i == 2)
             constants[str(i)] = {"shape": list(array.shape), "dtype": str(array.dtype),
                                  "trainable": name in ctx.trainable and not bound}
     m = OnnxOp(node.op_type, attrs, slots, constants, n_outputs)

@@ -460,8 +460,8 @@ def arg_reduce(np_fn: Callable) -> Callable:
     return op
 
 
-def topk(attrs, x, k):
-    k = ints(k)[0]
+def topk(attrs, x, k=None):
+    k = ints(k)[0] if k is not None else attrs["k"]  # an attribute before opset 10
     axis = attrs.get("axis", -1) % x.ndim
     data = arr(x)
     largest = attrs.get("largest", 1)
