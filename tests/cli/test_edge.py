@@ -83,6 +83,27 @@ def test_export_edge_plans_float_and_int8(tmp_path, checkpoint, capsys):
     assert not (tmp_path / "x.edge").exists()
 
 
+def test_export_onnx_int8_writes_a_qdq_model_that_onnxruntime_runs_with_integer_kernels(tmp_path, checkpoint,
+                                                                                       capsys):
+    ort = pytest.importorskip("onnxruntime")
+    path, model = checkpoint
+    calibration = np.random.default_rng(1).random((50, 1, 28, 28), np.float32)
+    np.save(tmp_path / "calib.npy", calibration)
+    assert main(["export", str(path), "--onnx", str(tmp_path / "q.onnx"), "--int8", "--calibrate",
+                 str(tmp_path / "calib.npy"), "--calibration-size", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "int8 QDQ (onnxruntime's integer kernels: QGemm x" in out and "QLinearConv x" in out
+    proto = onnx.load(tmp_path / "q.onnx")
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    x = calibration[:8]
+    got = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    want = _forward(model, x)
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    assert main(["export", str(path), "--onnx", str(tmp_path / "x.onnx"), "--int8"]) == 1
+    assert "--int8 needs calibration inputs" in capsys.readouterr().err and not (tmp_path / "x.onnx").exists()
+
+
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main(["bench", "--models", "mlp-mnist", "--repeats", "1", "--batch", "8",
                  "--json", str(tmp_path / "b.json")]) == 0
@@ -93,7 +114,8 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     engines = set(row["latency_ms_batch1"])
     assert {"profondo-eager", "profondo-f32", "profondo-int8"} <= engines
     assert all(v > 0 for v in row["latency_ms_batch1"].values())
-    for engine in engines - {"profondo-int8"}:  # same float network everywhere
+    assert "onnxruntime-int8" in engines or "onnxruntime" not in engines
+    for engine in engines - {"profondo-int8", "onnxruntime-int8"}:  # same float network everywhere
         assert row["max_abs_diff_vs_f32"][engine] < 1e-4, engine
 
 

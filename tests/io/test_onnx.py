@@ -508,3 +508,22 @@ def test_the_imdb_zoo_model_exports():
     session = ort.InferenceSession(export_onnx(model).SerializeToString())
     np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0],
                                model(profondo.tensor(x)).numpy(), atol=1e-5)
+
+
+def test_int8_qdq_export_runs_on_integer_kernels_close_to_float():
+    pytest.importorskip("onnxruntime")
+    from profondo.io.onnx_export import integer_kernels, quantize_onnx
+
+    profondo.manual_seed(0)
+    model = _zoo("lenet5")
+    proto = export_onnx(model)
+    calibration = _inputs((1, 28, 28), n=64)
+    quantized = quantize_onnx(proto, calibration)
+    kernels = integer_kernels(quantized)
+    assert kernels.get("QLinearConv") == 2 and kernels.get("QGemm", 0) + kernels.get("QLinearMatMul", 0) >= 3
+    assert "QLinearConv" not in integer_kernels(proto)
+    x = _inputs((1, 28, 28), n=16, seed=3)
+    want, got = _ort(proto, x)[0], _ort(quantized, x)[0]
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    with pytest.raises(ValueError, match=r"expected calibration inputs of shape \(n, 1, 28, 28\), received \(4, 28, 28\)"):
+        quantize_onnx(proto, np.zeros((4, 28, 28), np.float32))
