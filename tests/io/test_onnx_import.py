@@ -610,3 +610,17 @@ def test_readme_lists_the_operators_of_the_converter_table():
     section = readme[readme.index("-->", start) + 3:readme.index("<!-- /onnx-import-operators -->")].strip()
     assert section == operator_list(), ("README's ONNX operator list differs from CONVERTERS; replace it with "
                                         "profondo.io.onnx_import.converters.operator_list()")
+
+
+def test_a_multi_input_network_saves_as_a_checkpoint_and_loads_back(tmp_path):
+    from profondo.io.model import load_model
+    from profondo.train.state import save_training_state
+
+    nodes = [helper.make_node("MatMul", ["a", "w"], ["m"]), helper.make_node("Add", ["m", "b"], ["y"])]
+    proto = _graph(nodes, [_vi("a", ["N", 3]), _vi("b", ["N", 2])], [_vi("y", None)], [("w", f(3, 2))])
+    net = import_onnx(proto)
+    path = save_training_state(tmp_path / "two.ckpt", net, extra={"module": {
+        "class_name": type(net).__name__, "config": net.get_config()}})
+    again = load_model(path)[0]
+    a, b = profondo.tensor(f(4, 3)), profondo.tensor(f(4, 2))
+    np.testing.assert_array_equal(again(a, b=b).numpy(), net(a, b).numpy())

@@ -100,13 +100,18 @@ def unary(fn: Callable, np_fn: Callable | None = None) -> Callable:
     return op
 
 
+def _erf_array(x: np.ndarray) -> np.ndarray:
+    try:
+        from scipy.special import erf as vectorised  # fast where SciPy is installed (scikit-learn brings it)
+    except ImportError:
+        vectorised = np.vectorize(math.erf, otypes=[np.float64])
+    return np.asarray(vectorised(x)).astype(x.dtype) if x.size else x.copy()
+
+
 class _Erf(Function):
     def forward(self, x):
-        from math import erf
-
-        y = np.vectorize(erf, otypes=[np.float64])(x).astype(x.dtype) if x.size else x.copy()
         self.save_for_backward(x)
-        return y
+        return _erf_array(np.asarray(x))
 
     def backward(self, gy):
         (x,) = self.saved
