@@ -28,7 +28,7 @@ def problems(ctx: Context, node, attrs: dict) -> list[str]:
         dirs = 2 if attrs.get("direction") == "bidirectional" else 1
         if [a.capitalize() if a.islower() else a for a in attrs["activations"]] != default * dirs:
             found.append(f"activations={attrs['activations']!r} is not supported (only ONNX's default {default})")
-    if node.op_type in ("LSTM", "GRU") and "activation_alpha" in attrs or "activation_beta" in attrs:
+    if node.op_type in _DEFAULT_ACTIVATIONS and ("activation_alpha" in attrs or "activation_beta" in attrs):
         found.append("activation_alpha/activation_beta are not supported (default activations only)")
     return found
 
