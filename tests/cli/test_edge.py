@@ -122,3 +122,22 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
 def test_bench_checkpoints_must_be_name_equals_path(capsys):
     assert main(["bench", "--models", "mlp-mnist", "--checkpoint", "no-equals-sign"]) == 1
     assert "--checkpoint expected NAME=CKPT" in capsys.readouterr().err
+
+
+def test_bench_reports_test_accuracy_of_every_engine_for_a_checkpoint(tmp_path, capsys):
+    from profondo.architecture import from_dict
+
+    profondo.manual_seed(0)
+    model = from_dict({"name": "digits-mlp", "input": [1, 8, 8],
+                       "layers": [{"flatten": {}}, {"dense": {"units": 10, "activation": "softmax"}}]})
+    path = save_training_state(tmp_path / "d.ckpt", model)
+    assert main(["bench", "--models", "digits-mlp", "--checkpoint", f"digits-mlp={path}", "--evaluate", "digits",
+                 "--engines", "profondo-f32,onnxruntime,onnxruntime-int8", "--repeats", "1", "--batch", "8",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "digits-mlp (digits)" in out
+    (row,) = json.loads((tmp_path / "b.json").read_text())["rows"]
+    accuracy = row["test_accuracy"]
+    assert set(accuracy) == {"profondo-f32", "onnxruntime", "onnxruntime-int8"}
+    assert accuracy["profondo-f32"] == accuracy["onnxruntime"]  # one float network, two engines
+    assert abs(accuracy["onnxruntime-int8"] - accuracy["profondo-f32"]) < 0.05

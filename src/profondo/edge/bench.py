@@ -304,10 +304,10 @@ def format_table(results: dict) -> str:
     if any(r.get("test_accuracy") for r in rows):
         lines.append("test accuracy")
         lines.append(f"{'model':<20}" + "".join(f"{e:>{width}}" for e in engines))
-        for r in rows:
-            acc = r.get("test_accuracy") or {}
+        for r in (r for r in rows if r.get("test_accuracy")):
+            acc = r["test_accuracy"]
             cells = [f"{acc[e]:.2%}" if e in acc else "-" for e in engines]
-            lines.append(f"{r['model'] + ' (' + str(r.get('test_data')) + ')':<20}" + "".join(f"{c:>{width}}" for c in cells))
+            lines.append(f"{r['model'] + ' (' + r['test_data'] + ')':<20}" + "".join(f"{c:>{width}}" for c in cells))
         lines.append("")
     m = results["machine"]
     lines.append(f"{m['cpus']} CPUs, 1-minute load average {m['load_average_1min'][0]:.1f} before and "
