@@ -373,6 +373,19 @@ def _recurrent_cases():
         Op("LSTM", {"x": x}, {"hidden_size": hidden}, {"W": f(1, 4 * hidden, feat), "R": f(1, 4 * hidden, hidden),
                                                        "B": f(1, 8 * hidden)},
            out=[np.float32, np.float32, np.float32], id="LSTM-all-outputs"),
+        *[Op("LSTM", {"x": x}, {"hidden_size": hidden, "direction": direction, **extra},
+             {"W": f(d, 4 * hidden, feat), "R": f(d, 4 * hidden, hidden), "B": f(d, 8 * hidden)},
+             out=[np.float32, np.float32, np.float32], id=f"LSTM-{direction}-{tag}")
+          for direction, d, extra, tag in (("reverse", 1, {}, "plain"), ("forward", 1, {"clip": 0.4}, "clip"),
+                                           ("bidirectional", 2, {"input_forget": 1}, "input-forget"))],
+        Op("LSTM", {"x": x, "h0": f(2, batch, hidden), "c0": f(2, batch, hidden)},
+           {"hidden_size": hidden, "direction": "bidirectional"},
+           {"W": f(2, 4 * hidden, feat), "R": f(2, 4 * hidden, hidden), "B": f(2, 8 * hidden), "P": f(2, 3 * hidden)},
+           order=["x", "W", "R", "B", "", "h0", "c0", "P"], out=[np.float32, np.float32, np.float32],
+           id="LSTM-bidirectional-peepholes-initial-states"),
+        Op("LSTM", {"x": f(batch, steps, feat)}, {"hidden_size": hidden, "layout": 1, "direction": "reverse"},
+           {"W": f(1, 4 * hidden, feat), "R": f(1, 4 * hidden, hidden)}, out=[np.float32, np.float32],
+           opset=14, reference=True, id="LSTM-layout1-reverse"),
     ]
     return cases
 
@@ -562,7 +575,8 @@ GRADCHECKED = ["Erf", "Gelu", "Gelu-tanh", "Softplus", "Elu", "Selu", "Celu", "H
                "LpPool", "LayerNormalization", "InstanceNormalization", "LRN-even", "CumSum-exclusive-reverse",
                "Pad-reflect", "Pad-wrap", "Pad-axes-value-crop", "Tile", "Trilu-lower-k", "DepthToSpace-CRD",
                "SpaceToDepth", "Split-num-outputs-uneven", "TopK-largest", "NLL-sum-ignore-index-multidim",
-               "SoftmaxCE-weights-log-prob", "GRU-lbr0-bidirectional", "GRU-lbr1-reverse", "Softmax-opset11-flattened",
+               "SoftmaxCE-weights-log-prob", "GRU-lbr0-bidirectional", "GRU-lbr1-reverse",
+               "LSTM-bidirectional-peepholes-initial-states", "LSTM-bidirectional-input-forget", "Softmax-opset11-flattened",
                "Where-broadcast", "Pow-trainable-exponent", "Max-variadic", "Mean-variadic"]
 
 

@@ -37,7 +37,7 @@ _REDUCE = {"axes": None, "keepdims": None, "noop_with_empty_axes": None}
 _ARG = {"axis": None, "keepdims": None, "select_last_index": None}
 _CONV = {"kernel_shape": None, "strides": None, "pads": None, "auto_pad": None, "dilations": None, "group": None}
 _RNN = {"hidden_size": None, "direction": None, "layout": None, "linear_before_reset": None, "clip": None,
-        "activations": None, "activation_alpha": None, "activation_beta": None, "input_forget": (0,)}
+        "activations": None, "activation_alpha": None, "activation_beta": None, "input_forget": None}
 _LOSS = {"reduction": None, "ignore_index": None}
 
 
@@ -86,7 +86,7 @@ CONVERTERS: dict[str, Converter] = {
     "LayerNormalization": Converter(O.layer_norm, None, {"axis": None, "epsilon": None, "stash_type": (1,)}),
     "LRN": Converter(O.lrn, layers.lrn, {"size": None, "alpha": None, "beta": None, "bias": None}),
     "Dropout": Converter(layer=layers.dropout, attrs={"ratio": None, "seed": None}),
-    "LSTM": Converter(layer=layers.recurrent, attrs=_RNN),
+    "LSTM": Converter(O.lstm, layers.recurrent, _RNN),
     "GRU": Converter(O.gru, layers.recurrent, _RNN),
     # activations
     "Relu": Converter(O.unary(O.F.relu), layers.layer(nn.ReLU), NONE),
@@ -150,7 +150,7 @@ HANDLED_BY_THE_IMPORTER = ("Constant",)  # a value, not a computation: read whil
 OUTPUT = "Output"  # OnnxOp's pseudo-operator: one output of a multi-output node (an imported LSTM's Y_h)
 
 # Operators whose outputs are several tensors; the rest return one.
-MULTI_OUTPUT = ("Split", "TopK", "MaxPool", "LayerNormalization", "SoftmaxCrossEntropyLoss", "GRU")
+MULTI_OUTPUT = ("Split", "TopK", "MaxPool", "LayerNormalization", "SoftmaxCrossEntropyLoss", "GRU", "LSTM")
 
 
 def supported_ops() -> list[str]:

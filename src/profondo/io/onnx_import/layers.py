@@ -199,22 +199,18 @@ def softmax(ctx: Context, node, attrs, index):
 
 def recurrent(ctx: Context, node, attrs, index):
     op = node.op_type
+    if len(node.input) > 4 and node.input[4]:
+        raise UnsupportedOperatorError(f"{where(node)}: the input sequence_lens (sequences of different lengths) "
+                                       "is not supported")
+    general = attrs.get("direction") == "reverse" or "clip" in attrs or attrs.get("input_forget", 0) or (
+        op == "GRU" and not attrs.get("linear_before_reset", 0)) or (op == "LSTM" and len(node.input) > 7
+                                                                    and node.input[7])
+    if general:  # ONNX's own forms (GRU's default linear_before_reset=0, peepholes, ...): the general form
+        return None
+    if ctx.const(node.input[1]) is None or ctx.const(node.input[2]) is None:
+        return None  # weights computed at run time: the general form
     w, r = need_const(ctx, node, 1, "W"), need_const(ctx, node, 2, "R")
     bias = ctx.const(node.input[3]) if len(node.input) > 3 and node.input[3] else None
-    if op == "GRU" and (not attrs.get("linear_before_reset", 0) or attrs.get("direction") == "reverse"
-                        or "clip" in attrs):
-        return None  # ONNX's own GRU forms (linear_before_reset=0 is its default): the general form
-    problems = []
-    if len(node.input) > 4 and node.input[4]:
-        problems.append("sequence_lens")
-    if op == "LSTM" and len(node.input) > 7 and node.input[7]:
-        problems.append("peephole weights P")
-    if attrs.get("direction", "forward") not in ("forward", "bidirectional"):
-        problems.append(f"direction={attrs['direction']}")
-    if "clip" in attrs:
-        problems.append(f"clip={attrs['clip']}")
-    if problems:
-        raise UnsupportedOperatorError(f"{where(node)}: {', '.join(problems)}")
     n_outputs = max((k + 1 for k, o in enumerate(node.output) if o and ctx.consumers[o]), default=1)
     states = list(node.input[5:7] if op == "LSTM" else node.input[5:6])
     slots = ["input"] + [None if not s else "const" if s in ctx.constants else "input" for s in states]

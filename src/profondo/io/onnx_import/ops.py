@@ -725,3 +725,59 @@ def gru(attrs, x, w, r, b=None, sequence_lens=None, h0=None):
     if layout:
         y, y_h = F.permute(y, (2, 0, 1, 3)), F.transpose(y_h, 0, 1)
     return y, y_h
+
+
+def lstm(attrs, x, w, r, b=None, sequence_lens=None, h0=None, c0=None, p=None):
+    """ONNX's LSTM in its general form (forward, reverse and bidirectional, either layout,
+    ``clip``, ``input_forget``, peepholes P); returns (Y, Y_h, Y_c)."""
+    if sequence_lens is not None:
+        raise ValueError("LSTM: sequence_lens is not supported")
+    hidden, layout, limit = attrs["hidden_size"], attrs.get("layout", 0), attrs.get("clip")
+    couple = attrs.get("input_forget", 0)
+    if layout:
+        x = F.transpose(x, 0, 1)
+        h0 = None if h0 is None else F.transpose(h0, 0, 1)
+        c0 = None if c0 is None else F.transpose(c0, 0, 1)
+    steps, batch = x.shape[:2]
+    reverse_only = attrs.get("direction", "forward") == "reverse"
+    gates = [slice(k * hidden, (k + 1) * hidden) for k in range(4)]  # ONNX's order: i, o, f, c
+
+    def clipped(v):
+        return v if limit is None else F.clip(v, -limit, limit)
+
+    ys, hs, cs = [], [], []
+    for d in range(w.shape[0]):
+        wd, rd = F.getitem(w, d), F.getitem(r, d)
+        bias = 0.0
+        if b is not None:
+            bd = F.getitem(b, d)
+            bias = F.getitem(bd, slice(0, 4 * hidden)) + F.getitem(bd, slice(4 * hidden, 8 * hidden))
+        xw = F.matmul(x, F.transpose(wd)) + bias
+        rt = F.transpose(rd)
+        pi = po = pf = None
+        if p is not None:
+            pd = F.getitem(p, d)
+            pi, po, pf = (F.getitem(pd, slice(k * hidden, (k + 1) * hidden)) for k in range(3))
+        zeros = Tensor(np.zeros((batch, hidden), x.dtype))
+        h = F.getitem(h0, d) if h0 is not None else zeros
+        c = F.getitem(c0, d) if c0 is not None else zeros
+        out = [None] * steps
+        order = range(steps - 1, -1, -1) if reverse_only or d == 1 else range(steps)
+        for t in order:
+            pre = F.getitem(xw, t) + F.matmul(h, rt)
+            i_pre, o_pre, f_pre, c_pre = (F.getitem(pre, (slice(None), g)) for g in gates)
+            if pi is not None:
+                i_pre, f_pre = i_pre + pi * c, f_pre + pf * c
+            i = F.sigmoid(clipped(i_pre))
+            f = (1.0 - i) if couple else F.sigmoid(clipped(f_pre))
+            c = f * c + i * F.tanh(clipped(c_pre))
+            o = F.sigmoid(clipped(o_pre + po * c if po is not None else o_pre))
+            h = o * F.tanh(c)
+            out[t] = h
+        ys.append(F.stack(out, 0))
+        hs.append(h)
+        cs.append(c)
+    y, y_h, y_c = F.stack(ys, 1), F.stack(hs, 0), F.stack(cs, 0)
+    if layout:
+        y, y_h, y_c = F.permute(y, (2, 0, 1, 3)), F.transpose(y_h, 0, 1), F.transpose(y_c, 0, 1)
+    return y, y_h, y_c
