@@ -253,6 +253,7 @@ def _shape_cases():
         Op("DepthToSpace", {"x": f(2, 8, 3, 3)}, {"blocksize": 2}, id="DepthToSpace-DCR"),
         Op("DepthToSpace", {"x": f(2, 8, 3, 3)}, {"blocksize": 2, "mode": "CRD"}, id="DepthToSpace-CRD"),
         Op("SpaceToDepth", {"x": f(2, 2, 4, 6)}, {"blocksize": 2}, id="SpaceToDepth"),
+        *_resize_cases(),
         Op("Trilu", {"x": f(2, 4, 5)}, id="Trilu-upper"),
         Op("Trilu", {"x": f(2, 4, 5)}, {"upper": 0}, consts={"k": np.array(-1, np.int64)}, id="Trilu-lower-k"),
         Op("Range", {"s": np.array(1, np.int64)}, consts={"l": np.array(10, np.int64), "d": np.array(3, np.int64)},
@@ -291,6 +292,43 @@ def _shape_cases():
         Op("CastLike", {"x": i(3, 4), "t": f(1)}, out=[np.float32], opset=15, id="CastLike"),
         Op("Identity", {"x": f(3, 4)}, id="Identity-only"),
     ]
+
+
+def _resize_cases():
+    x = f(1, 2, 5, 6)
+    up, down = np.array([1, 1, 2, 1.5], np.float32), np.array([1, 1, 0.6, 0.5], np.float32)
+    forms = {
+        "nearest-default": ({}, up, None), "nearest-asymmetric-floor": ({"coordinate_transformation_mode": "asymmetric",
+                                                                         "nearest_mode": "floor"}, up, None),
+        "nearest-round-prefer-ceil-down": ({"nearest_mode": "round_prefer_ceil"}, down, None),
+        "nearest-align-corners-ceil": ({"coordinate_transformation_mode": "align_corners", "nearest_mode": "ceil"},
+                                       up, None),
+        "linear-half-pixel-down": ({"mode": "linear"}, down, None),
+        "linear-pytorch-half-pixel": ({"mode": "linear", "coordinate_transformation_mode": "pytorch_half_pixel"}, up,
+                                      None),
+        "linear-align-corners-sizes": ({"mode": "linear", "coordinate_transformation_mode": "align_corners"}, None,
+                                       np.array([1, 2, 7, 4], np.int64)),
+        "cubic": ({"mode": "cubic"}, up, None),
+        "cubic-exclude-outside-a": ({"mode": "cubic", "exclude_outside": 1, "cubic_coeff_a": -0.5}, down, None),
+        "linear-half-pixel-symmetric": ({"mode": "linear", "coordinate_transformation_mode": "half_pixel_symmetric"},
+                                        np.array([1, 1, 1.7, 0.8], np.float32), None),
+    }
+    cases = []
+    for name, (attrs, scales, sizes) in forms.items():
+        consts = {"roi": np.array([], np.float32), "scales": scales} if sizes is None else {"sizes": sizes}
+        order = ["x", "roi", "scales"] if sizes is None else ["x", "", "", "sizes"]
+        if sizes is not None:
+            consts = {"sizes": sizes}
+        cases.append(Op("Resize", {"x": x}, attrs, consts, order=order, opset=19, id=f"Resize-{name}"))
+    cases += [
+        Op("Resize", {"x": x}, {"mode": "linear", "axes": [2, 3], "keep_aspect_ratio_policy": "not_larger"},
+           {"sizes": np.array([8, 8], np.int64)}, order=["x", "", "", "sizes"], opset=18,
+           id="Resize-axes-keep-aspect-not-larger"),
+        Op("Resize", {"x": i(1, 1, 3, 4, low=0, high=255, dtype=np.uint8)}, {},
+           {"roi": np.array([], np.float32), "scales": up}, order=["x", "roi", "scales"], opset=13,
+           id="Resize-nearest-uint8"),
+    ]
+    return cases
 
 
 def _reduce_cases():
@@ -577,7 +615,7 @@ GRADCHECKED = ["Erf", "Gelu", "Gelu-tanh", "Softplus", "Elu", "Selu", "Celu", "H
                "SpaceToDepth", "Split-num-outputs-uneven", "TopK-largest", "NLL-sum-ignore-index-multidim",
                "SoftmaxCE-weights-log-prob", "GRU-lbr0-bidirectional", "GRU-lbr1-reverse",
                "LSTM-bidirectional-peepholes-initial-states", "LSTM-bidirectional-input-forget", "Softmax-opset11-flattened",
-               "Where-broadcast", "Pow-trainable-exponent", "Max-variadic", "Mean-variadic"]
+               "Where-broadcast", "Resize-cubic-exclude-outside-a", "Resize-linear-half-pixel-down", "Pow-trainable-exponent", "Max-variadic", "Mean-variadic"]
 
 
 @pytest.mark.parametrize("name", GRADCHECKED)
@@ -596,7 +634,8 @@ def test_gradients_of_general_forms_by_central_differences(name):
     fn = compute_fn(case.op)
     arrays = [values[n] if n else None for n in names]
     # settings (Pad's value, a loss's class weights) are constants, not differentiated
-    settings = {"Pad": {"v"}, "NegativeLogLikelihoodLoss": {"w"}, "SoftmaxCrossEntropyLoss": {"w"}}.get(case.op, ())
+    settings = {"Pad": {"v"}, "NegativeLogLikelihoodLoss": {"w"}, "SoftmaxCrossEntropyLoss": {"w"},
+                "Resize": {"roi", "scales"}}.get(case.op, ())
     floats = [k for k, a in enumerate(arrays) if a is not None and a.dtype.kind == "f" and names[k] not in settings]
 
     def run(*xs):
@@ -638,3 +677,12 @@ def test_a_multi_input_network_saves_as_a_checkpoint_and_loads_back(tmp_path):
     again = load_model(path)[0]
     a, b = profondo.tensor(f(4, 3)), profondo.tensor(f(4, 2))
     np.testing.assert_array_equal(again(a, b=b).numpy(), net(a, b).numpy())
+
+
+def test_constant_settings_are_buffers_and_weights_are_parameters():
+    case = next(c for c in CASES if c.id == "Resize-linear-half-pixel-down")
+    net = import_onnx(case.model())
+    assert not list(net.parameters())
+    assert sorted(k.split(".")[-1] for k in dict(net.named_buffers())) == ["c1", "c2"]  # roi, scales
+    case = next(c for c in CASES if c.id == "LayerNormalization")
+    assert len(list(import_onnx(case.model()).parameters())) == 2  # scale and bias train

@@ -30,6 +30,8 @@ def problems(ctx: Context, node, attrs: dict) -> list[str]:
             found.append(f"activations={attrs['activations']!r} is not supported (only ONNX's default {default})")
     if node.op_type in _DEFAULT_ACTIVATIONS and ("activation_alpha" in attrs or "activation_beta" in attrs):
         found.append("activation_alpha/activation_beta are not supported (default activations only)")
+    if node.op_type == "Resize" and ctx.opset < 11:
+        found.append(f"opset {ctx.opset}'s Resize (X, scales) is not supported (opset 11 and later are)")
     return found
 
 

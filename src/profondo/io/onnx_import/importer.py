@@ -20,7 +20,11 @@ from .converters import CONVERTERS, MULTI_OUTPUT, compute_fn, supported_ops
 from .graph import OnnxGraph
 from .onnx_op import OnnxOp
 
-_ALWAYS_BUILT = ("LSTM", "GRU")  # layers even when every input is constant: their weights are Parameters
+_ALWAYS_BUILT = ("LSTM", "GRU")
+# Float inputs that are settings, not weights (buffers, not Parameters, when constant): Clip's
+# bounds, Pad's value, a loss's class weights, Resize's roi and scales, Range's bounds.
+SETTINGS = {"Clip": (1, 2), "Pad": (2,), "NegativeLogLikelihoodLoss": (2,), "SoftmaxCrossEntropyLoss": (2,),
+            "Resize": (1, 2), "Range": (0, 1, 2)}  # layers even when every input is constant: their weights are Parameters
 
 
 def _prepare(ctx: Context, node, attrs: dict) -> dict:
@@ -58,9 +62,7 @@ def _generic(ctx: Context, node, attrs) -> tuple[nn.Module, list[str]]:
             dynamic.append(name)
         else:
             slots.append("const")
-            # a float, but a setting (Clip's bounds, Pad's value, a loss's class weights), not a weight
-            bound = (node.op_type == "Clip" and i > 0) or (node.op_type == "Pad" and i > 1) or (
-                node.op_type in ("NegativeLogLikelihoodLoss", "SoftmaxCrossEntropyLoss") and i == 2)
+            bound = i in SETTINGS.get(node.op_type, ())  # a float, but a setting, not a weight
             constants[str(i)] = {"shape": list(array.shape), "dtype": str(array.dtype),
                                  "trainable": name in ctx.trainable and not bound}
     m = OnnxOp(node.op_type, attrs, slots, constants, n_outputs)

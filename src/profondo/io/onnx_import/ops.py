@@ -781,3 +781,84 @@ def lstm(attrs, x, w, r, b=None, sequence_lens=None, h0=None, c0=None, p=None):
     if layout:
         y, y_h, y_c = F.permute(y, (2, 0, 1, 3)), F.transpose(y_h, 0, 1), F.transpose(y_c, 0, 1)
     return y, y_h, y_c
+
+
+def _source_coordinates(mode: str, out_size: int, in_size: int, scale: float) -> np.ndarray:
+    """ONNX Resize's coordinate_transformation_mode: each output index's position in the input."""
+    y = np.arange(out_size, dtype=np.float64)
+    length = scale * in_size  # the output length before rounding to out_size
+    if mode == "align_corners":
+        return np.zeros(out_size) if length == 1 else y * (in_size - 1) / (length - 1)
+    if mode == "asymmetric":
+        return y / scale
+    if mode == "pytorch_half_pixel":
+        return np.full(out_size, -0.5) if length == 1 else (y + 0.5) / scale - 0.5
+    if mode == "half_pixel_symmetric":
+        offset = in_size / 2 * (1 - out_size / length)
+        return offset + (y + 0.5) / scale - 0.5
+    return (y + 0.5) / scale - 0.5  # half_pixel
+
+
+def _interpolation_matrix(attrs, out_size: int, in_size: int, scale: float) -> np.ndarray:
+    """(out, in) weights of one axis, as ONNX's reference implementation computes them: the n
+    nearest input positions (the lower preferred), clamped at the borders (edge padding)."""
+    mode = attrs.get("mode", "nearest")
+    x = _source_coordinates(attrs.get("coordinate_transformation_mode", "half_pixel"), out_size, in_size, scale)
+    integer = x == np.floor(x)
+    ratio = np.where(integer, 1.0, x - np.floor(x))
+    if mode == "nearest":
+        rule = attrs.get("nearest_mode", "round_prefer_floor")
+        upper = {"round_prefer_floor": ratio > 0.5, "round_prefer_ceil": ratio >= 0.5, "floor": np.zeros_like(ratio, bool),
+                 "ceil": np.ones_like(ratio, bool)}[rule] | integer
+        coeffs = np.stack([~upper, upper], 1).astype(np.float64)
+    elif mode == "linear":
+        coeffs = np.stack([1 - ratio, ratio], 1)
+    else:  # cubic
+        a = attrs.get("cubic_coeff_a", -0.75)
+        r, s = ratio, 1 - ratio
+        coeffs = np.stack([((a * (r + 1) - 5 * a) * (r + 1) + 8 * a) * (r + 1) - 4 * a,
+                           ((a + 2) * r - (a + 3)) * r * r + 1,
+                           ((a + 2) * s - (a + 3)) * s * s + 1,
+                           ((a * (s + 1) - 5 * a) * (s + 1) + 8 * a) * (s + 1) - 4 * a], 1)
+    n = coeffs.shape[1]
+    base = np.ceil(x).astype(np.int64) - 1  # the tap just below x (x - 1 when x is an integer)
+    taps = base[:, None] + np.arange(n)[None, :] - (n // 2 - 1)
+    if attrs.get("exclude_outside", 0):
+        coeffs = np.where((taps < 0) | (taps >= in_size), 0.0, coeffs)
+        coeffs = coeffs / coeffs.sum(1, keepdims=True)
+    matrix = np.zeros((out_size, in_size))
+    np.add.at(matrix, (np.repeat(np.arange(out_size), n), np.clip(taps, 0, in_size - 1).reshape(-1)),
+              coeffs.reshape(-1))
+    return matrix
+
+
+def resize(attrs, x, roi=None, scales=None, sizes=None):
+    """ONNX's Resize (opset 11 on): nearest, linear and cubic, separable along each resized axis."""
+    rank = x.ndim
+    axes = [a % rank for a in attrs.get("axes", range(rank))]
+    if sizes is not None and arr(sizes).size:
+        targets = ints(sizes)
+        factors = [t / x.shape[a] for t, a in zip(targets, axes)]
+        policy = attrs.get("keep_aspect_ratio_policy", "stretch")
+        if policy != "stretch":
+            pick = min(factors) if policy == "not_larger" else max(factors)
+            factors = [pick] * len(axes)
+            targets = [int(x.shape[a] * pick + 0.5) for a in axes]
+    else:
+        factors = [float(v) for v in arr(scales).reshape(-1)]
+        targets = [int(math.floor(x.shape[a] * s)) for a, s in zip(axes, factors)]
+    out = x
+    for axis, size, scale in zip(axes, targets, factors):
+        if size == x.shape[axis] and scale == 1.0:
+            continue
+        m = _interpolation_matrix(attrs, size, x.shape[axis], scale)
+        if exact(x):
+            moved = np.moveaxis(arr(out), axis, -1)
+            picked = np.moveaxis(moved @ m.T, -1, axis)
+            out = Tensor(np.rint(picked).astype(x.dtype) if attrs.get("mode", "nearest") != "nearest"
+                         else picked.astype(x.dtype))
+            continue
+        order = [a for a in range(rank) if a != axis] + [axis]
+        moved = F.matmul(F.permute(out, order), Tensor(np.ascontiguousarray(m.T).astype(x.dtype)))
+        out = F.permute(moved, list(np.argsort(order)))
+    return out
