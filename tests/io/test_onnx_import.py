@@ -595,6 +595,13 @@ def test_lrn_imports_as_the_layer_and_exports_back():
         export_onnx(nn.Sequential(nn.LocalResponseNorm(4)), input_shape=(6, 3, 3))
 
 
+def test_three_d_convolutions_are_refused_before_anything_runs():
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv3d")
+    proto = _graph([node], [_vi("x", [1, 2, 4, 4, 4])], [_vi("y", None)], [("w", f(3, 2, 2, 2, 2))])
+    with pytest.raises(UnsupportedOperatorError, match=r"node 'conv3d' \(Conv\): a 3-D convolution \(weight of rank 5\)"):
+        import_onnx(proto)
+
+
 def test_unsupported_recurrent_forms_are_named():
     node = helper.make_node("LSTM", ["x", "W", "R"], ["y"], name="lstm9", hidden_size=2,
                             activations=["Relu", "Tanh", "Tanh"])

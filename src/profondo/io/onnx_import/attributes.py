@@ -30,6 +30,11 @@ def problems(ctx: Context, node, attrs: dict) -> list[str]:
             found.append(f"activations={attrs['activations']!r} is not supported (only ONNX's default {default})")
     if node.op_type in _DEFAULT_ACTIVATIONS and ("activation_alpha" in attrs or "activation_beta" in attrs):
         found.append("activation_alpha/activation_beta are not supported (default activations only)")
+    if node.op_type in ("Conv", "ConvTranspose"):
+        w = ctx.const(node.input[1]) if len(node.input) > 1 else None
+        rank = w.ndim if w is not None else ctx.rank(node.input[1]) if len(node.input) > 1 else None
+        if rank is not None and rank not in (3, 4):
+            found.append(f"a {rank - 2}-D convolution (weight of rank {rank}) is not supported (1-D and 2-D are)")
     if node.op_type == "Resize" and ctx.opset < 11:
         found.append(f"opset {ctx.opset}'s Resize (X, scales) is not supported (opset 11 and later are)")
     return found
