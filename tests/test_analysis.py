@@ -102,7 +102,10 @@ def test_alexnet_totals(alexnet):
     assert [r.weights for r in a.layers if r.weights] == weights
     macs = [55 * 55 * 96 * 363, 27 * 27 * 256 * 1200, 13 * 13 * 384 * 2304, 13 * 13 * 384 * 1728,
             13 * 13 * 256 * 1728, 9216 * 4096, 4096 * 4096, 4096 * 1000]
-    assert a.macs == sum(macs) == 724_406_816
+    lrn = [5 * 27 * 27 * 96, 5 * 13 * 13 * 256]  # norm1, norm2: the squares of 5 channels per element
+    assert a.macs == sum(macs) + sum(lrn) == 724_406_816 + 566_240
+    assert [r.macs for r in a.layers if r.name in ("norm1", "norm2")] == lrn
+    assert [r.weights for r in a.layers if r.name in ("norm1", "norm2")] == [0, 0]
 
 
 def test_vgg16_totals(vgg16):

@@ -83,6 +83,27 @@ def test_export_edge_plans_float_and_int8(tmp_path, checkpoint, capsys):
     assert not (tmp_path / "x.edge").exists()
 
 
+def test_export_onnx_int8_writes_a_qdq_model_that_onnxruntime_runs_with_integer_kernels(tmp_path, checkpoint,
+                                                                                       capsys):
+    ort = pytest.importorskip("onnxruntime")
+    path, model = checkpoint
+    calibration = np.random.default_rng(1).random((50, 1, 28, 28), np.float32)
+    np.save(tmp_path / "calib.npy", calibration)
+    assert main(["export", str(path), "--onnx", str(tmp_path / "q.onnx"), "--int8", "--calibrate",
+                 str(tmp_path / "calib.npy"), "--calibration-size", "40"]) == 0
+    out = capsys.readouterr().out
+    assert "int8 QDQ (onnxruntime's integer kernels: QGemm x" in out and "QLinearConv x" in out
+    proto = onnx.load(tmp_path / "q.onnx")
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Conv"} <= ops
+    x = calibration[:8]
+    got = ort.InferenceSession(str(tmp_path / "q.onnx"), providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+    want = _forward(model, x)
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    assert main(["export", str(path), "--onnx", str(tmp_path / "x.onnx"), "--int8"]) == 1
+    assert "--int8 needs calibration inputs" in capsys.readouterr().err and not (tmp_path / "x.onnx").exists()
+
+
 def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     assert main(["bench", "--models", "mlp-mnist", "--repeats", "1", "--batch", "8",
                  "--json", str(tmp_path / "b.json")]) == 0
@@ -93,10 +114,30 @@ def test_bench_prints_a_table_and_writes_json(tmp_path, capsys):
     engines = set(row["latency_ms_batch1"])
     assert {"profondo-eager", "profondo-f32", "profondo-int8"} <= engines
     assert all(v > 0 for v in row["latency_ms_batch1"].values())
-    for engine in engines - {"profondo-int8"}:  # same float network everywhere
+    assert "onnxruntime-int8" in engines or "onnxruntime" not in engines
+    for engine in engines - {"profondo-int8", "onnxruntime-int8"}:  # same float network everywhere
         assert row["max_abs_diff_vs_f32"][engine] < 1e-4, engine
 
 
 def test_bench_checkpoints_must_be_name_equals_path(capsys):
     assert main(["bench", "--models", "mlp-mnist", "--checkpoint", "no-equals-sign"]) == 1
     assert "--checkpoint expected NAME=CKPT" in capsys.readouterr().err
+
+
+def test_bench_reports_test_accuracy_of_every_engine_for_a_checkpoint(tmp_path, capsys):
+    from profondo.architecture import from_dict
+
+    profondo.manual_seed(0)
+    model = from_dict({"name": "digits-mlp", "input": [1, 8, 8],
+                       "layers": [{"flatten": {}}, {"dense": {"units": 10, "activation": "softmax"}}]})
+    path = save_training_state(tmp_path / "d.ckpt", model)
+    assert main(["bench", "--models", "digits-mlp", "--checkpoint", f"digits-mlp={path}", "--evaluate", "digits",
+                 "--engines", "profondo-f32,onnxruntime,onnxruntime-int8", "--repeats", "1", "--batch", "8",
+                 "--json", str(tmp_path / "b.json")]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy" in out and "digits-mlp (digits)" in out
+    (row,) = json.loads((tmp_path / "b.json").read_text())["rows"]
+    accuracy = row["test_accuracy"]
+    assert set(accuracy) == {"profondo-f32", "onnxruntime", "onnxruntime-int8"}
+    assert accuracy["profondo-f32"] == accuracy["onnxruntime"]  # one float network, two engines
+    assert abs(accuracy["onnxruntime-int8"] - accuracy["profondo-f32"]) < 0.05

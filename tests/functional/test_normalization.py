@@ -108,3 +108,32 @@ def test_eval_mode_leaves_running_statistics_alone():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def _lrn(size, alpha=1e-4, beta=0.75, k=1.0, torch_side=False):
+    if torch_side:
+        return lambda x: TF.local_response_norm(x, size, alpha, beta, k)
+    return lambda x: F.local_response_norm(x, size, alpha, beta, k)
+
+
+LRN_GRID = {"size5-NCHW": ((2, 7, 3, 3), (5, 1e-4, 0.75, 1.0)), "size2-even-NCL": ((2, 4, 5), (2, 0.5, 0.6, 2.0)),
+            "size4-NCDHW": ((1, 5, 2, 2, 2), (4, 0.3, 1.5, 1.0)), "size1": ((2, 3, 4), (1, 1.0, 0.5, 1.0)),
+            "wider-than-channels": ((2, 3, 2, 2), (7, 2.0, 0.75, 1.5))}
+LRN_CASES = [
+    *[Case(f"local_response_norm-{name}", _lrn(*args), _lrn(*args, torch_side=True), [shape])
+      for name, (shape, args) in LRN_GRID.items()],
+    Case("local_response_norm-used_twice", lambda x: F.local_response_norm(x, 3, 0.5) * x,
+         lambda x: TF.local_response_norm(x, 3, 0.5) * x, [(2, 4, 3)]),
+    Case("local_response_norm-noncontiguous", lambda x: F.local_response_norm(F.permute(x, (0, 3, 1, 2)), 3, 0.5),
+         lambda x: TF.local_response_norm(x.permute(0, 3, 1, 2), 3, 0.5), [(2, 3, 3, 5)]),
+    Case("local_response_norm-broadcast_scale", lambda x, s: F.local_response_norm(x * s, 3, 0.5),
+         lambda x, s: TF.local_response_norm(x * s, 3, 0.5), [(2, 4, 3), (4, 1)]),
+]
+test_lrn_gradcheck, test_lrn_parity, test_lrn_float32 = operator_tests(LRN_CASES)
+
+
+def test_local_response_norm_checks_its_input():
+    with pytest.raises(ValueError, match=r"expected input of shape \(N, C, \.\.\.\) with at least 3"):
+        F.local_response_norm(profondo.randn(2, 3), 3)
+    with pytest.raises(ValueError, match="size must be a positive integer, received 0"):
+        F.local_response_norm(profondo.randn(2, 3, 4), 0)

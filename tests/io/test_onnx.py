@@ -410,26 +410,27 @@ def test_onnx_recurrent_nodes_with_initial_states_match_onnxruntime(op):
 
 def test_unsupported_operators_are_listed_all_at_once():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 4])
-    nodes = [helper.make_node("Erf", ["x"], ["a"], name="erf1"), helper.make_node("Relu", ["a"], ["b"]),
-             helper.make_node("Erf", ["b"], ["c"]), helper.make_node("HardSwish", ["c"], ["y"], name="hs")]
-    proto = _model(nodes, [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    with pytest.raises(UnsupportedOperatorError, match=r"2 unsupported operator\(s\): Erf \(2x, e\.g\. 'erf1'\); "
-                                                       r"HardSwish \(1x, e\.g\. 'hs'\)"):
+    nodes = [helper.make_node("Sinh", ["x"], ["a"], name="sinh1"), helper.make_node("Relu", ["a"], ["b"]),
+             helper.make_node("Sinh", ["b"], ["c"]), helper.make_node("Mish", ["c"], ["y"], name="mish")]
+    proto = _model(nodes, [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], opset=18)
+    with pytest.raises(UnsupportedOperatorError, match=r"2 unsupported operator\(s\): Mish \(1x, e\.g\. 'mish'\); "
+                                                       r"Sinh \(2x, e\.g\. 'sinh1'\)"):
         import_onnx(proto)
     assert {"Conv", "Gemm", "MatMul", "LSTM", "GRU", "Gather", "Clip", "Dropout", "BatchNormalization"} <= set(SUPPORTED)
 
 
-def test_unsupported_forms_name_the_node():
+def test_unsupported_forms_name_the_node_attribute_and_value_before_anything_runs():
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 1, 5, 5])
-    node = helper.make_node("MaxPool", ["x"], ["y"], name="pool7", kernel_shape=[2, 2], ceil_mode=1)
-    proto = _model([node], [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    with pytest.raises(UnsupportedOperatorError, match="node 'pool7' \\(MaxPool\\): ceil_mode=1"):
-        import_onnx(proto)
-    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv3", pads=[0, 0, 1, 1])
-    proto = _model([node], [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-                   [("w", np.ones((2, 1, 3, 3), np.float32))])
-    with pytest.raises(UnsupportedOperatorError, match="node 'conv3' \\(Conv\\): asymmetric pads"):
-        import_onnx(proto)
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Cast", ["x"], ["s"], name="to_text", to=TensorProto.STRING),
+             helper.make_node("TopK", ["x", "k"], ["y", "i"], name="top", sorted=0),
+             helper.make_node("Relu", ["x"], ["r"], name="odd", flavour=1)]
+    graph = helper.make_graph(nodes, "g", [x], [y], [numpy_helper.from_array(np.array([2], np.int64), "k")])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])  # the checker refuses `flavour`
+    with pytest.raises(UnsupportedOperatorError, match=r"3 unsupported attribute form\(s\): node 'to_text' \(Cast\): "
+                                                       r"to=8 is not supported.*node 'top' \(TopK\): sorted=0 is not "
+                                                       r"supported.*node 'odd' \(Relu\): attribute flavour=1"):
+        import_onnx(proto, check=False)
 
 
 def test_same_auto_pad_and_constant_folding():
@@ -507,3 +508,22 @@ def test_the_imdb_zoo_model_exports():
     session = ort.InferenceSession(export_onnx(model).SerializeToString())
     np.testing.assert_allclose(session.run(None, {session.get_inputs()[0].name: x})[0],
                                model(profondo.tensor(x)).numpy(), atol=1e-5)
+
+
+def test_int8_qdq_export_runs_on_integer_kernels_close_to_float():
+    pytest.importorskip("onnxruntime")
+    from profondo.io.onnx_export import integer_kernels, quantize_onnx
+
+    profondo.manual_seed(0)
+    model = _zoo("lenet5")
+    proto = export_onnx(model)
+    calibration = _inputs((1, 28, 28), n=64)
+    quantized = quantize_onnx(proto, calibration)
+    kernels = integer_kernels(quantized)
+    assert kernels.get("QLinearConv") == 2 and kernels.get("QGemm", 0) + kernels.get("QLinearMatMul", 0) >= 3
+    assert "QLinearConv" not in integer_kernels(proto)
+    x = _inputs((1, 28, 28), n=16, seed=3)
+    want, got = _ort(proto, x)[0], _ort(quantized, x)[0]
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
+    with pytest.raises(ValueError, match=r"expected calibration inputs of shape \(n, 1, 28, 28\), received \(4, 28, 28\)"):
+        quantize_onnx(proto, np.zeros((4, 28, 28), np.float32))

@@ -58,6 +58,7 @@ EXAMPLES: dict[type, Callable[[], tuple[Module, list[Shape]]]] = {
     nn.LSTMCell: lambda: (nn.LSTMCell(4, 3), [(4,)]),
     nn.RNNCell: lambda: (nn.RNNCell(4, 3), [(4,)]),
     nn.Recurrent: lambda: (nn.Recurrent("gru", 4, 3, bidirectional=True, output="mean"), [(5, 4)]),
+    nn.LocalResponseNorm: lambda: (nn.LocalResponseNorm(3, alpha=0.1, beta=0.6, k=2.0), [(5, 4, 4)]),
     nn.EfficientNetLite0: lambda: (nn.EfficientNetLite0(num_classes=5), [(3, 32, 32)]),
     nn.ModuleDict: lambda: (nn.ModuleDict({"head": nn.Linear(2, 2)}), [(2,)]),
     nn.AdaptiveAvgPool2d: lambda: (nn.AdaptiveAvgPool2d((2, 3)), [(3, 5, 7)]),

@@ -19,7 +19,7 @@ and a named graph for residual or multi-branch networks, whose ``nodes`` name th
     outputs: [sum]
 
 Each layer kind is declared by its layer class in :mod:`profondo.nn` (``file_kinds``, see
-:mod:`profondo.nn.vocabulary`); this package only walks files and asks the layers. Layer kinds: conv, pool, dense, flatten, dropout, batchnorm, global_pool, embedding, lstm, gru,
+:mod:`profondo.nn.vocabulary`); this package only walks files and asks the layers. Layer kinds: conv, pool, dense, flatten, dropout, batchnorm, lrn, global_pool, embedding, lstm, gru,
 rnn, activation and the shorthands relu, relu6, leaky_relu, sigmoid, tanh, softmax,
 log_softmax, identity; add and concat in graphs. A text network reads token ids::
 

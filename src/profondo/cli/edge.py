@@ -2,6 +2,7 @@
 
     profondo export runs/lenet5-mnist/best.ckpt --onnx lenet5.onnx
     profondo export runs/lenet5-mnist/best.ckpt --edge lenet5.edge --int8 --calibrate mnist
+    profondo export runs/lenet5-mnist/best.ckpt --onnx lenet5-int8.onnx --int8 --calibrate mnist
     profondo import model.onnx --out model.ckpt
     profondo bench --models lenet5,resnet-small --json bench.json
 """
@@ -56,11 +57,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     model.eval()
     shape = parse_shape(args.input) if args.input else None
     if args.onnx:
-        from ..io.onnx_export import export_onnx
+        from ..io.onnx_export import export_onnx, integer_kernels, quantize_onnx
 
-        proto = export_onnx(model, args.onnx, shape, opset=args.opset)
+        proto = export_onnx(model, None if args.int8 else args.onnx, shape, opset=args.opset)
+        if args.int8:  # QDQ int8, which onnxruntime fuses into its integer kernels
+            spec_shape = shape or model.spec.input
+            proto = quantize_onnx(proto, _calibration(args, spec_shape), args.onnx)
+            fused = {k: v for k, v in integer_kernels(proto).items() if k.startswith("QLinear") or k == "QGemm"}
+            kernels = ", ".join(f"{k} x{v}" for k, v in sorted(fused.items())) or "none"
         print(f"wrote {args.onnx}: ONNX opset {args.opset}, {len(proto.graph.node)} nodes, "
-              f"{os.path.getsize(args.onnx):,} bytes (checked with onnx.checker)")
+              f"{os.path.getsize(args.onnx):,} bytes" + (f", int8 QDQ (onnxruntime's integer kernels: {kernels})"
+                                                         if args.int8 else " (checked with onnx.checker)"))
+        if args.evaluate:
+            _evaluate_onnx(args, model, proto)
     if args.edge:
         from ..edge import freeze, quantize
 
@@ -92,6 +101,28 @@ def _evaluate(args: argparse.Namespace, model, edge) -> None:
     a = float((np.concatenate(eager) == test.y).mean())
     b = float((np.concatenate(planned) == test.y).mean())
     print(f"{args.evaluate} test accuracy on {len(test.y)} images: network {a:.2%}, {edge.precision} plan {b:.2%} "
+          f"({(b - a) * 100:+.2f} points)")
+
+
+def _evaluate_onnx(args: argparse.Namespace, model, proto) -> None:
+    """Test accuracy of the network and of the written ONNX model run by onnxruntime."""
+    import onnxruntime as ort
+
+    from ..autograd import no_grad
+    from ..data import load_dataset
+    from ..tensor import Tensor
+
+    test = load_dataset(args.evaluate, "test", root=args.data_dir)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    eager, ran = [], []
+    with no_grad():
+        for start in range(0, len(test.x), EVAL_BATCH):
+            x = np.asarray(test.x[start:start + EVAL_BATCH], np.float32)
+            eager.append(model(Tensor(x)).numpy().argmax(1))
+            ran.append(session.run(None, {"input": x})[0].argmax(1))
+    a, b = (float((np.concatenate(p) == test.y).mean()) for p in (eager, ran))
+    kind = "int8 ONNX" if args.int8 else "ONNX"
+    print(f"{args.evaluate} test accuracy on {len(test.y)} images: network {a:.2%}, {kind} (onnxruntime) {b:.2%} "
           f"({(b - a) * 100:+.2f} points)")
 
 
@@ -136,7 +167,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     models = args.models.split(",") if args.models else list(DEFAULT_MODELS)
     engines = args.engines.split(",") if args.engines else list(ENGINES)
     results = run_benchmark(models, _pairs(args.checkpoint), repeats=args.repeats, threads=args.engine_threads,
-                            batch=args.batch, engines=engines)
+                            batch=args.batch, engines=engines, evaluate=args.evaluate, data_dir=args.data_dir)
     print(format_table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
@@ -156,12 +187,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--opset", type=positive_int, default=DEFAULT_OPSET, help="ONNX opset")
     p.add_argument("--input", help="per-sample input shape, e.g. 3,32,32 (default: the checkpoint's)")
     p.add_argument("--edge", metavar="FILE", help="frozen NumPy-only plan to write (.edge)")
-    p.add_argument("--int8", action="store_true", help="quantize the edge plan to int8 (needs --calibrate)")
+    p.add_argument("--int8", action="store_true", help="quantize to int8 (needs --calibrate): the edge plan, and the "
+                   "ONNX file as QDQ (onnxruntime's integer kernels)")
     p.add_argument("--calibrate", metavar="DATA", help="calibration inputs: a dataset name (its training split) "
                    "or a .npy file")
     p.add_argument("--calibration-size", type=positive_int, default=CALIBRATION_SIZE, help="calibration inputs used")
-    p.add_argument("--evaluate", metavar="DATA", help="report the test accuracy of the network and of the edge plan "
-                   "on a dataset (e.g. mnist)")
+    p.add_argument("--evaluate", metavar="DATA", help="report the test accuracy of the network and of what was "
+                   "written (edge plan, ONNX model) on a dataset (e.g. mnist)")
     add_flag(p, "data_dir")
     add_compute_flags(p)
     p.set_defaults(run=cmd_export)
@@ -176,7 +208,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("bench", formatter_class=HelpFormatter,
                        help="inference latency and throughput: frozen float32/int8 plans against PyTorch and "
-                            "onnxruntime")
+                            "onnxruntime (float32 and int8 QDQ)")
     p.add_argument("--models", help=f"comma-separated zoo names (default: {','.join(DEFAULT_MODELS)})")
     p.add_argument("--checkpoint", action="append", metavar="NAME=CKPT",
                    help="trained weights for a model (repeatable; default: freshly initialised weights)")
@@ -187,5 +219,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="CPU threads of every engine")
     p.add_argument("--batch", type=positive_int, default=library_default(run_benchmark, "batch"),
                    help="batch size of the throughput measurement")
+    p.add_argument("--evaluate", metavar="DATA", help="also every engine's test accuracy on a dataset (e.g. mnist) for "
+                   "the models given a --checkpoint, their int8 engines calibrated on its training images")
+    add_flag(p, "data_dir")
     add_flag(p, "json")
     p.set_defaults(run=cmd_bench, compute=True)

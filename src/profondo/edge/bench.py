@@ -2,11 +2,14 @@
 
 For each network: batch-1 latency (ms) and batch-256 throughput (samples/s) from the median
 call of each repeat (30 and 5 calls), of profondo eager (the autograd engine
-under no_grad), the frozen float32 plan, the int8 plan, PyTorch (``inference_mode``) and
-onnxruntime, on the CPU with two threads each (``torch.set_num_threads(2)``,
+under no_grad), the frozen float32 plan, the int8 plan, PyTorch (``inference_mode``),
+onnxruntime on the float32 ONNX export and on its int8 QDQ form (integer kernels), on the CPU with two threads each (``torch.set_num_threads(2)``,
 ``intra_op_num_threads=2``, NumPy's BLAS limited by threadpoolctl). The engines alternate,
 repeat after repeat, in one process; the table reports the medians over repeats. Before
-timing, every engine's outputs are checked against the frozen float32 plan.
+timing, every engine's outputs are checked against the frozen float32 plan. With
+``evaluate`` (a dataset name), the int8 engines of the models given a checkpoint are
+calibrated on 2,000 of its training images and every engine's accuracy on its test set is
+reported; otherwise they are calibrated on random normal inputs.
 
     profondo bench                               # lenet5, mlp-mnist, convnetjs-cifar10, resnet-small
     profondo bench --models lenet5 --checkpoint lenet5=runs/lenet5-mnist/best.ckpt --json bench.json
@@ -29,7 +32,7 @@ from .freeze import freeze
 from .quantize import quantize
 
 DEFAULT_MODELS = ("lenet5", "mlp-mnist", "convnetjs-cifar10", "resnet-small")
-ENGINES = ("profondo-eager", "profondo-f32", "profondo-int8", "torch", "onnxruntime")
+ENGINES = ("profondo-eager", "profondo-f32", "profondo-int8", "torch", "onnxruntime", "onnxruntime-int8")
 
 
 # --- the same network in PyTorch ---------------------------------------------------------------
@@ -100,6 +103,7 @@ TORCH_LAYERS: dict[type, Callable] = {
     nn.LogSoftmax: lambda tnn, torch, m, convert: tnn.LogSoftmax(m.dim),
     nn.ReLU: _same("ReLU"), nn.ReLU6: _same("ReLU6"), nn.Sigmoid: _same("Sigmoid"), nn.Tanh: _same("Tanh"),
     nn.Identity: _same("Identity"),
+    nn.LocalResponseNorm: lambda tnn, torch, m, convert: tnn.LocalResponseNorm(m.size, m.alpha, m.beta, m.k),
     Add: lambda tnn, torch, m, convert: _torch_add(tnn, torch),
     Concat: lambda tnn, torch, m, convert: _torch_concat(tnn, torch, m.axis),
 }
@@ -127,7 +131,7 @@ def to_torch(model: nn.Module):
 
 
 # --- engines: name -> callable(x) -> numpy output --------------------------------------------------
-def _engines(model: nn.Module, input_shape: tuple[int, ...], threads: int, rng: np.random.Generator,
+def _engines(model: nn.Module, input_shape: tuple[int, ...], threads: int, calibration: np.ndarray,
              only: tuple[str, ...]) -> dict[str, Callable]:
     from .. import no_grad
     from ..tensor import Tensor
@@ -142,7 +146,6 @@ def _engines(model: nn.Module, input_shape: tuple[int, ...], threads: int, rng: 
 
     engines["profondo-eager"] = eager
     engines["profondo-f32"] = frozen.run
-    calibration = rng.standard_normal((256, *input_shape)).astype(np.float32)
     engines["profondo-int8"] = quantize(frozen, calibration).run
     try:
         import torch
@@ -160,13 +163,16 @@ def _engines(model: nn.Module, input_shape: tuple[int, ...], threads: int, rng: 
     try:
         import onnxruntime as ort
 
-        from ..io.onnx_export import export_onnx
+        from ..io.onnx_export import export_onnx, quantize_onnx
 
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
-        session = ort.InferenceSession(export_onnx(model, input_shape=input_shape).SerializeToString(), options,
-                                       providers=["CPUExecutionProvider"])
-        engines["onnxruntime"] = lambda x: session.run(None, {"input": x})[0]
+        proto = export_onnx(model, input_shape=input_shape)
+        for engine, p in (("onnxruntime", proto), ("onnxruntime-int8", quantize_onnx(proto, calibration)
+                                                   if "onnxruntime-int8" in only else None)):
+            if p is not None:
+                session = ort.InferenceSession(p.SerializeToString(), options, providers=["CPUExecutionProvider"])
+                engines[engine] = lambda x, s=session: s.run(None, {"input": x})[0]
     except ImportError:
         pass
     return OrderedDict((k, v) for k, v in engines.items() if k in only)
@@ -185,8 +191,11 @@ def _median_call(fn: Callable, x: np.ndarray, calls: int) -> float:
 
 def run_benchmark(models=DEFAULT_MODELS, checkpoints: dict[str, str] | None = None, repeats: int = 7,
                   threads: int = 2, batch: int = 256, latency_calls: int = 30, batch_calls: int = 5, engines=ENGINES,
-                  seed: int = 0, pause: float = 0.2, log: Callable[[str], None] = print) -> dict:
-    """Time every engine on every model; returns the results (see :func:`format_table`)."""
+                  seed: int = 0, pause: float = 0.2, log: Callable[[str], None] = print,
+                  evaluate: str | None = None, data_dir: str | None = None) -> dict:
+    """Time every engine on every model; returns the results (see :func:`format_table`). With
+    ``evaluate`` (a dataset name), also every engine's accuracy on that dataset's test set, for
+    the models given trained weights in ``checkpoints``."""
     from ..architecture import zoo
     from ..io.model import load_model
 
@@ -204,9 +213,23 @@ def run_benchmark(models=DEFAULT_MODELS, checkpoints: dict[str, str] | None = No
             path = (checkpoints or {}).get(name)
             model = load_model(path)[0] if path else zoo.load(name)
             shape = model.spec.input
-            fns = _engines(model, shape, threads, rng, tuple(engines))
-            x1 = rng.standard_normal((1, *shape)).astype(np.float32)
-            xb = rng.standard_normal((batch, *shape)).astype(np.float32)
+            scored = bool(evaluate and path)  # test accuracy of trained weights only
+            if scored:
+                from ..data import load_dataset
+
+                train = load_dataset(evaluate, "train", root=data_dir)
+                pick = np.sort(np.random.default_rng(0).permutation(len(train.x))[:2000])  # as `profondo export`
+                calibration = np.asarray(train.x[pick], np.float32)
+            else:
+                calibration = rng.standard_normal((256, *shape)).astype(np.float32)
+            fns = _engines(model, shape, threads, calibration, tuple(engines))
+            if scored:  # real test images: the int8 engines see the inputs they were calibrated for
+                test = load_dataset(evaluate, "test", root=data_dir)
+                xb = np.asarray(test.x[:batch], np.float32)
+                x1 = xb[:1].copy()
+            else:
+                x1 = rng.standard_normal((1, *shape)).astype(np.float32)
+                xb = rng.standard_normal((batch, *shape)).astype(np.float32)
             reference = fns["profondo-f32"](xb) if "profondo-f32" in fns else None
             check = {}
             for engine, fn in fns.items():
@@ -223,7 +246,14 @@ def run_benchmark(models=DEFAULT_MODELS, checkpoints: dict[str, str] | None = No
                     latency[engine].append(_median_call(fn, x1, latency_calls) * 1e3)
                     time.sleep(pause)
                     throughput[engine].append(batch / _median_call(fn, xb, batch_calls))
+            accuracy = {}
+            if scored:
+                for engine, fn in fns.items():
+                    hits = sum(int((fn(np.asarray(test.x[i:i + 500], np.float32)).argmax(1) == test.y[i:i + 500]).sum())
+                               for i in range(0, len(test.x), 500))
+                    accuracy[engine] = hits / len(test.x)
             row = {"model": name, "input": list(shape), "weights": path or "random (zoo init)",
+                   "test_accuracy": accuracy, "test_data": evaluate if scored else None,
                    "max_abs_diff_vs_f32": check,
                    "latency_ms_batch1": {e: statistics.median(v) for e, v in latency.items()},
                    "throughput_batch": batch,
@@ -270,6 +300,14 @@ def format_table(results: dict) -> str:
                 ratio = [(values[e] / values["torch"]) if e in values else None for e in engines]
                 label = "  x torch"
                 lines.append(f"{label:<20}" + "".join(f"{'-' if v is None else f'{v:.2f}':>{width}}" for v in ratio))
+        lines.append("")
+    if any(r.get("test_accuracy") for r in rows):
+        lines.append("test accuracy")
+        lines.append(f"{'model':<20}" + "".join(f"{e:>{width}}" for e in engines))
+        for r in (r for r in rows if r.get("test_accuracy")):
+            acc = r["test_accuracy"]
+            cells = [f"{acc[e]:.2%}" if e in acc else "-" for e in engines]
+            lines.append(f"{r['model'] + ' (' + r['test_data'] + ')':<20}" + "".join(f"{c:>{width}}" for c in cells))
         lines.append("")
     m = results["machine"]
     lines.append(f"{m['cpus']} CPUs, 1-minute load average {m['load_average_1min'][0]:.1f} before and "

@@ -98,6 +98,8 @@ LAYERS: dict[type, Callable] = {
     nn.ReLU: _act("relu"), nn.ReLU6: _act("relu6"), nn.LeakyReLU: _act("leaky_relu", slope="negative_slope"),
     nn.Sigmoid: _act("sigmoid"), nn.Tanh: _act("tanh"), nn.Softmax: _act("softmax", dim="dim"),
     nn.LogSoftmax: _act("log_softmax", dim="dim"),
+    nn.LocalResponseNorm: lambda p, m, name, x: p.step("lrn", name, [x], {"size": m.size, "alpha": m.alpha,
+                                                                         "beta": m.beta, "k": m.k}),
     Add: lambda p, m, name, *xs: p.step("add", name, list(xs)),
     Concat: lambda p, m, name, *xs: p.step("concat", name, list(xs), {"axis": m.axis}),
 }

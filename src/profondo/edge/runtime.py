@@ -35,7 +35,8 @@ import numpy as np
 FORMAT = "profondo-edge"
 VERSION = 1
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax")
-OPS = ("conv", "linear", "maxpool", "avgpool", "global_avgpool", "flatten", "scale_shift", "act", "add", "concat")
+OPS = ("conv", "linear", "maxpool", "avgpool", "global_avgpool", "flatten", "scale_shift", "act", "add", "concat",
+       "lrn")
 
 
 class PlanError(ValueError):
@@ -318,7 +319,32 @@ def _concat(step, arrays, shapes, slots):
     return tuple(shape), bind
 
 
-KERNELS = {"conv": _conv, "linear": _linear, "maxpool": _pool, "avgpool": _pool, "global_avgpool": _global_avgpool,
+def _lrn(step, arrays, shapes, slots):
+    """Local response normalisation across channels (PyTorch's window: size // 2 channels in front)."""
+    a = step["attrs"]
+    size, alpha, beta, k = int(a["size"]), float(a["alpha"]), float(a["beta"]), float(a["k"])
+    front, back = size // 2, (size - 1) // 2
+    act, src, shape = _activation(step.get("act")), step["inputs"][0], shapes[0]
+    widths = [(0, 0), (front + 1, back)] + [(0, 0)] * (len(shape) - 2)
+    c = shape[1]
+
+    def bind(out):
+        def run():
+            x = slots[src]
+            cum = np.cumsum(np.pad(x * x, widths), axis=1)
+            window = cum[:, size:size + c] - cum[:, :c]
+            np.multiply(window, np.float32(alpha / size), out=out)
+            np.add(out, np.float32(k), out=out)
+            np.power(out, np.float32(-beta), out=out)
+            np.multiply(out, x, out=out)
+            if act is not None:
+                act(out)
+        return run
+
+    return shape, bind
+
+
+KERNELS = {"lrn": _lrn, "conv": _conv, "linear": _linear, "maxpool": _pool, "avgpool": _pool, "global_avgpool": _global_avgpool,
            "scale_shift": _scale_shift, "act": _act, "add": _add, "concat": _concat}
 
 

@@ -42,7 +42,7 @@ from .loss import (
                          nll_loss,
                          smooth_l1_loss,
 )
-from .normalization import batch_norm
+from .normalization import batch_norm, local_response_norm
 from .pooling import adaptive_avg_pool2d, avg_pool2d, global_avg_pool2d, max_pool2d
 from .recurrent import gru_cell, gru_sequence, lstm_cell, lstm_sequence, rnn_cell, rnn_sequence
 from .reduction import (

@@ -1,6 +1,9 @@
-"""Batch normalisation over the channel axis 1 of (N, C) or (N, C, H, W) inputs."""
+"""Normalisation: batch normalisation over the channel axis 1 of (N, C) or (N, C, H, W) inputs, and
+local response normalisation across channels."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from ..autograd import Function, unwrap
 
@@ -90,3 +93,49 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, t
     if weight is None or bias is None:
         raise ValueError("batch_norm: give both weight and bias, or neither")
     return op.apply(x, weight, bias)
+
+
+def _channel_window_sum(xp, a, front: int, back: int):
+    """s[:, c] = sum of a[:, c - front .. c + back] along axis 1 (out-of-range channels are 0)."""
+    widths = [(0, 0)] * a.ndim
+    widths[1] = (front + 1, back)
+    c = xp.cumsum(xp.pad(a, widths), axis=1)
+    n = a.shape[1]
+    return c[:, front + back + 1:front + back + 1 + n] - c[:, :n]
+
+
+class LocalResponseNorm(Function):
+    """y = x / (k + alpha / size * sum of x^2 over the ``size`` neighbouring channels)^beta."""
+
+    def __init__(self, size: int, alpha: float, beta: float, k: float) -> None:
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+        self.front, self.back = size // 2, (size - 1) // 2  # PyTorch's window: the extra channel in front
+
+    def forward(self, x):
+        if x.ndim < 3:
+            raise ValueError(f"local_response_norm: expected input of shape (N, C, ...) with at least 3 "
+                             f"dimensions, received {tuple(x.shape)}")
+        scale = self.alpha / self.size
+        d = (self.k + scale * _channel_window_sum(self.xp, x * x, self.front, self.back)).astype(x.dtype)
+        inv = d ** -self.beta
+        self.save_for_backward(x, d, inv)
+        return x * inv
+
+    def backward(self, gy):
+        x, d, inv = self.saved
+        t = gy * x * inv / d
+        # channel c enters the windows of c - back .. c + front: the transposed window
+        back_sum = _channel_window_sum(self.xp, t, self.back, self.front)
+        return gy * inv - (2.0 * self.beta * self.alpha / self.size) * x * back_sum
+
+
+def local_response_norm(x, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+    """PyTorch's local response normalisation across channels (axis 1) of (N, C, ...) inputs:
+    ``x / (k + alpha / size * sum of x^2 over size channels) ** beta`` (AlexNet, CaffeNet).
+
+    >>> local_response_norm(x, 5, alpha=1e-4, beta=0.75, k=2.0).shape == x.shape
+    True
+    """
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"local_response_norm: size must be a positive integer, received {size!r}")
+    return LocalResponseNorm(int(size), float(alpha), float(beta), float(k)).apply(x)

@@ -152,6 +152,14 @@ def _dropout(b: _Builder, m: nn.Dropout, name: str, x: _Value) -> _Value:
     return _Value(b.node("Dropout", [x.name, ratio], name)[0], x.shape)
 
 
+def _lrn(b: _Builder, m: nn.LocalResponseNorm, name: str, x: _Value) -> _Value:
+    if m.size % 2 == 0:  # ONNX puts an even window's extra channel behind, PyTorch in front
+        raise ValueError(f"ONNX export: {name} (LocalResponseNorm) of even size {m.size}: ONNX's LRN sums the "
+                         "channels c-(size-1)//2..c+size//2, PyTorch's c-size//2..c+(size-1)//2; expected an odd size")
+    (out,) = b.node("LRN", [x.name], name, size=m.size, alpha=m.alpha, beta=m.beta, bias=m.k)
+    return _Value(out, x.shape)
+
+
 def _clip(b: _Builder, name: str, x: _Value, low: float, high: float) -> _Value:
     bounds = [b.const(f"{name}.min", np.array(low, np.float32)), b.const(f"{name}.max", np.array(high, np.float32))]
     return _Value(b.node("Clip", [x.name, *bounds], name)[0], x.shape)
@@ -286,6 +294,7 @@ EXPORTERS: dict[type, Callable] = {
     nn.LeakyReLU: lambda b, m, name, x: _Value(b.node("LeakyRelu", [x.name], name, alpha=m.negative_slope)[0],
                                                x.shape),
     nn.Softmax: _along("Softmax"), nn.LogSoftmax: _along("LogSoftmax"), nn.Embedding: _embedding,
+    nn.LocalResponseNorm: _lrn,
     nn.LSTM: _recurrent("LSTM", LSTM_GATES), nn.GRU: _recurrent("GRU", GRU_GATES),
     nn.Recurrent: _recurrent_summary,
     Add: _add, Concat: _concat,
@@ -425,3 +434,71 @@ def export_onnx(model: nn.Module, path: str | os.PathLike | None = None, input_s
     if path is not None:
         onnx.save(proto, os.fspath(path))
     return proto
+
+
+def quantize_onnx(proto, calibration: np.ndarray, path: str | os.PathLike | None = None, *,
+                  batch: int = 64, per_channel: bool = True) -> Any:
+    """A float ONNX model (as :func:`export_onnx` writes it) quantized to int8 in QDQ form
+    (QuantizeLinear/DequantizeLinear pairs around each operator), which onnxruntime fuses into
+    its integer kernels (QLinearConv, QGemm, QLinearMatMul, ...). The engine is
+    ``onnxruntime.quantization.quantize_static``: weights int8 per output channel, activations
+    uint8 (U8S8, the form onnxruntime's x86 kernels are fastest on) with ranges from running
+    ``calibration`` (float32 inputs, batch axis first) through the model (min/max). Returns the quantized ``onnx.ModelProto`` (saved when ``path`` is given).
+
+    >>> q = quantize_onnx(export_onnx(model), calibration_images, "lenet5-int8.onnx")
+    """
+    onnx = _onnx()
+    try:
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+    except ImportError:
+        raise ImportError("int8 ONNX export needs onnxruntime: pip install onnxruntime") from None
+    import tempfile
+
+    calibration = np.asarray(calibration, np.float32)
+    (input_name,) = [i.name for i in proto.graph.input if i.name not in {t.name for t in proto.graph.initializer}]
+    expected = [d.dim_value for d in proto.graph.input[0].type.tensor_type.shape.dim][1:]
+    if calibration.ndim < 1 or len(calibration) == 0 or list(calibration.shape[1:]) != expected:
+        raise ValueError(f"quantize_onnx: expected calibration inputs of shape (n, {', '.join(map(str, expected))}), "
+                         f"received {calibration.shape}")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(range(0, len(calibration), batch))
+
+        def get_next(self):
+            start = next(self.batches, None)
+            return None if start is None else {input_name: calibration[start:start + batch]}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "float.onnx"), os.path.join(tmp, "int8.onnx")
+        onnx.save(proto, os.path.join(tmp, "export.onnx"))
+        # onnxruntime's recommended first step: shape inference and graph optimisation (BN folding)
+        quant_pre_process(os.path.join(tmp, "export.onnx"), src)
+        quantize_static(src, dst, Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        quantized = onnx.load(dst)
+    if path is not None:
+        onnx.save(quantized, os.fspath(path))
+    return quantized
+
+
+def integer_kernels(proto) -> dict[str, int]:
+    """The operators onnxruntime's CPU provider runs for ``proto`` after its graph optimisations
+    (count by type): a QDQ model fused into integer kernels shows QLinearConv, QGemm, ... here."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    onnx = _onnx()
+    with tempfile.TemporaryDirectory() as tmp:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3  # not the warning that the optimised file is for this machine only
+        options.optimized_model_filepath = os.path.join(tmp, "optimized.onnx")
+        ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        optimized = onnx.load(options.optimized_model_filepath)
+    counts: dict[str, int] = {}
+    for node in optimized.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts

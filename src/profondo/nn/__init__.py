@@ -26,6 +26,7 @@ from .loss import (
     NLLLoss,
     SmoothL1Loss,
 )
+from .lrn import LocalResponseNorm
 from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
@@ -37,4 +38,4 @@ __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d",
            "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask",
            "EfficientNetLite0", "efficientnet_lite0", "ModuleDict", "AdaptiveAvgPool2d", "functional",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss",
-           "SmoothL1Loss"]
+           "SmoothL1Loss", "LocalResponseNorm"]

@@ -16,11 +16,32 @@ from ...backend.limits import FileFormatError, ResourceLimitError, check_allocat
 from ...nn.graph import INPUT, Graph
 from ...tensor import Tensor
 from ..onnx_export import SPEC_KEY, _onnx
+from .attributes import check_graph
 from .context import Context, OnnxImportError, UnsupportedOperatorError, node_attrs, where
-from .converters import CONVERTERS, compute_fn, supported_ops
+from .converters import CONVERTERS, MULTI_OUTPUT, compute_fn, supported_ops
+from .graph import OnnxGraph
 from .onnx_op import OnnxOp
 
-_ALWAYS_BUILT = ("LSTM", "GRU")  # layers even when every input is constant: their weights are Parameters
+_ALWAYS_BUILT = ("LSTM", "GRU")
+# Float inputs that are settings, not weights (buffers, not Parameters, when constant): Clip's
+# bounds, Pad's value, a loss's class weights, Resize's roi and scales, Range's bounds.
+SETTINGS = {"Clip": (1, 2), "Pad": (2,), "NegativeLogLikelihoodLoss": (2,), "SoftmaxCrossEntropyLoss": (2,),
+            "Resize": (1, 2), "Range": (0, 1, 2)}  # layers even when every input is constant: their weights are Parameters
+
+
+def _prepare(ctx: Context, node, attrs: dict) -> dict:
+    """The attributes as the compute function reads them (opset-dependent forms made explicit)."""
+    if node.op_type == "Clip" and ctx.opset < 11:  # bounds were attributes
+        attrs = {k: attrs[k] for k in ("min", "max") if k in attrs}
+    elif node.op_type == "Clip":
+        attrs = {}
+    if node.op_type in ("Squeeze", "Unsqueeze") and ctx.opset >= 13:
+        attrs = {}
+    if node.op_type in ("Softmax", "LogSoftmax") and ctx.opset < 13:
+        attrs = {**attrs, "_opset": ctx.opset}  # the flattened-axes form of opsets before 13
+    if node.op_type == "Split" and "num_outputs" not in attrs:
+        attrs = {**attrs, "_n_outputs": len(node.output)}
+    return attrs
 
 
 def _generic(ctx: Context, node, attrs) -> tuple[nn.Module, list[str]]:
@@ -28,10 +49,10 @@ def _generic(ctx: Context, node, attrs) -> tuple[nn.Module, list[str]]:
     if compute_fn(node.op_type) is None:
         raise UnsupportedOperatorError(f"{where(node)}: this form of {node.op_type} has no profondo layer, and "
                                        f"{node.op_type} has no general (tensor function) form")
-    if node.op_type == "Clip" and ctx.opset < 11:  # bounds were attributes
-        attrs = {k: attrs[k] for k in ("min", "max") if k in attrs}
-    if node.op_type in ("Squeeze", "Unsqueeze") and ctx.opset >= 13:
-        attrs = {}
+    attrs = _prepare(ctx, node, attrs)
+    n_outputs = 1
+    if node.op_type in MULTI_OUTPUT:
+        n_outputs = max((k + 1 for k, o in enumerate(node.output) if o and ctx.consumers[o]), default=1)
     slots, constants, dynamic = [], {}, []
     for i, name in enumerate(node.input):
         if not name:
@@ -43,10 +64,10 @@ def _generic(ctx: Context, node, attrs) -> tuple[nn.Module, list[str]]:
             dynamic.append(name)
         else:
             slots.append("const")
-            bound = node.op_type == "Clip" and i > 0  # a float, but a setting (bounds), not a weight
+            bound = i in SETTINGS.get(node.op_type, ())  # a float, but a setting, not a weight
             constants[str(i)] = {"shape": list(array.shape), "dtype": str(array.dtype),
                                  "trainable": name in ctx.trainable and not bound}
-    m = OnnxOp(node.op_type, attrs, slots, constants)
+    m = OnnxOp(node.op_type, attrs, slots, constants, n_outputs)
     for i, name in enumerate(node.input):
         if slots[i] == "const":
             m.__dict__[f"c{i}"].data[...] = ctx.constants[name]
@@ -71,6 +92,7 @@ def _fold(ctx: Context, node, attrs) -> None:
     if fn is None:
         raise UnsupportedOperatorError(f"{where(node)}: all its inputs are constant, and constant folding of "
                                        f"{node.op_type} is not supported")
+    attrs = _prepare(ctx, node, attrs)
     args = [Tensor(ctx.constants[i]) if i else None for i in node.input]
     while args and args[-1] is None:
         args.pop()
@@ -141,10 +163,14 @@ def _check_initializers(graph) -> None:
 def import_onnx(source, *, check: bool = True) -> nn.Module:
     """Build a trainable profondo network from an ONNX model (a path, bytes or ``onnx.ModelProto``).
 
-    The model must have one input. Raises :class:`UnsupportedOperatorError` listing every
-    unsupported operator at once (and naming the node for unsupported forms of supported
-    ones). ``check`` runs ``onnx.checker`` first. Any other failure (a damaged file, a node that does
-    not convert, a constant larger than the cap of :mod:`profondo.backend.limits`) raises
+    A model of one input whose outputs are computed comes back as a ``Sequential`` (a chain)
+    or a :class:`~profondo.nn.graph.Graph`; any other (several inputs or outputs read back
+    as they are, an output that is an input or a constant) as an
+    :class:`~profondo.io.onnx_import.OnnxGraph`, which takes its inputs by position or by
+    name. Raises :class:`UnsupportedOperatorError` listing every unsupported operator at once
+    (and naming the node, the attribute and its value for unsupported forms of supported
+    ones) before anything runs. ``check`` runs ``onnx.checker`` first. Any other failure (a damaged file, a node that does not convert,
+    a constant larger than the cap of :mod:`profondo.backend.limits`) raises
     :class:`OnnxImportError` naming the node.
 
     >>> net = import_onnx("resnet.onnx")
@@ -175,13 +201,11 @@ def _import(proto, check: bool, progress: dict) -> nn.Module:
     _check_supported(graph)
     _check_initializers(graph)
     ctx = Context(proto)
+    check_graph(ctx, graph)
     inputs = [i.name for i in graph.input if i.name not in ctx.constants]
-    if len(inputs) != 1:
-        raise UnsupportedOperatorError(f"ONNX import: expected a model with one input, received {len(inputs)}: "
-                                       f"{inputs}")
-    refs: dict[str, str] = {inputs[0]: INPUT}  # ONNX value -> the Graph node producing it
+    refs: dict[str, str] = {i: i for i in inputs}  # ONNX value -> the node (or graph input) producing it
     nodes: list[tuple[str, nn.Module, list[str]]] = []
-    taken: set[str] = set()
+    taken: set[str] = set(inputs)
     for index, node in enumerate(graph.node):
         progress["node"] = node
         if index in ctx.fused:
@@ -212,14 +236,14 @@ def _import(proto, check: bool, progress: dict) -> nn.Module:
         missing = [i for i in dynamic if ctx.aliases.get(i, i) not in refs]
         if missing:
             raise UnsupportedOperatorError(f"ONNX import: {where(node)} reads {missing}, which no earlier node "
-                                           "produces (the graph is not in topological order, or has a second input)")
+                                           "or graph input produces (the graph is not in topological order)")
         nodes.append((name, module, [refs[ctx.aliases.get(i, i)] for i in dynamic]))
-        outputs = [o for o in node.output if o]
-        if len(outputs) == 1 or getattr(module, "n_outputs", 1) == 1:
-            refs[outputs[0]] = name
-        else:
-            for k, o in enumerate(outputs[:module.n_outputs]):
-                if ctx.consumers[o]:
+        n_outputs = getattr(module, "n_outputs", 1)
+        if n_outputs == 1:
+            refs[node.output[0]] = name
+        else:  # the module returns a tuple: one picking node per output that is read
+            for k, o in enumerate(node.output[:n_outputs]):
+                if o and ctx.consumers[o]:
                     pick = _module_name(f"{name}_out{k}", "Output", index, taken)
                     nodes.append((pick, OnnxOp("Output", {"index": k}), [name]))
                     refs[o] = pick
@@ -230,11 +254,20 @@ def _import(proto, check: bool, progress: dict) -> nn.Module:
     outputs = []
     for o in graph.output:
         if o.name not in refs:
-            raise UnsupportedOperatorError(f"ONNX import: output {o.name!r} is a constant or the input itself; "
-                                           "expected the result of a node")
+            if o.name not in ctx.constants:
+                raise UnsupportedOperatorError(f"ONNX import: output {o.name!r} is produced by no node")
+            value = ctx.constants[o.name]  # a constant output: a node holding it
+            refs[o.name] = _module_name(o.name, "Constant", len(nodes), taken)
+            nodes.append((refs[o.name], OnnxOp("Identity", {}, ["const"], {"0": {
+                "shape": list(value.shape), "dtype": str(value.dtype), "trainable": False}}), []))
+            nodes[-1][1].c0.data[...] = value
         outputs.append(refs[o.name])
-    model = _assemble(nodes, outputs)
-    _attach_spec(model, proto, ctx, inputs[0])
+    built = {n for n, _, _ in nodes}
+    if len(inputs) == 1 and all(o in built for o in outputs) and all(ins for _, _, ins in nodes):
+        model = _assemble([(n, m, [INPUT if i == inputs[0] else i for i in ins]) for n, m, ins in nodes], outputs)
+    else:
+        model = OnnxGraph(nodes, inputs, outputs)
+    _attach_spec(model, proto, ctx, inputs)
     return model
 
 
@@ -260,10 +293,13 @@ def _assemble(nodes: list[tuple[str, nn.Module, list[str]]], outputs: list[str])
     return Graph(nodes, outputs)
 
 
-def _attach_spec(model: nn.Module, proto, ctx: Context, input_name: str) -> None:
-    """``model.spec`` (name, per-sample input shape, output activation) where it is known."""
+def _attach_spec(model: nn.Module, proto, ctx: Context, inputs: list[str]) -> None:
+    """``model.spec`` (name, per-sample input shape, output activation) where it is known (one input)."""
     from ...architecture import Spec
 
+    if len(inputs) != 1:
+        return
+    input_name = inputs[0]
     meta = {p.key: p.value for p in proto.metadata_props}
     info = json.loads(meta[SPEC_KEY]) if SPEC_KEY in meta else {}
     shape = info.get("input") or (ctx.shapes.get(input_name) or [None])[1:]

@@ -14,16 +14,28 @@ from .context import Context, UnsupportedOperatorError, f32, need_const, node_at
 from .recurrent import OnnxGRU, OnnxLSTM
 
 
+def _layer_pads(node, attrs, ctx: Context, spatial: int = 2) -> tuple[int, ...] | None:
+    """Symmetric padding per axis, None where the node's padding is uneven (or unknown)."""
+    try:
+        return symmetric_pads(node, attrs, ctx, spatial)
+    except UnsupportedOperatorError:
+        return None
+
+
 def conv(ctx: Context, node, attrs, index):
-    w = need_const(ctx, node, 1, "weight")
-    if w.ndim != 4:
-        raise UnsupportedOperatorError(f"{where(node)}: only 2-D convolutions (a 4-D weight), received weight "
-                                       f"shape {w.shape}")
-    bias = ctx.const(node.input[2]) if len(node.input) > 2 else None
+    """A Conv2d where the weight is constant, 4-D, and the padding even; otherwise the general form."""
+    w = ctx.const(node.input[1])
+    if w is None or w.ndim != 4:
+        return None
+    pads = _layer_pads(node, {**attrs, "kernel_shape": list(w.shape[2:])}, ctx)
+    if pads is None:
+        return None
+    bias = ctx.const(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    if len(node.input) > 2 and node.input[2] and bias is None:
+        return None
     group = attrs.get("group", 1)
     m = nn.Conv2d(w.shape[1] * group, w.shape[0], tuple(w.shape[2:]), tuple(attrs.get("strides", [1, 1])),
-                  symmetric_pads(node, {**attrs, "kernel_shape": list(w.shape[2:])}, ctx),
-                  tuple(attrs.get("dilations", [1, 1])), group, bias is not None)
+                  pads, tuple(attrs.get("dilations", [1, 1])), group, bias is not None)
     set_param(m.weight, w)
     if bias is not None:
         set_param(m.bias, bias)
@@ -67,23 +79,30 @@ def matmul(ctx: Context, node, attrs, index):
 
 
 def pool(ctx: Context, node, attrs, index):
+    """MaxPool2d/AvgPool2d where the node's form is theirs; otherwise the general form."""
     kernel = attrs.get("kernel_shape", [])
-    if len(kernel) != 2:
-        raise UnsupportedOperatorError(f"{where(node)}: only 2-D pooling, received kernel_shape {kernel}")
-    if attrs.get("ceil_mode", 0):
-        raise UnsupportedOperatorError(f"{where(node)}: ceil_mode=1 (profondo floors the output size)")
-    if any(d != 1 for d in attrs.get("dilations", [1, 1])):
-        raise UnsupportedOperatorError(f"{where(node)}: dilated pooling")
-    if len(node.output) > 1 and node.output[1] and ctx.consumers[node.output[1]]:
-        raise UnsupportedOperatorError(f"{where(node)}: the Indices output")
-    pads = symmetric_pads(node, attrs, ctx)
+    if len(kernel) != 2 or attrs.get("ceil_mode", 0) or any(d != 1 for d in attrs.get("dilations", [1, 1])):
+        return None
+    if len(node.output) > 1 and node.output[1] and ctx.consumers[node.output[1]]:  # the Indices output
+        return None
+    pads = _layer_pads(node, attrs, ctx)
+    if pads is None or any(p > k // 2 for p, k in zip(pads, kernel)):
+        return None
     strides = tuple(attrs.get("strides", [1, 1]))
     if node.op_type == "MaxPool":
         return nn.MaxPool2d(tuple(kernel), strides, pads), [node.input[0]]
-    if any(pads) and not attrs.get("count_include_pad", 0):
-        raise UnsupportedOperatorError(f"{where(node)}: count_include_pad=0 with padding (profondo's average "
-                                       "counts padded zeros, as PyTorch's default)")
+    if any(pads) and not attrs.get("count_include_pad", 0):  # profondo's average counts padded zeros
+        return None
     return nn.AvgPool2d(tuple(kernel), strides, pads), [node.input[0]]
+
+
+def lrn(ctx: Context, node, attrs, index):
+    """LocalResponseNorm for odd sizes (where ONNX's window is PyTorch's)."""
+    size = attrs["size"]
+    if size % 2 == 0:
+        return None
+    return nn.LocalResponseNorm(size, attrs.get("alpha", 1e-4), attrs.get("beta", 0.75),
+                                attrs.get("bias", 1.0)), [node.input[0]]
 
 
 def global_pool(ctx: Context, node, attrs, index):
@@ -173,29 +192,25 @@ def softmax(ctx: Context, node, attrs, index):
     axis = attrs.get("axis", 1 if ctx.opset < 13 else -1)
     rank = ctx.rank(node.input[0])
     if ctx.opset < 13 and not (rank is not None and axis % rank == rank - 1):
-        raise UnsupportedOperatorError(f"{where(node)}: opset {ctx.opset} softmax over the flattened axes "
-                                       f"{axis}.. of a rank-{rank} input (only the last axis is supported)")
+        return None  # softmax over the flattened axes from `axis` on: the general form
     cls = nn.Softmax if node.op_type == "Softmax" else nn.LogSoftmax
     return cls(axis), [node.input[0]]
 
 
 def recurrent(ctx: Context, node, attrs, index):
     op = node.op_type
+    if len(node.input) > 4 and node.input[4]:
+        raise UnsupportedOperatorError(f"{where(node)}: the input sequence_lens (sequences of different lengths) "
+                                       "is not supported")
+    general = attrs.get("direction") == "reverse" or "clip" in attrs or attrs.get("input_forget", 0) or (
+        op == "GRU" and not attrs.get("linear_before_reset", 0)) or (op == "LSTM" and len(node.input) > 7
+                                                                    and node.input[7])
+    if general:  # ONNX's own forms (GRU's default linear_before_reset=0, peepholes, ...): the general form
+        return None
+    if ctx.const(node.input[1]) is None or ctx.const(node.input[2]) is None:
+        return None  # weights computed at run time: the general form
     w, r = need_const(ctx, node, 1, "W"), need_const(ctx, node, 2, "R")
     bias = ctx.const(node.input[3]) if len(node.input) > 3 and node.input[3] else None
-    problems = []
-    if len(node.input) > 4 and node.input[4]:
-        problems.append("sequence_lens")
-    if op == "LSTM" and len(node.input) > 7 and node.input[7]:
-        problems.append("peephole weights P")
-    if attrs.get("direction", "forward") not in ("forward", "bidirectional"):
-        problems.append(f"direction={attrs['direction']}")
-    if "activations" in attrs or "clip" in attrs or attrs.get("input_forget", 0):
-        problems.append("custom activations, clip or input_forget")
-    if op == "GRU" and not attrs.get("linear_before_reset", 0):
-        problems.append("linear_before_reset=0 (profondo's GRU is PyTorch's, linear_before_reset=1)")
-    if problems:
-        raise UnsupportedOperatorError(f"{where(node)}: {', '.join(problems)}")
     n_outputs = max((k + 1 for k, o in enumerate(node.output) if o and ctx.consumers[o]), default=1)
     states = list(node.input[5:7] if op == "LSTM" else node.input[5:6])
     slots = ["input"] + [None if not s else "const" if s in ctx.constants else "input" for s in states]

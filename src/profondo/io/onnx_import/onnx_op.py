@@ -27,12 +27,10 @@ class OnnxOp(nn.Module):
     # Configs store "profondo.io.onnx_import.OnnxOp": the public home, whichever file defines it.
     __module__ = "profondo.io.onnx_import"
 
-    # Configs store "profondo.io.onnx_import.OnnxOp": the public home, whichever file defines it.
-    __module__ = "profondo.io.onnx_import"
-
     def __init__(self, op: str, attrs: dict | None = None, slots: list | None = None,
-                 constants: dict | None = None) -> None:
+                 constants: dict | None = None, n_outputs: int = 1) -> None:
         super().__init__()
+        self.n_outputs = int(n_outputs)  # the first n outputs of a multi-output operator (a tuple when > 1)
         fn = compute_fn(op)
         if fn is None:
             raise ValueError(f"OnnxOp: unknown operator {op!r}; expected one of {compute_ops()}")
@@ -55,13 +53,17 @@ class OnnxOp(nn.Module):
                 for i, s in enumerate(self.slots)]
         while args and args[-1] is None:  # trailing omitted optional inputs
             args.pop()
-        return self._fn(self.attrs, *args)
+        out = self._fn(self.attrs, *args)
+        if isinstance(out, tuple):
+            return out[0] if self.n_outputs == 1 else out[:self.n_outputs]
+        return out
 
     def extra_repr(self) -> str:
         return self.op + (f", {self.attrs}" if self.attrs else "")
 
     def get_config(self) -> dict[str, Any]:
-        return {"op": self.op, "attrs": self.attrs, "slots": self.slots, "constants": self.constants}
+        return {"op": self.op, "attrs": self.attrs, "slots": self.slots, "constants": self.constants,
+                "n_outputs": self.n_outputs}
 
 
 
@@ -73,7 +75,9 @@ def export_onnx_op(b: _Builder, m: OnnxOp, name: str, *xs: _Value):
     inputs = [next(it).name if s == "input" else "" if s is None else b.const(f"{name}.c{i}", m.__dict__[f"c{i}"].numpy())
               for i, s in enumerate(m.slots)]
     attrs = {k: _attr_to_onnx(v) for k, v in m.attrs.items()}
-    return _Value(b.node(m.op, inputs, name, **attrs)[0], None)
+    attrs = {k: v for k, v in attrs.items() if not k.startswith("_")}  # the importer's own notes (the opset)
+    outs = b.node(m.op, inputs, name, n_outputs=m.n_outputs, **attrs)
+    return _Value(outs[0], None) if m.n_outputs == 1 else tuple(_Value(o, None) for o in outs)
 
 
 def _attr_to_onnx(value):
