@@ -386,7 +386,7 @@ def pad(attrs, x, pads=None, value=None, axes=None):
         np_mode = {"constant": "constant", "edge": "edge", "reflect": "reflect", "wrap": "wrap"}[mode]
         return Tensor(np.pad(arr(x), widths, np_mode, **kw))
     if mode == "constant":
-        return F.pad(x, widths, fill) if any(b or e for b, e in widths) else x
+        return F.pad(x, widths, value=fill) if any(b or e for b, e in widths) else x
     for axis, (b, e) in enumerate(widths):
         if b or e:
             x = F.getitem(x, (slice(None),) * axis + (_edge_index(x.shape[axis], b, e, mode),))

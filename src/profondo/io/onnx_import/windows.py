@@ -75,7 +75,7 @@ def pool(attrs, x, kind: str):
         stacked = np.stack(views)
         y = Tensor(stacked.max(0))
     else:
-        padded = F.pad(x, widths, fill) if any(b or e for b, e in widths) else x
+        padded = F.pad(x, widths, value=fill) if any(b or e for b, e in widths) else x
         views = [F.getitem(padded, w) for w in _windows(padded, kernel, strides, dil, out)]
         stacked = F.stack(views, 0)
         if kind == "max":
