@@ -1,4 +1,5 @@
-"""Check an operator's backward against central differences in float64."""
+"""Check an operator's backward against central differences in float64, at first order
+(gradcheck) and at second order (gradgradcheck)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .autograd import no_grad
+from .autograd import enable_grad, grad, no_grad
 from .tensor import Tensor
 
 
@@ -77,3 +78,48 @@ def gradcheck(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: float = 1
                 raise GradcheckError(message)
             return False
     return True
+
+
+def gradgradcheck(fn: Callable, inputs: Sequence, grad_outputs: Sequence | None = None, eps: float = 1e-6,
+                  atol: float = 1e-5, rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check second derivatives by central differences in float64 (PyTorch's ``gradgradcheck``).
+
+    The gradients of ``fn``, taken with ``create_graph=True`` for the vectors ``grad_outputs``
+    (random, fixed by ``seed``, when None), form a function of the inputs and of those
+    vectors; :func:`gradcheck` then compares its derivatives, which the engine computes by
+    differentiating the recorded backward pass, with central differences. In a failure message
+    the inputs are numbered first, then the grad_outputs.
+
+    >>> x = profondo.randn(3, dtype="float64", requires_grad=True)
+    >>> gradgradcheck(lambda t: (t * t * t).sum(), [x])
+    True
+    """
+    prepared = [Tensor(np.array(_host(x.data), dtype=np.float64), x.requires_grad)
+                if isinstance(x, Tensor) and x.data.dtype.kind == "f" else x for x in inputs]
+    n = len(prepared)
+    differentiable = [i for i, t in enumerate(prepared) if isinstance(t, Tensor) and t.requires_grad]
+    outs = fn(*prepared)
+    outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        grad_outputs = [rng.standard_normal(o.shape) for o in outs]
+    vectors = [Tensor(np.array(_host(v.data if isinstance(v, Tensor) else v), dtype=np.float64), True)
+               for v in grad_outputs]
+    if len(vectors) != len(outs):
+        raise ValueError(f"gradgradcheck: {len(vectors)} grad_outputs given for {len(outs)} outputs")
+
+    def first_derivatives(*args):
+        xs, vs = args[:n], args[n:]
+        with enable_grad():
+            out = fn(*xs)
+            out = list(out) if isinstance(out, (tuple, list)) else [out]
+            pairs = [(o, v) for o, v in zip(out, vs) if o.requires_grad]
+            grads = grad([o for o, _ in pairs], [xs[i] for i in differentiable], [v for _, v in pairs],
+                         create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor(np.zeros(xs[i].shape)) for g, i in zip(grads, differentiable))
+
+    return gradcheck(first_derivatives, [*prepared, *vectors], eps, atol, rtol, raise_exception, seed)
+
+
+def _host(a):
+    return a.get() if hasattr(a, "get") else a

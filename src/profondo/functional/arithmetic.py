@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 from ..backend import move
 
 
@@ -17,6 +17,8 @@ def _check_broadcast(name, a, b):
 
 
 class Add(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("add", a, b)
@@ -27,6 +29,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("sub", a, b)
@@ -37,6 +41,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("mul", a, b)
@@ -50,6 +56,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("div", a, b)
@@ -64,6 +72,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         return -x
 
@@ -73,6 +83,8 @@ class Neg(Function):
 
 class PowScalar(Function):
     """x ** p for a constant exponent p."""
+
+    differentiable_backward = True
 
     def __init__(self, exponent: float) -> None:
         self.exponent = exponent
@@ -89,6 +101,8 @@ class PowScalar(Function):
 
 class Pow(Function):
     """a ** b where both may require gradients."""
+
+    differentiable_backward = True
 
     def forward(self, a, b):
         y = a**b
@@ -107,6 +121,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.exp(x)
         self.save_for_backward(y)
@@ -117,6 +133,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         self.save_for_backward(x)
         return self.xp.log(x)
@@ -126,6 +144,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.sqrt(x)
         self.save_for_backward(y)
@@ -136,6 +156,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         self.save_for_backward(x)
         return self.xp.abs(x)
@@ -146,6 +168,8 @@ class Abs(Function):
 
 class Maximum(Function):
     """Element-wise maximum; at ties each input receives half the gradient (as PyTorch)."""
+
+    differentiable_backward = True
 
     def forward(self, a, b):
         if a.shape != b.shape:
@@ -172,6 +196,8 @@ class Minimum(Maximum):
 class Clip(Function):
     """Clamp to [low, high]; the gradient passes where low <= x <= high."""
 
+    differentiable_backward = True
+
     def __init__(self, low, high) -> None:
         self.low, self.high = low, high
 
@@ -180,7 +206,7 @@ class Clip(Function):
         return self.xp.clip(x, self.low, self.high)
 
     def backward(self, gy):
-        (x,) = self.saved
+        x = unwrap(self.saved[0])  # the mask is piecewise constant, an array in both modes
         mask = self.xp.ones(x.shape, bool)
         if self.low is not None:
             mask &= x >= self.low
@@ -190,6 +216,8 @@ class Clip(Function):
 
 
 class Where(Function):
+    differentiable_backward = True
+
     def __init__(self, condition) -> None:
         self.condition = condition
 
@@ -212,6 +240,8 @@ def _matmul_shape_error(a, b):
 
 class MatMul(Function):
     """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted."""
+
+    differentiable_backward = True
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -251,6 +281,8 @@ class MatMul(Function):
 class Linear(Function):
     """y = x @ W.T + b in one operator (the workhorse of fully connected layers)."""
 
+    differentiable_backward = True
+
     def forward(self, x, w, b=None):
         if w.ndim != 2 or x.ndim == 0:
             raise ValueError(f"linear: expected a weight of shape (out_features, in_features) and an input of shape "
@@ -279,6 +311,8 @@ class Linear(Function):
 
 
 class Cast(Function):
+    differentiable_backward = True
+
     def __init__(self, dtype) -> None:
         self.dtype = dtype
 
@@ -291,6 +325,8 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    differentiable_backward = True
+
     def __init__(self, target) -> None:
         self.target = target
 
@@ -301,7 +337,7 @@ class ToDevice(Function):
         return move(x, self.target)
 
     def backward(self, gy):
-        return move(gy, self.source)
+        return gy.to(self.source) if hasattr(gy, "creator") else move(gy, self.source)
 
 
 # --- functional wrappers ------------------------------------------------------------------

@@ -27,6 +27,14 @@ class Embedding(Function):
             g[self.padding_idx] = 0
         return g
 
+    def composite(self, weight):
+        rows = weight[self.indices]
+        if self.padding_idx is None:
+            return rows
+        from .arithmetic import where
+
+        return where((self.indices != self.padding_idx)[..., None], rows, rows.detach())  # no gradient to the padding row
+
 
 def embedding(indices, weight, padding_idx: int | None = None):
     """``weight[indices]`` with a gradient that adds up repeated indices.
