@@ -33,7 +33,8 @@ class Embedding(Function):
             return rows
         from .arithmetic import where
 
-        return where((self.indices != self.padding_idx)[..., None], rows, rows.detach())  # no gradient to the padding row
+        pad = self.padding_idx % weight.shape[0]  # -1: the last row, as in PyTorch
+        return where((self.indices != pad)[..., None], rows, rows.detach())  # no gradient to the padding row
 
 
 def embedding(indices, weight, padding_idx: int | None = None):
