@@ -191,10 +191,13 @@ class BCEWithLogits(Function):
         return gx, gt
 
     def composite(self, x, t):
-        from .activation import relu
-        from .arithmetic import exp, log
+        from .reduction import logsumexp
+        from .shape import stack
 
-        return _reduce(relu(x) - x * t + log(exp(-abs(x)) + 1), None, self.reduction, x.size)
+        # softplus(x) = log(exp(0) + exp(x)), smooth at 0 (max(x, 0) + log1p(exp(-|x|)) has kinks
+        # whose one-sided derivatives are wrong there); logsumexp keeps it stable for large |x|.
+        softplus = logsumexp(stack([x.xp.zeros(x.shape, x.dtype), x]), axis=0)
+        return _reduce(softplus - x * t, None, self.reduction, x.size)
 
 
 class SmoothL1(Function):
