@@ -28,7 +28,7 @@ W = RNG.standard_normal((2, 3))
 
 
 def test_doctests_run():
-    for name in ("profondo.autograd.functional", "profondo.autograd", "profondo.gradcheck"):
+    for name in ("profondo.autograd.functional", "profondo.autograd.walk", "profondo.gradcheck"):
         result = doctest.testmod(sys.modules[name], extraglobs={"profondo": profondo})
         assert result.attempted > 0 and result.failed == 0, (name, result)
 
