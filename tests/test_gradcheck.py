@@ -104,3 +104,37 @@ def test_inputs_without_requires_grad_are_not_checked():
     """Only b is checked; a's gradient would be wrong but a does not require grad."""
     a = profondo.tensor(np.ones(3), dtype="float64")
     assert gradcheck(lambda a, b: WrongCube().apply(a) * b, [a, _x(3)])
+
+
+def test_fast_mode_passes_right_and_catches_wrong_gradients():
+    x = profondo.randn(3, 4, dtype="float64", requires_grad=True)
+    assert gradcheck(lambda t: Cube().apply(t), [x], fast_mode=True)
+    with pytest.raises(GradcheckError, match=r"gradcheck \(fast_mode\) failed for input 0 \(shape \(3, 4\)\)"):
+        gradcheck(lambda t: WrongCube().apply(t), [x], fast_mode=True)
+
+
+class CubeSecondWrong(Cube):
+    """Right first derivative 3x^2, but recorded with a constant x: second derivative 0, not 6x."""
+
+    differentiable_backward = True
+
+    def backward(self, gy):
+        x = profondo.autograd.unwrap(self.saved[0])
+        return gy * 3 * x**2
+
+
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_gradgradcheck_passes_right_and_catches_wrong_second_derivatives(fast_mode):
+    x = profondo.randn(2, 3, dtype="float64", requires_grad=True)
+    w = profondo.randn(3, 2, dtype="float64", requires_grad=True)
+    assert profondo.gradgradcheck(lambda a, b: (a @ b).tanh() * a.sum(), [x, w], fast_mode=fast_mode)
+    assert gradcheck(lambda t: CubeSecondWrong().apply(t), [x])
+    with pytest.raises(GradcheckError, match="failed for input 0"):
+        profondo.gradgradcheck(lambda t: CubeSecondWrong().apply(t), [x], fast_mode=fast_mode)
+
+
+def test_gradgradcheck_takes_grad_outputs():
+    x = profondo.randn(3, dtype="float64", requires_grad=True)
+    assert profondo.gradgradcheck(lambda t: t.exp(), [x], grad_outputs=[np.array([1.0, -2.0, 0.5])])
+    with pytest.raises(ValueError, match="2 grad_outputs given for 1 outputs"):
+        profondo.gradgradcheck(lambda t: t.exp(), [x], grad_outputs=[np.ones(3), np.ones(3)])

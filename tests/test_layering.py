@@ -43,6 +43,8 @@ FLOOR = {name: level for level, names in enumerate(ORDER) for name in names}
 ACCEPTED = {
     ("tensor", "functional"): "Tensor methods (x.sum(), x.relu(), ...) call the operators, as in PyTorch",
     ("autograd", "tensor"): "Function.apply wraps its results in Tensors; the engine is these two files",
+    ("autograd", "functional"): "create_graph records backward passes with the operators, and autograd.functional "
+                                "(jacobian, hessian, vjp, jvp, hvp) is written with them, as torch.autograd.functional is",
     ("nn", "analysis"): "Module.summary hands over to analysis",
 }
 # Names the package face (profondo/__init__.py) re-exports from the engine: `from profondo import Tensor`.

@@ -6,7 +6,7 @@ from . import functional
 from .autograd import Function, enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import Device, cuda_available, device, get_num_threads, set_num_threads
 from .functional import *  # noqa: F403  (torch-style top-level operators: profondo.exp, profondo.concat, ...)
-from .gradcheck import GradcheckError, gradcheck
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .random import Generator, manual_seed
 from .tensor import (
     Size,

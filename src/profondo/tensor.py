@@ -226,9 +226,16 @@ class Tensor:
         return self.astype(other.dtype)
 
     # --- autograd --------------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate gradients of this tensor into ``.grad`` of every leaf that requires grad."""
-        autograd.backward(self, gradient, retain_graph)
+    def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False,
+                 inputs=None) -> None:
+        """Accumulate gradients of this tensor into ``.grad`` of every leaf that requires grad.
+
+        As in PyTorch: ``gradient`` for a non-scalar tensor, ``retain_graph`` to back-propagate
+        through the same graph again (default: ``create_graph``), ``create_graph`` to record the
+        backward pass so that ``.grad`` can be differentiated again, ``inputs`` to accumulate
+        only into those tensors.
+        """
+        autograd.backward(self, gradient, retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
         """The same array, cut from the graph."""

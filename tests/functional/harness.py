@@ -20,6 +20,13 @@ For every case and every device in ``DEVICES`` ("cpu" always, "cuda" when
   counterpart;
 - ``test_float32``: float32 inputs give float32 outputs and gradients (no silent float64).
 
+``test_gradcheck`` and ``test_parity`` run at second order too (ids ending ``-order2``): the
+gradients taken with ``create_graph=True`` are differentiated again, checked by
+``profondo.gradgradcheck`` in float64 (fast_mode: one random direction per input) and against ``torch.autograd.grad(..., create_graph=True)``
+in float32 (first and second derivatives, with respect to the inputs and to the vector of the
+vector-Jacobian product). A case that cannot be checked at second order says why in
+``double_backward`` (a string); there is no silent skip.
+
 Inputs are arrays: float arrays are the operator's differentiable inputs unless the case
 names a subset in ``differentiable``; integer arrays (labels, indices) are constants.
 """
@@ -61,9 +68,9 @@ class Case:
     # False where central differences do not apply (ties, kinks, a frozen row): say why next to it.
     gradcheck: bool = True
     gradcheck_options: dict = field(default_factory=dict)
-    # Second order (gradients of gradients). Set it once profondo differentiates its backward
-    # pass: the harness then checks the case with profondo.gradgradcheck (PyTorch's name).
-    double_backward: bool = False
+    # Second order (gradients of gradients): True, or the reason (a string) why this case is not
+    # checked at second order.
+    double_backward: bool | str = True
     seed: int = 0
 
     def arrays(self) -> list[np.ndarray]:
@@ -170,17 +177,89 @@ def check_parity(case: Case, device: str) -> None:
                                        err_msg=f"{case.name} on {device}: gradient of input {i}")
 
 
+def check_gradgradcheck(case: Case, device: str) -> None:
+    """Second derivatives by central differences in float64 (on the CPU; on another device the
+    float64 second-order results against the CPU's, as check_gradcheck does at first order)."""
+    arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in case.arrays()]
+    if device == "cpu":
+        inputs = [_leaf(a, device, case.wants_grad(i, a)) for i, a in enumerate(arrays)]
+        # One random direction per input and per grad_output: the element-by-element comparison at
+        # second order is the float32 parity with PyTorch; this one checks float64 against calculus.
+        assert profondo.gradgradcheck(case.fn, inputs, **{"fast_mode": True, **case.gradcheck_options})
+        return
+    ours, reference = run_double_backward(case, arrays, device), run_double_backward(case, arrays, "cpu")
+    for i, (g, c) in enumerate(zip(ours, reference)):
+        np.testing.assert_allclose(g, c, rtol=DEVICE_FLOAT64_RTOL, atol=DEVICE_FLOAT64_ATOL,
+                                   err_msg=f"{case.name}: float64 second-order result {i} on {device} against the CPU")
+
+
+def run_double_backward(case: Case, arrays: Sequence[np.ndarray], device: str) -> list[np.ndarray]:
+    """Gradients taken with create_graph=True for a fixed projection of the outputs, then the
+    gradient of a fixed projection of those gradients with respect to the inputs and to the
+    projection vectors. Returns [first-order gradients..., second-order gradients...]."""
+    from profondo.autograd import grad
+
+    inputs = [_leaf(a, device, case.wants_grad(i, a)) for i, a in enumerate(arrays)]
+    outs = [o for o in _outputs(case.fn(*inputs))]
+    vectors = [_leaf(r, device, True) for r in _projections([o.numpy() for o in outs], case.seed)]
+    pairs = [(o, v) for o, v in zip(outs, vectors) if o.requires_grad]
+    wrt = [t for t in inputs if t.requires_grad]
+    firsts = grad([o for o, _ in pairs], wrt, [v for _, v in pairs], create_graph=True, allow_unused=True)
+    firsts = [g if g is not None else profondo.zeros(*t.shape, dtype=t.dtype, device=device) for g, t in zip(firsts, wrt)]
+    second_wrt = wrt + [v for _, v in pairs]
+    terms = [(g * _leaf(r, device, False)).sum() for g, r in zip(firsts, _projections([g.numpy() for g in firsts], case.seed + 1))
+             if g.requires_grad]
+    if terms:
+        seconds = grad(sum(terms[1:], terms[0]), second_wrt, allow_unused=True)
+    else:
+        seconds = [None] * len(second_wrt)
+    seconds = [s if s is not None else profondo.zeros(*t.shape, dtype=t.dtype, device=device) for s, t in zip(seconds, second_wrt)]
+    return [g.numpy() for g in firsts] + [s.numpy() for s in seconds]
+
+
+def check_double_backward_parity(case: Case, device: str) -> None:
+    torch = pytest.importorskip("torch")
+    arrays = [a.astype(np.float32) if a.dtype.kind == "f" else a for a in case.arrays()]
+    ours = run_double_backward(case, arrays, device)
+    t_inputs = [torch.tensor(a, requires_grad=case.wants_grad(i, a)) for i, a in enumerate(arrays)]
+    outs = _outputs(case.torch_fn(*t_inputs))
+    vectors = [torch.tensor(r, requires_grad=True) for r in _projections([o.detach().numpy() for o in outs], case.seed)]
+    pairs = [(o, v) for o, v in zip(outs, vectors) if o.requires_grad]
+    wrt = [t for t in t_inputs if t.requires_grad]
+    firsts = torch.autograd.grad([o for o, _ in pairs], wrt, [v for _, v in pairs], create_graph=True, allow_unused=True)
+    firsts = [g if g is not None else torch.zeros_like(t) for g, t in zip(firsts, wrt)]
+    second_wrt = wrt + [v for _, v in pairs]
+    terms = [(g * torch.from_numpy(r)).sum() for g, r in zip(firsts, _projections([g.detach().numpy() for g in firsts], case.seed + 1))
+             if g.requires_grad]
+    seconds = torch.autograd.grad(sum(terms[1:], terms[0]), second_wrt, allow_unused=True) if terms else [None] * len(second_wrt)
+    seconds = [s if s is not None else torch.zeros_like(t) for s, t in zip(seconds, second_wrt)]
+    theirs = [g.detach().numpy(force=True) for g in firsts] + [s.detach().numpy(force=True) for s in seconds]
+    n = len(firsts)
+    for i, (p, t) in enumerate(zip(ours, theirs)):
+        what = f"first-order gradient {i} (create_graph)" if i < n else f"second-order gradient {i - n}"
+        np.testing.assert_allclose(p, t, rtol=case.rtol, atol=case.atol, err_msg=f"{case.name} on {device}: {what}")
+
+
 def check_float32(case: Case, device: str) -> None:
     run_on_device(case, [a.astype(np.float32) if a.dtype.kind == "f" else a for a in case.arrays()], device)
 
 
-def _parametrize(cases: Sequence[Case]):
+def _parametrize(cases: Sequence[Case], second_order: Sequence[Case] = ()):
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"operator_tests: case names must be unique, received duplicates {duplicates}")
-    params = [pytest.param(d, c, id=f"{d}-{c.name}") for d in DEVICES for c in cases]
-    return pytest.mark.parametrize("device, case", params)
+    params = [pytest.param(d, c, 1, id=f"{d}-{c.name}") for d in DEVICES for c in cases]
+    params += [pytest.param(d, c, 2, id=f"{d}-{c.name}-order2") for d in DEVICES for c in second_order]
+    return pytest.mark.parametrize("device, case, order", params)
+
+
+def _second_order(cases: Sequence[Case]) -> list[Case]:
+    for c in cases:
+        if c.double_backward is not True and not (isinstance(c.double_backward, str) and c.double_backward):
+            raise ValueError(f"Case {c.name!r}: double_backward must be True or the reason why second order is not "
+                             f"checked, received {c.double_backward!r}")
+    return [c for c in cases if c.double_backward is True]
 
 
 def operator_tests(cases: Sequence[Case]):
@@ -189,25 +268,18 @@ def operator_tests(cases: Sequence[Case]):
     Assign them to module-level names so that pytest collects them. A test that no case of the
     table calls for (no PyTorch counterpart in any case, say) is None.
     """
-    if any(c.double_backward for c in cases) and not hasattr(profondo, "gradgradcheck"):
-        raise NotImplementedError(
-            "Case(double_backward=True) needs profondo.gradgradcheck (second-order gradients), "
-            f"which this version lacks; received it for {[c.name for c in cases if c.double_backward]}")
+    second = _second_order(cases)
 
-    @_parametrize([c for c in cases if c.gradcheck])
-    def test_gradcheck(device: str, case: Case) -> None:
-        check_gradcheck(case, device)
-        if case.double_backward:
-            arrays = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in case.arrays()]
-            inputs = [_leaf(a, device, case.wants_grad(i, a)) for i, a in enumerate(arrays)]
-            assert profondo.gradgradcheck(case.fn, inputs, **case.gradcheck_options)
+    @_parametrize([c for c in cases if c.gradcheck], [c for c in second if c.gradcheck])
+    def test_gradcheck(device: str, case: Case, order: int) -> None:
+        (check_gradcheck if order == 1 else check_gradgradcheck)(case, device)
 
-    @_parametrize([c for c in cases if c.torch_fn is not None])
-    def test_parity(device: str, case: Case) -> None:
-        check_parity(case, device)
+    @_parametrize([c for c in cases if c.torch_fn is not None], [c for c in second if c.torch_fn is not None])
+    def test_parity(device: str, case: Case, order: int) -> None:
+        (check_parity if order == 1 else check_double_backward_parity)(case, device)
 
     @_parametrize(cases)
-    def test_float32(device: str, case: Case) -> None:
+    def test_float32(device: str, case: Case, order: int) -> None:
         check_float32(case, device)
 
     # A table with no case for a check gets None in its place (pytest collects nothing there).

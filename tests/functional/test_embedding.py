@@ -37,7 +37,8 @@ CASES = [
     Case("weight_transposed", lambda w, i: F.embedding(i, w.T.T[:, ::-1]), lambda w, i: TF.embedding(i, w.flip(1)),
          _with_weight(INDICES)),
     Case("empty_indices", lambda w, i: F.embedding(i, w), lambda w, i: TF.embedding(i, w),
-         _with_weight(np.zeros((2, 0), np.int64))),
+         _with_weight(np.zeros((2, 0), np.int64)),
+         double_backward="torch.autograd.grad fails at second order on zero indices (it reshapes 0 elements to [2, 0, -1])"),
 ]
 
 

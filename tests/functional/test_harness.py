@@ -41,13 +41,15 @@ def test_devices_are_cpu_and_cuda_when_available():
     assert harness.DEVICES == (["cpu", "cuda"] if profondo.cuda_available() else ["cpu"])
 
 
-def test_every_case_runs_on_every_device():
-    cases = [Case("a", F.relu, None, [(2,)]), Case("b", F.tanh, lambda x: x.tanh(), [(2,)], gradcheck=False)]
+def test_every_case_runs_on_every_device_at_both_orders():
+    cases = [Case("a", F.relu, None, [(2,)]), Case("b", F.tanh, lambda x: x.tanh(), [(2,)], gradcheck=False),
+             Case("c", F.exp, lambda x: x.exp(), [(2,)], double_backward="a reason")]
     gradcheck, parity, float32 = operator_tests(cases)
     ids = {test.__name__: [p.id for p in test.pytestmark[0].args[1]] for test in (gradcheck, parity, float32)}
     devices = harness.DEVICES
-    assert ids == {"test_gradcheck": [f"{d}-a" for d in devices], "test_parity": [f"{d}-b" for d in devices],
-                   "test_float32": [f"{d}-{c}" for d in devices for c in "ab"]}
+    assert ids == {"test_gradcheck": [f"{d}-{c}" for d in devices for c in "ac"] + [f"{d}-a-order2" for d in devices],
+                   "test_parity": [f"{d}-{c}" for d in devices for c in "bc"] + [f"{d}-b-order2" for d in devices],
+                   "test_float32": [f"{d}-{c}" for d in devices for c in "abc"]}
 
 
 @pytest.mark.parametrize("device", harness.DEVICES)
@@ -85,8 +87,48 @@ def test_shapes_must_be_tuples():
         Case("flat", F.relu, None, (2, 3)).arrays()
 
 
-def test_double_backward_waits_for_second_order_gradients():
-    if hasattr(profondo, "gradgradcheck"):
-        pytest.skip("profondo has second-order gradients: cases may set double_backward")
-    with pytest.raises(NotImplementedError, match=r"Case\(double_backward=True\) needs profondo.gradgradcheck"):
-        operator_tests([Case("tanh", F.tanh, None, [(2,)], double_backward=True)])
+class FirstOrderOnly(WrongSquare):
+    """x**2 with a right backward that only works on arrays (no differentiable_backward)."""
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return 2 * gy * x
+
+
+class WrongSecondOrder(FirstOrderOnly):
+    """The right first derivative 2x, recorded as a constant: its second derivative is 0, not 2."""
+
+    differentiable_backward = True
+
+    def backward(self, gy):
+        return gy * (2 * profondo.autograd.unwrap(self.saved[0]))
+
+
+WRONG_SECOND = Case("wrong_second", lambda x: WrongSecondOrder().apply(x), lambda x: x * x, [(3, 2)])
+
+
+@pytest.mark.parametrize("device", harness.DEVICES)
+def test_gradgradcheck_catches_a_wrong_second_derivative(device):
+    check_gradcheck(WRONG_SECOND, device)  # first order is right
+    with pytest.raises((GradcheckError, AssertionError)):
+        harness.check_gradgradcheck(WRONG_SECOND, device)
+
+
+@pytest.mark.parametrize("device", harness.DEVICES)
+def test_second_order_parity_catches_a_wrong_second_derivative(device):
+    pytest.importorskip("torch")
+    check_parity(WRONG_SECOND, device)
+    with pytest.raises(AssertionError, match="wrong_second on .*: second-order gradient 0"):
+        harness.check_double_backward_parity(WRONG_SECOND, device)
+
+
+def test_an_operator_without_a_differentiable_backward_fails_at_second_order_not_silently():
+    case = Case("first_order_only", lambda x: FirstOrderOnly().apply(x), lambda x: x * x, [(3, 2)])
+    check_gradcheck(case, "cpu")
+    with pytest.raises(RuntimeError, match="FirstOrderOnly has no differentiable backward"):
+        harness.check_gradgradcheck(case, "cpu")
+
+
+def test_double_backward_is_true_or_a_reason():
+    with pytest.raises(ValueError, match=r"Case 'tanh': double_backward must be True or the reason"):
+        operator_tests([Case("tanh", F.tanh, None, [(2,)], double_backward=False)])

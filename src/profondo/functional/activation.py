@@ -10,6 +10,8 @@ from ..autograd import Function
 
 
 class ReLU(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.maximum(x, 0)
         self.save_for_backward(y)
@@ -22,16 +24,20 @@ class ReLU(Function):
 class ReLU6(Function):
     """Unlike clip, no gradient at exactly 0 or 6 (as PyTorch's relu6)."""
 
+    differentiable_backward = True
+
     def forward(self, x):
         self.save_for_backward(x)
         return self.xp.clip(x, 0, 6)
 
     def backward(self, gy):
         (x,) = self.saved
-        return gy * ((x > 0) & (x < 6))
+        return gy * ((x > 0) * (x < 6))  # * on masks: `and` for arrays and Tensors alike
 
 
 class LeakyReLU(Function):
+    differentiable_backward = True
+
     def __init__(self, slope: float) -> None:
         self.slope = slope
 
@@ -45,6 +51,8 @@ class LeakyReLU(Function):
 
 
 class Sigmoid(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.tanh(x * 0.5) * 0.5 + 0.5  # stable for large |x|
         self.save_for_backward(y)
@@ -56,6 +64,8 @@ class Sigmoid(Function):
 
 
 class Tanh(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.tanh(x)
         self.save_for_backward(y)
@@ -67,6 +77,8 @@ class Tanh(Function):
 
 
 class Softmax(Function):
+    differentiable_backward = True
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 
@@ -83,6 +95,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    differentiable_backward = True
+
     def __init__(self, axis: int) -> None:
         self.axis = axis
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unwrap
 from ..backend import move
 
 _F64 = np.dtype(np.float64)
@@ -28,6 +28,8 @@ def _check_broadcast(name, a, b):
 
 
 class Add(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("add", a, b)
@@ -39,6 +41,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("sub", a, b)
@@ -50,6 +54,8 @@ class Sub(Function):
 
 
 class Mul(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("mul", a, b)
@@ -64,6 +70,8 @@ class Mul(Function):
 
 
 class Div(Function):
+    differentiable_backward = True
+
     def forward(self, a, b):
         if a.shape != b.shape:
             _check_broadcast("div", a, b)
@@ -79,6 +87,8 @@ class Div(Function):
 
 
 class Neg(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         return -x
 
@@ -88,6 +98,8 @@ class Neg(Function):
 
 class PowScalar(Function):
     """x ** p for a constant exponent p."""
+
+    differentiable_backward = True
 
     def __init__(self, exponent: float) -> None:
         self.exponent = exponent
@@ -106,6 +118,8 @@ class PowScalar(Function):
 class Pow(Function):
     """a ** b where both may require gradients."""
 
+    differentiable_backward = True
+
     def forward(self, a, b):
         y = a**b
         self.save_for_backward(a, b, y)
@@ -123,6 +137,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.exp(x)
         self.save_for_backward(y)
@@ -133,6 +149,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         self.save_for_backward(x)
         return self.xp.log(x)
@@ -142,6 +160,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         y = self.xp.sqrt(x)
         self.save_for_backward(y)
@@ -152,6 +172,8 @@ class Sqrt(Function):
 
 
 class Abs(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         self.save_for_backward(x)
         return self.xp.abs(x)
@@ -162,6 +184,8 @@ class Abs(Function):
 
 class Maximum(Function):
     """Element-wise maximum; at ties each input receives half the gradient (as PyTorch)."""
+
+    differentiable_backward = True
 
     def forward(self, a, b):
         if a.shape != b.shape:
@@ -188,6 +212,8 @@ class Minimum(Maximum):
 class Clip(Function):
     """Clamp to [low, high]; the gradient passes where low <= x <= high."""
 
+    differentiable_backward = True
+
     def __init__(self, low, high) -> None:
         self.low, self.high = low, high
 
@@ -196,7 +222,7 @@ class Clip(Function):
         return self.xp.clip(x, self.low, self.high)
 
     def backward(self, gy):
-        (x,) = self.saved
+        x = unwrap(self.saved[0])  # the mask is piecewise constant, an array in both modes
         mask = self.xp.ones(x.shape, bool)
         if self.low is not None:
             mask &= x >= self.low
@@ -206,6 +232,8 @@ class Clip(Function):
 
 
 class Where(Function):
+    differentiable_backward = True
+
     def __init__(self, condition) -> None:
         self.condition = condition
 
@@ -228,6 +256,8 @@ def _matmul_shape_error(a, b):
 
 class MatMul(Function):
     """Matrix product with NumPy's rules: batched, broadcast, 1-D operands promoted."""
+
+    differentiable_backward = True
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
@@ -267,6 +297,8 @@ class MatMul(Function):
 class Linear(Function):
     """y = x @ W.T + b in one operator (the workhorse of fully connected layers)."""
 
+    differentiable_backward = True
+
     def forward(self, x, w, b=None):
         if w.ndim != 2 or x.ndim == 0:
             raise ValueError(f"linear: expected a weight of shape (out_features, in_features) and an input of shape "
@@ -295,6 +327,8 @@ class Linear(Function):
 
 
 class Cast(Function):
+    differentiable_backward = True
+
     def __init__(self, dtype) -> None:
         self.dtype = dtype
 
@@ -307,6 +341,8 @@ class Cast(Function):
 
 
 class ToDevice(Function):
+    differentiable_backward = True
+
     def __init__(self, target) -> None:
         self.target = target
 
@@ -317,7 +353,7 @@ class ToDevice(Function):
         return move(x, self.target)
 
     def backward(self, gy):
-        return move(gy, self.source)
+        return gy.to(self.source) if hasattr(gy, "creator") else move(gy, self.source)
 
 
 # --- functional wrappers ------------------------------------------------------------------

@@ -36,6 +36,21 @@ def output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilat
     return numerator // stride + 1
 
 
+def _window_stack(x, kernel, stride, padding, dilation, value=0.0):
+    """Every window of a (N, C, H, W) Tensor as (N, C, KH*KW, OH, OW), built from differentiable
+    operators (pad, strided slices, stack): the composite form of convolution and pooling."""
+    from .shape import pad, stack
+
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel, stride, padding, dilation
+    oh = output_size(x.shape[2], kh, sh, ph, dh, axis="H")
+    ow = output_size(x.shape[3], kw, sw, pw, dw, axis="W")
+    if ph or pw:
+        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value)
+    views = [x[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+             for i in range(kh) for j in range(kw)]
+    return stack(views, axis=2)
+
+
 class Conv2d(Function):
     def __init__(self, stride, padding, dilation, groups) -> None:
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
@@ -70,6 +85,16 @@ class Conv2d(Function):
             self.groups, needs[0], needs[1])
         gb = gy.sum(axis=(0, 2, 3)) if len(needs) > 2 and needs[2] else None
         return gx, gw, gb
+
+    def composite(self, x, w, b=None):
+        """One matrix product of the weight with every window (im2col written with operators)."""
+        n, g = x.shape[0], self.groups
+        o, cg, kh, kw = w.shape
+        win = _window_stack(x, (kh, kw), self.stride, self.padding, self.dilation)
+        oh, ow = win.shape[3:]
+        y = w.reshape(g, o // g, cg * kh * kw) @ win.reshape(n, g, cg * kh * kw, oh * ow)
+        y = y.reshape(n, o, oh, ow)
+        return y if b is None else y + b.reshape(1, o, 1, 1)
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups: int = 1):

@@ -8,6 +8,8 @@ from ..random import generator
 
 
 class Dropout(Function):
+    differentiable_backward = True
+
     def __init__(self, p: float) -> None:
         self.p = p
 

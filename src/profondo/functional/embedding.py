@@ -27,6 +27,15 @@ class Embedding(Function):
             g[self.padding_idx] = 0
         return g
 
+    def composite(self, weight):
+        rows = weight[self.indices]
+        if self.padding_idx is None:
+            return rows
+        from .arithmetic import where
+
+        pad = self.padding_idx % weight.shape[0]  # -1: the last row, as in PyTorch
+        return where((self.indices != pad)[..., None], rows, rows.detach())  # no gradient to the padding row
+
 
 def embedding(indices, weight, padding_idx: int | None = None):
     """``weight[indices]`` with a gradient that adds up repeated indices.

@@ -36,6 +36,18 @@ def _reduce(losses, weights, reduction, count):
     return total if reduction == "sum" else total / max(count, 1)
 
 
+def _picked_nll(logp, labels, ignore_index):
+    """-logp at the labels along axis 1, zero where a label is ``ignore_index`` (on Tensors), and
+    the mask of the labels kept (None when nothing is ignored)."""
+    from .shape import gather
+
+    xp = logp.xp
+    keep = labels != ignore_index if ignore_index is not None else None
+    safe = xp.where(keep, labels, 0) if keep is not None else labels
+    nll = -gather(logp, 1, xp.expand_dims(safe, 1)).reshape(safe.shape)
+    return nll, keep
+
+
 def _one_hot_axis1(xp, labels, n_classes, dtype):
     """One-hot along axis 1 for labels of shape (N, d1, ...)."""
     eye = xp.eye(n_classes, dtype=dtype)[labels]  # (N, d1, ..., C)
@@ -89,6 +101,18 @@ class CrossEntropy(Function):
         scale = gy if self.reduction == "sum" else gy / max(self.count, 1)
         return grad * scale
 
+    def composite(self, logits):
+        from .activation import log_softmax
+
+        logp = log_softmax(logits, axis=1)
+        nll, keep = _picked_nll(logp, self.labels, self.ignore_index)
+        eps = self.label_smoothing
+        if eps:
+            nll = (1 - eps) * nll - (eps / logits.shape[1]) * logp.sum(axis=1)
+        if keep is not None:
+            nll = nll * keep
+        return _reduce(nll, None, self.reduction, self.count)
+
 
 class NLL(Function):
     """Negative log-likelihood of log-probabilities (use after log_softmax)."""
@@ -118,6 +142,10 @@ class NLL(Function):
             return grad * xp.expand_dims(gy, 1)
         return grad * (gy if self.reduction == "sum" else gy / max(self.count, 1))
 
+    def composite(self, logp):
+        nll, keep = _picked_nll(logp, self.labels, self.ignore_index)
+        return _reduce(nll if keep is None else nll * keep, None, self.reduction, self.count)
+
 
 class MSE(Function):
     def __init__(self, reduction) -> None:
@@ -136,6 +164,10 @@ class MSE(Function):
         scale = gy if self.reduction != "mean" else gy / max(diff.size, 1)
         g = 2 * diff * scale
         return g, (-g if self.needs_input_grad[1] else None)
+
+    def composite(self, prediction, target):
+        diff = prediction - target
+        return _reduce(diff * diff, None, self.reduction, diff.size)
 
 
 class BCEWithLogits(Function):
@@ -163,6 +195,15 @@ class BCEWithLogits(Function):
         gt = -x * scale if self.needs_input_grad[1] else None
         return gx, gt
 
+    def composite(self, x, t):
+        from .reduction import logsumexp
+        from .shape import stack
+
+        # softplus(x) = log(exp(0) + exp(x)), smooth at 0 (max(x, 0) + log1p(exp(-|x|)) has kinks
+        # whose one-sided derivatives are wrong there); logsumexp keeps it stable for large |x|.
+        softplus = logsumexp(stack([x.xp.zeros(x.shape, x.dtype), x]), axis=0)
+        return _reduce(softplus - x * t, None, self.reduction, x.size)
+
 
 class SmoothL1(Function):
     """Huber loss with threshold ``beta``; ``delta`` scales it to PyTorch's HuberLoss."""
@@ -189,6 +230,15 @@ class SmoothL1(Function):
         g = xp.clip(diff / beta, -1, 1) if beta > 0 else xp.sign(diff)
         g = g * (self.scale * (gy if self.reduction != "mean" else gy / max(diff.size, 1)))
         return g, (-g if self.needs_input_grad[1] else None)
+
+    def composite(self, prediction, target):
+        from .arithmetic import where
+
+        diff = prediction - target
+        a = abs(diff)
+        beta = self.beta
+        losses = where(a.data < beta, 0.5 * diff * diff / beta, a - 0.5 * beta) if beta > 0 else a
+        return _reduce(losses * self.scale, None, self.reduction, diff.size)
 
 
 _REDUCTIONS = ("mean", "sum", "none")

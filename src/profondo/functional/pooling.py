@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import kernels
 from ..autograd import Function
-from .conv import _pair, output_size
+from .conv import _pair, _window_stack, output_size
 
 
 def _tiles(x, kernel, stride, padding) -> bool:
@@ -101,6 +101,14 @@ class MaxPool2d(_Pool2d):
         xp.put_along_axis(gwin, idx[:, None], gy.reshape(nc, 1, idx.shape[1]), axis=1)  # not -1: N may be 0
         return self._unwindow(gwin)
 
+    def composite(self, x):
+        from .shape import gather
+
+        win = _window_stack(x, self.kernel, self.stride, self.padding, (1, 1), -float("inf"))
+        first = win.data.argmax(axis=2)[:, :, None]  # the first maximum in window order, as forward
+        n, c, _, oh, ow = win.shape
+        return gather(win, 2, first).reshape(n, c, oh, ow)
+
 
 class AvgPool2d(_Pool2d):
     """Average over each window, padding zeros counted (PyTorch's count_include_pad=True)."""
@@ -118,6 +126,9 @@ class AvgPool2d(_Pool2d):
         ohw = gy.shape[2] * gy.shape[3]
         gwin = self.xp.broadcast_to(gy.reshape(nc, 1, ohw) / k, (nc, k, ohw))
         return self._unwindow(gwin)
+
+    def composite(self, x):
+        return _window_stack(x, self.kernel, self.stride, self.padding, (1, 1)).mean(axis=2)
 
 
 def _pool_args(kernel_size, stride, padding, name):

@@ -253,6 +253,65 @@ def _rnn_backward(xp, gy, gh, sh, w_hh, relu, mask):
     return da, dh
 
 
+# --- the same steps written with operators (the composites that create_graph differentiates) ---
+def _affine(x, h, w_ih, w_hh, biases):
+    """x W_ih^T + b_ih and h W_hh^T + b_hh, on Tensors."""
+    gi, gh = x @ w_ih.T, h @ w_hh.T
+    return (gi + biases[0], gh + biases[1]) if biases else (gi, gh)
+
+
+def _lstm_step(x, h, c, w_ih, w_hh, biases):
+    from .activation import sigmoid, tanh
+
+    gi, gh = _affine(x, h, w_ih, w_hh, biases)
+    g, n = gi + gh, w_hh.shape[1]
+    c = sigmoid(g[:, n:2 * n]) * c + sigmoid(g[:, :n]) * tanh(g[:, 2 * n:3 * n])
+    return sigmoid(g[:, 3 * n:]) * tanh(c), c
+
+
+def _gru_step(x, h, w_ih, w_hh, biases):
+    from .activation import sigmoid, tanh
+
+    gi, gh = _affine(x, h, w_ih, w_hh, biases)
+    n = w_hh.shape[1]
+    r = sigmoid(gi[:, :n] + gh[:, :n])
+    z = sigmoid(gi[:, n:2 * n] + gh[:, n:2 * n])
+    new = tanh(gi[:, 2 * n:] + r * gh[:, 2 * n:])
+    return (1 - z) * new + z * h
+
+
+def _rnn_step(x, h, w_ih, w_hh, biases, relu: bool):
+    from .activation import relu as relu_
+    from .activation import tanh
+
+    gi, gh = _affine(x, h, w_ih, w_hh, biases)
+    return relu_(gi + gh) if relu else tanh(gi + gh)
+
+
+def _run_steps(fn, step, x, states):
+    """Apply ``step(x_t, *states) -> states`` over time as the fused sequence operator does:
+    masked steps carry the state and emit zeros, reverse runs from the last step."""
+    from .arithmetic import where
+    from .shape import stack
+
+    mask = fn.mask
+    if mask is not None and fn.reverse:
+        mask = mask[::-1]  # forward stored the mask in processing order
+    steps = x.shape[0]
+    outputs = [None] * steps
+    for k in (range(steps - 1, -1, -1) if fn.reverse else range(steps)):
+        new = step(x[k], *states)
+        new = new if isinstance(new, tuple) else (new,)
+        if mask is not None:
+            m = mask[k][:, None]
+            new = tuple(where(m, s_new, s) for s_new, s in zip(new, states))
+            outputs[k] = new[0] * m
+        else:
+            outputs[k] = new[0]
+        states = new
+    return (stack(outputs, 0), *states)
+
+
 # --- sequence operators ------------------------------------------------------------------------
 class _Sequence(Function):
     """Shared plumbing: reverse the time axis, project the inputs, reduce the weight gradients."""
@@ -325,6 +384,9 @@ class LSTMSequence(_Sequence):
         dx, *rest = self._weight_grads(x2, w_ih, dg, dg, sh)
         return (dx, dh0, dc0, *rest)
 
+    def composite(self, x, h0, c0, w_ih, w_hh, *biases):
+        return _run_steps(self, lambda xt, h, c: _lstm_step(xt, h, c, w_ih, w_hh, biases), x, (h0, c0))
+
 
 class GRUSequence(_Sequence):
     kind = "gru"
@@ -344,6 +406,9 @@ class GRUSequence(_Sequence):
         dgi, dgh, dh0 = _gru_backward(self.xp, self._grad_y(gy), gh, sh, acts, ghn, w_hh, self.mask)
         dx, *rest = self._weight_grads(x2, w_ih, dgi, dgh, sh)
         return (dx, dh0, *rest)
+
+    def composite(self, x, h0, w_ih, w_hh, *biases):
+        return _run_steps(self, lambda xt, h: _gru_step(xt, h, w_ih, w_hh, biases), x, (h0,))
 
 
 class RNNSequence(_Sequence):
@@ -367,6 +432,9 @@ class RNNSequence(_Sequence):
         da, dh0 = _rnn_backward(self.xp, self._grad_y(gy), gh, sh, w_hh, self.relu, self.mask)
         dx, *rest = self._weight_grads(x2, w_ih, da, da, sh)
         return (dx, dh0, *rest)
+
+    def composite(self, x, h0, w_ih, w_hh, *biases):
+        return _run_steps(self, lambda xt, h: _rnn_step(xt, h, w_ih, w_hh, biases, self.relu), x, (h0,))
 
 
 # --- cell operators (one step, one matmul over [x, h]) ------------------------------------------
@@ -420,6 +488,9 @@ class LSTMCellFn(_Cell):
         dx, dh, *rest = self._split(xh, w, dg[0])
         return (dx, dh, dc, *rest)
 
+    def composite(self, x, h, c, w_ih, w_hh, *biases):
+        return _lstm_step(x, h, c, w_ih, w_hh, biases)
+
 
 class RNNCellFn(_Cell):
     kind, n_states = "rnn_tanh", 1
@@ -440,6 +511,9 @@ class RNNCellFn(_Cell):
         xp = self.xp
         da, _ = _rnn_backward(xp, xp.zeros((1,) + gh.shape, gh.dtype), gh, sh, None, self.relu, None)
         return self._split(xh, w, da[0])
+
+    def composite(self, x, h, w_ih, w_hh, *biases):
+        return _rnn_step(x, h, w_ih, w_hh, biases, self.relu)
 
 
 class GRUCellFn(_Cell):
@@ -480,6 +554,9 @@ class GRUCellFn(_Cell):
             db = dg.sum(0)
             grads += (db[:3 * hidden], xp.concatenate([db[:2 * hidden], db[3 * hidden:]]))
         return grads
+
+    def composite(self, x, h, w_ih, w_hh, *biases):
+        return _gru_step(x, h, w_ih, w_hh, biases)
 
 
 # --- public functions ------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ def _restore(gy, shape, axes, keepdims):
 
 
 class Sum(Function):
+    differentiable_backward = True
+
     def __init__(self, axes, keepdims) -> None:
         self.axes, self.keepdims = axes, keepdims
 
@@ -63,6 +65,7 @@ class Max(Function):
     """Maximum over axes; tied maxima share the gradient equally (as torch.amax)."""
 
     reduce = "max"
+    differentiable_backward = True
 
     def __init__(self, axes, keepdims) -> None:
         self.axes, self.keepdims = axes, keepdims
@@ -101,6 +104,10 @@ class Var(Function):
         (centered,) = self.saved
         return _restore(gy, centered.shape, self.axes, self.keepdims) * (2 / self.count) * centered
 
+    def composite(self, x):
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        return (centered * centered).sum(axis=self.axes, keepdims=self.keepdims) / self.count
+
 
 class LogSumExp(Function):
     def __init__(self, axes, keepdims) -> None:
@@ -117,6 +124,14 @@ class LogSumExp(Function):
     def backward(self, gy):
         x, y = self.saved
         return self.xp.exp(x - y) * _restore(gy, x.shape, self.axes, self.keepdims)
+
+    def composite(self, x):
+        from .arithmetic import exp, log
+
+        m = x.data.max(axis=self.axes, keepdims=True)  # a constant shift: any value gives the same derivatives
+        m = self.xp.where(self.xp.isfinite(m), m, 0)
+        y = log(exp(x - m).sum(axis=self.axes, keepdims=True)) + m
+        return y if self.keepdims else y.reshape(tuple(n for i, n in enumerate(x.shape) if i not in self.axes))
 
 
 class Prod(Function):

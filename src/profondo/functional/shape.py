@@ -12,6 +12,7 @@ from ..autograd import Function, unwrap
 
 class Reshape(Function):
     returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+    differentiable_backward = True
 
     def __init__(self, shape) -> None:
         self.shape = shape
@@ -30,6 +31,7 @@ class Reshape(Function):
 
 class Permute(Function):
     returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+    differentiable_backward = True
 
     def __init__(self, axes) -> None:
         self.axes = axes
@@ -45,6 +47,7 @@ class Permute(Function):
 
 class BroadcastTo(Function):
     returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+    differentiable_backward = True
 
     def __init__(self, shape) -> None:
         self.shape = shape
@@ -61,6 +64,8 @@ class BroadcastTo(Function):
 
 
 class Concat(Function):
+    differentiable_backward = True
+
     def __init__(self, axis) -> None:
         self.axis = axis
 
@@ -81,6 +86,8 @@ class Concat(Function):
 
 
 class Stack(Function):
+    differentiable_backward = True
+
     def __init__(self, axis) -> None:
         self.axis = axis
 
@@ -98,6 +105,7 @@ class Split(Function):
     """Cut along an axis into pieces of the given sizes; each piece is one output."""
 
     returns_view = True  # its outputs share memory with its input (see autograd._check_saved)
+    differentiable_backward = True
 
     def __init__(self, size, axis) -> None:
         self.size, self.axis = size, axis  # an int: pieces of that size, the last one shorter
@@ -123,6 +131,8 @@ class Split(Function):
 class Pad(Function):
     """Constant padding; ``widths`` is one (before, after) pair per axis."""
 
+    differentiable_backward = True
+
     def __init__(self, widths, value) -> None:
         self.widths, self.value = widths, value
 
@@ -145,6 +155,7 @@ class GetItem(Function):
     """Indexing with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
 
     returns_view = True  # its output may share memory with its input (see autograd._check_saved)
+    differentiable_backward = True
 
     def __init__(self, index) -> None:
         self.index = index
@@ -157,17 +168,34 @@ class GetItem(Function):
             raise IndexError(f"indexing a tensor of shape {tuple(x.shape)}: {e}") from None
 
     def backward(self, gy):
-        shape, dtype = self.source
-        gx = self.xp.zeros(shape, dtype)
+        return GetItemGrad(self.index, *self.source)(gy)
+
+
+class GetItemGrad(Function):
+    """The gradient of indexing: ``gy`` added into zeros at ``index``. Linear in ``gy``, so its
+    own gradient is the indexing again."""
+
+    differentiable_backward = True
+
+    def __init__(self, index, shape, dtype) -> None:
+        self.index, self.shape, self.dtype = index, shape, dtype
+
+    def forward(self, gy):
+        gx = self.xp.zeros(self.shape, self.dtype)
         if _is_advanced(self.index):
             self.xp.add.at(gx, self.index, gy)  # repeated integer indices must add up
         else:
             gx[self.index] = gy
         return gx
 
+    def backward(self, ggx):
+        return GetItem(self.index)(ggx)
+
 
 class Gather(Function):
     """out[i][j] = x[i][index[i][j]] along ``axis`` (torch.gather, numpy.take_along_axis)."""
+
+    differentiable_backward = True
 
     def __init__(self, axis, index) -> None:
         self.axis, self.index = axis, index
@@ -179,13 +207,28 @@ class Gather(Function):
         return self.xp.take_along_axis(x, self.index, axis=self.axis)
 
     def backward(self, gy):
+        return GatherGrad(self.axis, self.index, *self.source)(gy)
+
+
+class GatherGrad(Function):
+    """The gradient of gather: ``gy`` added into zeros along ``axis`` at ``index``; its own
+    gradient is the gather again."""
+
+    differentiable_backward = True
+
+    def __init__(self, axis, index, shape, dtype) -> None:
+        self.axis, self.index, self.shape, self.dtype = axis, index, shape, dtype
+
+    def forward(self, gy):
         xp = self.xp
-        shape, dtype = self.source
-        gx = xp.zeros(shape, dtype)
+        gx = xp.zeros(self.shape, self.dtype)
         grid = list(xp.indices(self.index.shape, sparse=True))
-        grid[self.axis % len(shape)] = self.index
+        grid[self.axis % len(self.shape)] = self.index
         xp.add.at(gx, tuple(grid), gy)
         return gx
+
+    def backward(self, ggx):
+        return Gather(self.axis, self.index)(ggx)
 
 
 class Clone(Function):

@@ -4,6 +4,11 @@ An operator is a :class:`Function` subclass with ``forward(*arrays)`` and
 ``backward(*grad_outputs)``; it knows only its local gradients. The engine orders the
 graph, accumulates gradients of tensors used more than once, sums gradients back over
 broadcast axes, and frees what each operator saved as soon as its backward has run.
+
+With ``create_graph=True`` (:func:`grad`, ``Tensor.backward``) the engine records the
+backward pass itself, so that gradients can be differentiated again: each operator's
+backward then runs on Tensors (see :class:`Function`), and ``profondo.autograd.functional``
+builds Jacobians, Hessians and their products on top.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from contextvars import ContextVar
 
 import numpy as np
 
-from .backend import _cupy
+from ..backend import _cupy
 
 # Whether operators record a graph, per thread as in PyTorch: no_grad in one thread leaves
 # every other thread recording, and a new thread starts with recording on (the default).
@@ -239,11 +244,29 @@ class Function:
     Subclasses set constructor arguments as attributes, implement ``forward`` on arrays
     (using ``self.xp`` so that one body serves NumPy and CuPy) and ``backward`` returning
     one gradient per input (``None`` where ``self.needs_input_grad[i]`` is False).
+
+    Higher orders (``create_graph=True``) take one of two routes:
+
+    - ``differentiable_backward = True``: the same ``backward`` body runs on Tensors. The
+      engine hands it Tensor gradients, ``self.saved`` with every saved array that is one of
+      the inputs or outputs replaced by that Tensor (other saved arrays, such as masks and
+      indices, stay constant arrays), and as ``self.xp`` a namespace whose ``exp``, ``where``,
+      ``broadcast_to``... are differentiable operators. Operator overloads and array methods
+      (``*``, ``@``, ``.sum``, ``.reshape``, ``.T``) serve both modes.
+    - ``composite(*inputs)``: the forward written with other (differentiable) operators on
+      Tensors. With ``create_graph=True`` the engine differentiates the composite in place of
+      ``backward``, so a fused or kernel-backed operator keeps its fast first-order path.
+
+    An operator with neither raises a clear error when asked for a differentiable backward.
     """
 
     _epoch = 0  # the mutation count when it ran (see mark_modified)
     returns_view = False  # True where the output may share memory with the input (reshape, indexing)
     _grad_hooks = None  # output index -> hooks on that output's gradient
+    differentiable_backward = False
+
+    def composite(self, *inputs):  # pragma: no cover - the absence of a composite is tested by identity
+        raise NotImplementedError
 
     def save_for_backward(self, *arrays) -> None:
         self.saved = arrays
@@ -256,7 +279,7 @@ class Function:
 
     def apply(self, *inputs):
         """Run forward on the inputs' arrays and, when a gradient is needed, record the call."""
-        from .tensor import Tensor, as_tensor
+        from ..tensor import Tensor, as_tensor
 
         first = None
         for t in inputs:
@@ -284,15 +307,29 @@ class Function:
         if record:
             self.inputs = tensors
             self._epoch = _mutations
+            self._out = out  # lets create_graph tell saved outputs from other saved arrays
         else:
             self.saved = ()
         return results
+
+    def __call__(self, *inputs):
+        """Use an operator inside another operator's backward: on arrays (the first-order path)
+        its forward runs directly and nothing is recorded; on Tensors (``create_graph``) it is
+        applied, so that its own backward extends the graph."""
+        from ..tensor import Tensor
+
+        for t in inputs:
+            if isinstance(t, Tensor):
+                return self.apply(*inputs)
+        self.xp = _cupy if (_cupy is not None and isinstance(inputs[0], _cupy.ndarray)) else np
+        self.saved = ()
+        return self.forward(*inputs)
 
 
 def unwrap(x):
     """The array inside a Tensor; anything else unchanged. (Not ``getattr(x, "data", x)``: a
     NumPy array's ``.data`` is a memoryview.)"""
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
     return x.data if isinstance(x, Tensor) else x
 
@@ -307,9 +344,9 @@ def _unbroadcast(grad, shape):
     return grad.sum(axis=axes, keepdims=True).reshape(shape)
 
 
-def _topological_order(root_fn) -> list:
-    """Functions reachable from ``root_fn``, each after every function that consumes it."""
-    order, visited, stack = [], set(), [(root_fn, False)]
+def _topological_order(*root_fns) -> list:
+    """Functions reachable from ``root_fns``, each after every function that consumes it."""
+    order, visited, stack = [], set(), [(fn, False) for fn in reversed(root_fns)]
     while stack:
         fn, expanded = stack.pop()
         if expanded:
@@ -335,10 +372,15 @@ def _topological_order(root_fn) -> list:
     return order
 
 
-def backward(root, grad=None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
-    from .tensor import Tensor
+def backward(root, grad=None, retain_graph: bool | None = None, create_graph: bool = False, inputs=None) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad (only
+    into ``inputs`` when given); with ``create_graph`` the gradients are recorded in a graph."""
+    from ..tensor import Tensor
 
+    if create_graph or inputs is not None:
+        from .walk import backward_into
+
+        return backward_into(root, grad, retain_graph, create_graph, inputs)
     if not root.requires_grad:
         raise RuntimeError("backward() on a tensor that does not require grad (no input required grad, or it was made under no_grad)")
     xp = root.xp
@@ -477,7 +519,7 @@ def _buffer(a) -> int:
 
 def _accumulate(t, g, held: set) -> None:
     """Add ``g`` into ``t.grad``, which must own its array: optimizers update it in place."""
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
@@ -493,3 +535,9 @@ def _accumulate(t, g, held: set) -> None:
         key = _buffer(g)
     held.add(key)
     t.grad = Tensor(g)
+
+
+
+from . import walk as _walk  # noqa: E402  (the general walk builds on the engine above)
+
+grad = _walk.grad
