@@ -220,3 +220,26 @@ def test_dropout_second_derivative_uses_the_same_mask():
     np.testing.assert_allclose(g.numpy(), 2 * mask ** 2 * x.numpy())
     np.testing.assert_allclose(h.numpy(), 2 * mask ** 2)
     assert (mask == 0).any() and (mask == 2).any()
+
+
+@needs_torch
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_hooks_act_in_grad_and_create_graph_as_in_pytorch(create_graph):
+    """Tensor hooks (on an intermediate and on a leaf) change what grad() returns, and a leaf's
+    post-accumulate hook fires after backward(create_graph=True), as in PyTorch."""
+    results = []
+    for lib in (profondo, torch):
+        x = lib.tensor([1.0, 2.0, -0.5], requires_grad=True)
+        y = x * x
+        y.register_hook(lambda g: g * 3)
+        handle = x.register_hook(lambda g: g + 1)
+        (g,) = lib.autograd.grad((y * x).sum(), x, create_graph=create_graph)
+        handle.remove()
+        seen = []
+        x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.detach().numpy().copy()))
+        (x * x).sum().backward(create_graph=True)
+        results.append((g.detach().numpy(), seen))
+    (ours, our_seen), (theirs, their_seen) = results
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert len(our_seen) == len(their_seen) == 1
+    np.testing.assert_allclose(our_seen[0], their_seen[0], rtol=1e-6)

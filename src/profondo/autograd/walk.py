@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import copy
 
-from . import Function, _accumulate, _buffer, _grad_enabled, _set_grad_mode, _topological_order, _unbroadcast
+from . import (
+    Function,
+    _accumulate,
+    _buffer,
+    _grad_enabled,
+    _leaf_hooks,
+    _set_grad_mode,
+    _topological_order,
+    _unbroadcast,
+)
 
 
 class _Alias(Function):
@@ -138,6 +147,9 @@ def _run(roots, grads, graph: bool, retain_graph: bool, targets=None, cut: bool 
         if fn.n_outputs > 1:
             grads_out = [g if g is not None else (Tensor(fn.xp.zeros(s, d)) if graph else fn.xp.zeros(s, d))
                          for g, (s, d) in zip(grads_out, fn.output_meta)]
+        if fn._grad_hooks is not None:  # hooks on this operator's outputs (Tensor.register_hook)
+            grads_out = [g if g is None or i not in fn._grad_hooks else _hooked(fn._grad_hooks[i], g, graph)
+                         for i, g in enumerate(grads_out)]
         grads_in = _backward_graph(fn, grads_out) if graph else fn.backward(*grads_out)
         if not isinstance(grads_in, tuple):
             grads_in = (grads_in,)
@@ -159,7 +171,23 @@ def _run(roots, grads, graph: bool, retain_graph: bool, targets=None, cut: bool 
         if not retain_graph:
             fn.saved = ()
             fn.inputs = None
+    if _leaf_hooks:  # a leaf's hooks see its total gradient once, as in the first-order walk
+        for key, (t, g) in list(got.items()):
+            if t.creator is None and key in _leaf_hooks:
+                got[key] = (t, _hooked(_leaf_hooks[key][1], g, graph))
     return got
+
+
+def _hooked(hooks, g, graph: bool):
+    """``g`` through the hooks of ``Tensor.register_hook``: each sees a Tensor, and a tensor it
+    returns replaces the gradient (recorded in the graph with ``create_graph``)."""
+    from ..tensor import Tensor
+
+    for hook in hooks:
+        out = hook(g if graph else Tensor(g))
+        if out is not None:
+            g = (out if isinstance(out, Tensor) else Tensor(out)) if graph else (out.data if isinstance(out, Tensor) else out)
+    return g
 
 
 def _seed(root, grad, graph: bool, where: str):
@@ -209,6 +237,8 @@ def backward_into(root, grad, retain_graph, create_graph: bool, inputs) -> None:
             t.grad = g if t.grad is None else t.grad + g
         else:
             _accumulate(t, g, held)
+        for hook in getattr(t, "_post_hooks", None) or ():  # its gradient is final (post-accumulate hooks)
+            hook(t)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None, create_graph: bool = False,
