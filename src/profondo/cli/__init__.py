@@ -25,13 +25,13 @@ INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + S
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``profondo`` command (heavy modules load only when a command runs)."""
     from .. import __version__
-    from . import edge, nlp, rl, train, transfer
+    from . import edge, nlp, rl, train, transfer, unsupervised
 
     parser = argparse.ArgumentParser(prog="profondo", formatter_class=HelpFormatter,
                                      description="Describe, count, train and use neural networks.")
     parser.add_argument("--version", action="version", version=f"profondo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (train, transfer, edge, nlp, rl):
+    for group in (train, transfer, edge, nlp, rl, unsupervised):
         group.add_parsers(sub)
     parser.set_defaults(compute=False, resumable=False)
     return parser
