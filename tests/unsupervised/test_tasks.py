@@ -1,0 +1,52 @@
+"""The runs behind ``profondo rbm`` and ``profondo pretrain``, on digits: results, pictures,
+checkpoints, and resume that continues where a run stopped."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from profondo.io.checkpoint import read_checkpoint
+from profondo.unsupervised.tasks import pretrain_task, rbm_task
+
+pytest.importorskip("sklearn")
+pytest.importorskip("matplotlib")
+
+
+def test_rbm_task_writes_results_pictures_and_resumes_exactly(tmp_path):
+    options = dict(hidden=16, sample_steps=20, progress=False)
+    straight = rbm_task(epochs=3, out=str(tmp_path / "straight"), **options)
+    rbm_task(epochs=2, out=str(tmp_path / "split"), **options)
+    resumed = rbm_task(epochs=3, out=str(tmp_path / "split"), resume=True, **options)
+    assert [row["epoch"] for row in resumed["history"]] == [1, 2, 3]
+    assert resumed["test_pseudo_likelihood"] == straight["test_pseudo_likelihood"]
+    a, b = (read_checkpoint(tmp_path / name / "last.ckpt").group("rbm") for name in ("straight", "split"))
+    np.testing.assert_array_equal(a["weight"], b["weight"])
+    assert straight["history"][-1]["pseudo_likelihood"] > straight["history"][0]["pseudo_likelihood"]
+    for name in ("filters", "samples", "reconstructions"):
+        assert (tmp_path / "straight" / f"{name}.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "straight" / "results.json").read_text())["epochs"] == 3
+    with pytest.raises(FileNotFoundError, match="run once without --resume"):
+        rbm_task(epochs=1, out=str(tmp_path / "nothing"), resume=True, **options)
+
+
+@pytest.mark.parametrize("model", ["dbn", "sda"])
+def test_pretrain_task_reports_both_transfer_routes_and_a_baseline(tmp_path, model):
+    result = pretrain_task(model, data="digits", hidden=(24,), pretrain_epochs=2, finetune_epochs=2, batch_size=20,
+                           svm_labels=300, finetune_lr=0.3, out=str(tmp_path), progress=False)
+    assert result["sizes"] == [64, 24]
+    for route in ("finetune", "scratch"):
+        assert 0 <= result[route]["test_error"] < 0.5  # 10 classes: chance is 0.9
+    assert result["scratch"]["seconds"] >= result["scratch"]["budget_seconds"]
+    assert 0 <= result["svm"]["codes_test_error"] < 0.5 and 0 <= result["svm"]["pixels_test_error"] < 0.5
+    assert (tmp_path / "filters.png").exists() and (tmp_path / "reconstructions.png").exists()
+    assert (tmp_path / "finetune" / "last.ckpt").exists()
+    again = pretrain_task(model, data="digits", hidden=(24,), pretrain_epochs=2, finetune_epochs=2, batch_size=20,
+                          svm_labels=300, finetune_lr=0.3, out=str(tmp_path), progress=False, resume=True,
+                          baseline=False)
+    # everything was done: resuming trains nothing more and finds the same fine-tuned network
+    assert again["finetune"]["test_error"] == result["finetune"]["test_error"]
+    with pytest.raises(ValueError, match="'dbn' or 'sda'"):
+        pretrain_task("gan", data="digits", out=str(tmp_path))
