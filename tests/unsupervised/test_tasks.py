@@ -50,3 +50,21 @@ def test_pretrain_task_reports_both_transfer_routes_and_a_baseline(tmp_path, mod
     assert again["finetune"]["test_error"] == result["finetune"]["test_error"]
     with pytest.raises(ValueError, match="'dbn' or 'sda'"):
         pretrain_task("gan", data="digits", out=str(tmp_path))
+
+
+def test_htm_mnist_task_learns_and_resumes(tmp_path):
+    from profondo.unsupervised.tasks import htm_mnist_task
+
+    options = dict(data="digits", columns=256, active_columns=16, train_limit=400, test_limit=200, alpha=0.05,
+                   out=str(tmp_path), progress=False)
+    first = htm_mnist_task(epochs=1, **options)
+    assert first["test_error"] < 0.6  # 10 classes: chance 0.9
+    again = htm_mnist_task(epochs=2, resume=True, **options)
+    assert again["epochs"] == 2 and (tmp_path / "sp_filters.png").exists()
+
+
+def test_htm_sequence_task_rejects_too_little_text(tmp_path):
+    from profondo.unsupervised.tasks import htm_sequence_task
+
+    with pytest.raises(ValueError, match="train_chars must be at least 2049"):
+        htm_sequence_task(train_chars=100, test_chars=10, out=str(tmp_path), progress=False)

@@ -4,7 +4,9 @@
     profondo rbm --data mnist --hidden 500 --batch-size 100 --lr 0.05
     profondo pretrain dbn                           # MNIST: DBN 784-500-500-2000, then fine-tuning
     profondo pretrain sda --resume                  # stacked denoising autoencoder, continued
-    profondo htm anomaly                            # HTM on a real series: anomaly score, likelihood
+    profondo htm mnist                              # spatial pooler + SDR classifier on MNIST
+    profondo htm sequence                           # next character of Shakespeare, beside an LSTM
+    profondo htm anomaly --series co2               # anomaly score and likelihood of a real series
 
 Each command calls a task function of ``profondo.unsupervised.tasks``; an option left out
 takes that function's default, which ``--help`` shows. Every run writes checkpoints, PNGs
@@ -20,14 +22,15 @@ from collections.abc import Callable
 
 from .common import HelpFormatter, add_compute_flags, add_flag
 
-_NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "threads", "resumable", "task_fn"}
+_NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "threads", "resumable", "task_fn", "htm_task"}
 
 
 def _option(p: argparse.ArgumentParser, fn: Callable, flag: str, text: str, **kwargs) -> None:
     """An option of a task function: None unless given, so the function's default applies."""
     name = flag.lstrip("-").replace("-", "_")
     parameter = inspect.signature(fn).parameters[name]
-    shown = f" (default: {parameter.default!r})" if parameter.default is not inspect.Parameter.empty else ""
+    shown = f" (default: {parameter.default!r})" if parameter.default not in (inspect.Parameter.empty, None) \
+        and "(default" not in text else ""
     p.add_argument(flag, dest=name, default=None, help=text + shown, **kwargs)
 
 
@@ -49,16 +52,18 @@ def _run(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser, fn: Callable) -> None:
     _option(p, fn, "--seed", "seeds the weights, the shuffling and the sampling", type=int)
-    _option(p, fn, "--out", "folder for checkpoints, pictures and results.json")
-    _option(p, fn, "--resume", "continue from the checkpoints in --out", action="store_true")
+    _option(p, fn, "--out", "folder for checkpoints, pictures and results.json (default: runs/TASK-DATA)")
+    resumable = "resume" in inspect.signature(fn).parameters  # runs of a few minutes have no checkpoints
+    if resumable:
+        _option(p, fn, "--resume", "continue from the checkpoints in --out", action="store_true")
     add_compute_flags(p)
     add_flag(p, "json")
     add_flag(p, "quiet")
-    p.set_defaults(run=_run, task_fn=fn, resumable=True)
+    p.set_defaults(run=_run, task_fn=fn, resumable=resumable)
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``rbm``, ``pretrain`` and ``htm``."""
+    """Register ``rbm``, ``pretrain`` and ``htm`` (mnist, sequence, anomaly)."""
     from ..unsupervised import tasks
 
     fn = tasks.rbm_task
@@ -100,5 +105,37 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     _option(p, fn, "--svm-c", "the SVM's C", type=float)
     p.add_argument("--no-baseline", dest="baseline", action="store_false", default=None,
                    help="skip the same MLP trained from scratch for the same time")
+    _option(p, fn, "--baseline-lr", "SGD learning rate of the from-scratch baseline (None: --finetune-lr)", type=float)
     _option(p, fn, "--train-limit", "train on the first N training images only", type=int)
     _common(p, fn)
+
+    p = sub.add_parser("htm", formatter_class=HelpFormatter,
+                       help="Hierarchical Temporal Memory: MNIST, next character of Shakespeare, anomalies of a series")
+    tasks_of = {"mnist": tasks.htm_mnist_task, "sequence": tasks.htm_sequence_task, "anomaly": tasks.htm_anomaly_task}
+    htm = p.add_subparsers(dest="htm_task", required=True, metavar="TASK")
+    helps = {"mnist": "spatial pooler + SDR classifier on MNIST digits",
+             "sequence": "temporal memory predicting the next character of Shakespeare, beside an LSTM",
+             "anomaly": "anomaly score and likelihood on a real series (statsmodels' co2, nile, sunspots)"}
+    for name, fn in tasks_of.items():
+        q = htm.add_parser(name, formatter_class=HelpFormatter, description=inspect.getdoc(fn), help=helps[name])
+        if name == "mnist":
+            _option(q, fn, "--data", "grey-image data set: mnist, fashion-mnist or digits")
+            _option(q, fn, "--columns", "spatial-pooler columns", type=int)
+            _option(q, fn, "--active-columns", "columns active per input", type=int)
+            _option(q, fn, "--epochs", "passes over the training images", type=int)
+            _option(q, fn, "--alpha", "SDR classifier learning rate", type=float)
+            _option(q, fn, "--train-limit", "train on the first N training images only", type=int)
+            _option(q, fn, "--test-limit", "test on the first N test images only", type=int)
+        elif name == "sequence":
+            _option(q, fn, "--train-chars", "characters learned (one online pass)", type=int)
+            _option(q, fn, "--test-chars", "held-out characters predicted", type=int)
+            _option(q, fn, "--lstm-hidden", "hidden units of the comparison LSTM", type=int)
+        else:
+            _option(q, fn, "--series", "co2, nile or sunspots", choices=("co2", "nile", "sunspots"))
+            _option(q, fn, "--columns", "spatial-pooler columns", type=int)
+            _option(q, fn, "--active-columns", "columns active per input", type=int)
+            _option(q, fn, "--threshold", "anomaly likelihood that flags a point", type=float)
+            _option(q, fn, "--learning-period", "steps before the likelihood is estimated", type=int)
+        if name != "anomaly":
+            _option(q, fn, "--data-dir", "where the data files are")
+        _common(q, fn)

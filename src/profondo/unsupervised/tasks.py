@@ -153,6 +153,7 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
                   batch_size: int = 100, lr: float | None = None, finetune_lr: float = 0.1,
                   corruption: str = "mask", noise: float = 0.25, momentum: float = 0.5, final_momentum: float = 0.9,
                   weight_decay: float = 2e-4, svm_labels: int = 1000, svm_c: float = 0.01, baseline: bool = True,
+                  baseline_lr: float | None = None,
                   train_limit: int | None = None, seed: int = 0, out: str | None = None, resume: bool = False,
                   progress: bool = True) -> dict[str, Any]:
     """Pre-train a DBN (``model="dbn"``: RBMs with CD-1, momentum ``momentum`` then
@@ -164,8 +165,9 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
       their raw pixels (the feature-reuse route);
     - fine-tune the unrolled classifier (sigmoid MLP ``input``-``hidden``-10) for
       ``finetune_epochs`` with SGD (momentum 0.9, ``finetune_lr``);
-    - with ``baseline``, the same MLP from random weights, trained for as long as the
-      pre-training and fine-tuning took together.
+    - with ``baseline``, the same MLP from random (Glorot) weights, trained with SGD at
+      ``baseline_lr`` (default ``finetune_lr``) for as long as the pre-training and fine-tuning
+      took together (epoch by epoch: it may overrun by part of an epoch).
 
     Test errors on the test split. Writes ``filters.png`` (the first layer's weights) and
     ``reconstructions.png``; checkpoints in ``out`` (default ``runs/MODEL-DATA``: ``pretrain.ckpt`` or ``sda-layerN.ckpt``,
@@ -182,7 +184,6 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
     x, y, shape = _images(data, "train", data_dir, train_limit)
     x_test, y_test, _ = _images(data, "test", data_dir, None)
     sizes = [x.shape[1], *hidden]
-    started = time.perf_counter()
     if model == "dbn":
         net, pretrain_info = _pretrain_dbn(x, sizes, out, resume, pretrain_epochs, batch_size, lr or 0.05,
                                            momentum, final_momentum, weight_decay, seed, progress)
@@ -193,7 +194,7 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
                                            corruption, noise, seed, progress)
         first = net.layers[0].encoder.weight.numpy()
         recon = net.layers[0]
-    pretrain_seconds = time.perf_counter() - started
+    pretrain_seconds = pretrain_info["seconds"]  # all runs of a resumed pre-training
     from ..autograd import no_grad
     from ..tensor import Tensor
 
@@ -219,7 +220,7 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
     classifier = net.classifier(10)
     tuned = _fit_classifier(classifier, x, y, out / "finetune", resume, finetune_lr, batch_size, seed, progress,
                             epochs=finetune_epochs)
-    result["finetune"] = {**tuned, "test_error": _classifier_error(classifier, x_test, y_test)}
+    result["finetune"] = {**tuned, "test_error": _classifier_error(classifier, x_test, y_test), "lr": finetune_lr}
     spent = pretrain_seconds + tuned["seconds"]
     if baseline:
         prandom.manual_seed(seed)
@@ -227,10 +228,11 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [Linear(a, b, init="glorot_uniform"), Sigmoid()]
         scratch = Sequential(*layers, Linear(sizes[-1], 10))
-        trained = _fit_classifier(scratch, x, y, out / "scratch", resume, finetune_lr, batch_size, seed, progress,
+        lr_scratch = finetune_lr if baseline_lr is None else baseline_lr
+        trained = _fit_classifier(scratch, x, y, out / "scratch", resume, lr_scratch, batch_size, seed, progress,
                                   seconds=spent)
         result["scratch"] = {**trained, "test_error": _classifier_error(scratch, x_test, y_test),
-                             "budget_seconds": round(spent, 1)}
+                             "budget_seconds": round(spent, 1), "lr": lr_scratch}
     if progress:
         line = f"{label} fine-tuned: test error {100 * result['finetune']['test_error']:.2f} %"
         if baseline:
@@ -281,23 +283,251 @@ def _pretrain_sda(x, sizes, out, resume, epochs, batch_size, lr, corruption, noi
     from .autoencoder import StackedDenoisingAutoencoder
 
     sda = StackedDenoisingAutoencoder(sizes, corruption=corruption, noise=noise)
-    codes, losses = x, []
-    started = time.perf_counter()
+    codes, losses, seconds = x, [], 0.0
     for i, dae in enumerate(sda.layers):
         path = out / f"sda-layer{i + 1}.ckpt"
         optimizer = Adam(dae.parameters(), lr)
-        done = 0
+        done, before = 0, 0.0  # epochs done and seconds spent on this layer by earlier runs
         if resume and path.exists():
-            done = int(restore_training_state(path, dae, optimizer).meta["epoch"])
+            meta = restore_training_state(path, dae, optimizer).meta
+            done, before = int(meta["epoch"]), float(meta["metrics"].get("seconds", 0.0))
+        started = time.perf_counter()
 
-        def save(m, epoch, loss, path=path, optimizer=optimizer):
-            save_training_state(path, m, optimizer, epoch=epoch + 1, metrics={"loss": loss})
+        def save(m, epoch, loss, path=path, optimizer=optimizer, before=before, started=started):
+            save_training_state(path, m, optimizer, epoch=epoch + 1,
+                                metrics={"loss": loss, "seconds": before + time.perf_counter() - started})
 
         layer_losses = dae.fit(codes, epochs, batch_size, optimizer=optimizer, seed=seed + i, progress=progress,
                                desc=f"DAE {i + 1}/{len(sda.layers)} {dae.n_visible}x{dae.n_hidden}",
                                callback=save, start_epoch=done)
         losses.append(layer_losses)
+        seconds += before + time.perf_counter() - started
         codes = dae.transform(codes)
     return sda, {"epochs_per_layer": epochs, "lr": lr, "optimizer": "adam", "batch_size": batch_size,
-                 "corruption": corruption, "noise": noise, "loss_per_epoch": losses,
-                 "seconds_this_run": round(time.perf_counter() - started, 1)}
+                 "corruption": corruption, "noise": noise, "loss_per_epoch_this_run": losses,
+                 "seconds": round(seconds, 1)}
+
+
+# --- Hierarchical Temporal Memory --------------------------------------------------------------------
+
+
+def htm_mnist_task(data: str = "mnist", data_dir: str | None = None, columns: int = 2048, active_columns: int = 80,
+                   epochs: int = 1, train_limit: int | None = None, test_limit: int | None = None, alpha: float = 0.02,
+                   seed: int = 0, out: str | None = None, resume: bool = False, progress: bool = True) -> dict:
+    """A spatial pooler on binarised images (pixel > 0.5) and an SDR classifier on its active
+    columns, trained together online for ``epochs`` passes, then tested with learning off
+    (htm.core's MNIST example). Writes ``sp_filters.png`` (connected synapses of 100 columns) and
+    a checkpoint after every epoch (``resume`` continues)."""
+    from ..train.progress import ProgressBar
+    from .htm import SDRClassifier, SpatialPooler
+
+    out = Path(out or f"runs/htm-{data}")
+    out.mkdir(parents=True, exist_ok=True)
+    x, y, shape = _images(data, "train", data_dir, train_limit)
+    x_test, y_test, _ = _images(data, "test", data_dir, test_limit)
+    x, x_test = x > 0.5, x_test > 0.5
+    sp = SpatialPooler(x.shape[1], columns, active_columns, seed=seed)
+    classifier = SDRClassifier(columns, 10, alpha)
+    done, seconds = 0, 0.0
+    ckpt = _resume_from(out, resume, "htm-mnist")
+    if ckpt is not None:
+        arrays = ckpt.group("htm")
+        sp.load_permanence(arrays["permanence"])
+        for name in ("active_duty", "overlap_duty", "boost"):
+            getattr(sp, name)[...] = arrays[name]
+        classifier.weight[...] = arrays["classifier"]
+        sp.iterations, done, seconds = ckpt.meta["iterations"], ckpt.meta["epochs"], ckpt.meta["seconds"]
+    order_rng = np.random.default_rng(seed)
+    orders = [order_rng.permutation(len(x)) for _ in range(epochs)]
+    for epoch in range(done, epochs):
+        started = time.perf_counter()
+        bar = ProgressBar(len(x), f"epoch {epoch + 1}/{epochs}", enabled=progress, log_lines=4)
+        correct = 0
+        for i, j in enumerate(orders[epoch]):
+            p = classifier.learn(sp.compute(x[j], learn=True), int(y[j]))
+            correct += int(p.argmax() == y[j])
+            if i % 100 == 99:
+                bar.update(100, 100, acc=correct / (i + 1))
+        bar.close()
+        seconds += time.perf_counter() - started
+        write_checkpoint(out / "last.ckpt", Checkpoint(
+            {"htm": {"permanence": sp.permanence, "active_duty": sp.active_duty, "overlap_duty": sp.overlap_duty,
+                     "boost": sp.boost, "classifier": classifier.weight}},
+            {"kind": "htm-mnist", "iterations": sp.iterations, "epochs": epoch + 1, "seconds": seconds}))
+    started = time.perf_counter()
+    predicted = np.array([classifier.infer(sp.compute(image, learn=False)).argmax() for image in x_test])
+    error = float((predicted != y_test).mean())
+    connected = (sp.permanence[:100] >= sp.connected).astype(np.float32)
+    picture = save_tiles(out / "sp_filters.png", connected, shape,
+                         f"spatial pooler: connected synapses of 100 of its {columns} columns")
+    result = {"task": "htm-mnist", "columns": columns, "active_columns": active_columns, "epochs": epochs,
+              "train_images": len(x), "test_images": len(x_test), "test_error": error, "seed": seed,
+              "train_seconds": round(seconds, 1), "test_seconds": round(time.perf_counter() - started, 1),
+              "pictures": {"sp_filters": str(picture)}}
+    if progress:
+        print(f"spatial pooler + SDR classifier: test error {100 * error:.2f} % ({len(x_test)} images)")
+    return _write_results(out, result)
+
+
+def _character_tm(vocabulary: str, seed: int):
+    from .htm import CategoryEncoder, SDRClassifier, TemporalMemory
+
+    encoder = CategoryEncoder(vocabulary, active_bits=10)
+    tm = TemporalMemory(encoder.size, cells_per_column=16, activation_threshold=7, min_threshold=5,
+                        new_synapse_count=10, max_synapses_per_segment=16, max_segments_per_cell=64,
+                        predicted_segment_decrement=0.01, seed=seed)
+    return encoder, tm, SDRClassifier(tm.cells, len(vocabulary) + 1, alpha=0.05)
+
+
+def htm_sequence_task(train_chars: int = 20000, test_chars: int = 5000, data_dir: str | None = None,
+                      lstm_hidden: int = 128, seed: int = 0, out: str | None = None, progress: bool = True) -> dict:
+    """Next-character prediction on the works of Shakespeare: a temporal memory (one block of
+    10 columns per character, 16 cells per column) read by an SDR classifier from its active
+    cells, trained online in one pass over the first ``train_chars`` characters, tested on the
+    first ``test_chars`` held-out characters with learning off; beside a character LSTM
+    (embedding 16, ``lstm_hidden`` units) trained on the same characters for the same time.
+    Top-1 accuracy; chance is the most frequent character's share."""
+    from .. import functional as F
+    from .. import random as prandom
+    from ..autograd import no_grad
+    from ..nlp.datasets import load_shakespeare
+    from ..nlp.models import CharLM
+    from ..optim import Adam
+    from ..tensor import Tensor
+    from ..train.progress import ProgressBar
+    from ..train.step import TrainStep
+
+    seq_len, streams = 64, 32  # the LSTM's truncated-BPTT chunks and parallel streams
+    if train_chars <= seq_len * streams:
+        raise ValueError(f"htm sequence: train_chars must be at least {seq_len * streams + 1} for the LSTM's "
+                         f"{streams} streams of {seq_len} steps, received {train_chars}")
+    out = Path(out or "runs/htm-shakespeare")
+    out.mkdir(parents=True, exist_ok=True)
+    train_text, val_text = load_shakespeare(data_dir)
+    train_text, test_text = train_text[:train_chars], val_text[:test_chars]
+    vocabulary = "".join(sorted(set(train_text)))
+    encoder, tm, classifier = _character_tm(vocabulary, seed)
+    ids = lambda text: np.array([encoder.bucket(c) for c in text], np.int64)  # noqa: E731  (0: unseen)
+    train_ids, test_ids = ids(train_text), ids(test_text)
+    started = time.perf_counter()
+    bar = ProgressBar(len(train_ids) - 1, "temporal memory", enabled=progress)
+    correct = 0
+    for t in range(len(train_ids) - 1):
+        tm.compute(np.flatnonzero(encoder.encode(train_text[t])))
+        p = classifier.learn(np.flatnonzero(tm.active_cells), int(train_ids[t + 1]))
+        correct += int(p.argmax() == train_ids[t + 1])
+        if t % 500 == 499:
+            bar.update(500, 500, acc=correct / (t + 1), segments=tm.n_segments)
+    bar.close()
+    htm_seconds = time.perf_counter() - started
+    hits = 0
+    for t in range(len(test_ids) - 1):
+        tm.compute(np.flatnonzero(encoder.encode(test_text[t])), learn=False)
+        hits += int(classifier.infer(np.flatnonzero(tm.active_cells)).argmax() == test_ids[t + 1])
+    htm_accuracy = hits / (len(test_ids) - 1)
+    # The LSTM: same characters, same training time, truncated BPTT over 32 parallel streams.
+    prandom.manual_seed(seed)
+    model = CharLM(len(vocabulary) + 1, embedding_dim=16, hidden_size=lstm_hidden)
+    step = TrainStep(lambda inputs: model(inputs)[0], Adam(model.parameters(), 3e-3),
+                     lambda logits, target: F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1)),
+                     max_grad_norm=1.0, parameters=model.parameters())
+    usable = (len(train_ids) - 1) // (seq_len * streams) * seq_len * streams
+    xs = train_ids[:usable].reshape(streams, -1).T
+    ys = train_ids[1:usable + 1].reshape(streams, -1).T
+    started, updates = time.perf_counter(), 0
+    bar = ProgressBar(1, f"LSTM for {htm_seconds:.0f} s", enabled=progress)
+    while time.perf_counter() - started < htm_seconds:
+        for s in range(0, len(xs), seq_len):
+            loss, _, _ = step(Tensor(xs[s:s + seq_len]), target=Tensor(ys[s:s + seq_len]))
+            updates += 1
+        bar.values.update(loss=loss.item(), updates=updates)
+    bar.close()
+    lstm_seconds = time.perf_counter() - started
+    model.eval()
+    with no_grad():
+        logits, _ = model(Tensor(test_ids[:-1, None]))
+    lstm_accuracy = float((logits.numpy()[:, 0].argmax(1) == test_ids[1:]).mean())
+    chance = float(np.bincount(test_ids[1:]).max() / (len(test_ids) - 1))
+    lstm_weights = sum(p.data.size for p in model.parameters())
+    result = {"task": "htm-shakespeare", "train_chars": len(train_ids), "test_chars": len(test_ids), "seed": seed,
+              "htm": {"test_accuracy": htm_accuracy, "train_online_accuracy": correct / (len(train_ids) - 1),
+                      "seconds": round(htm_seconds, 1), "synapses": tm.synapses, "segments": tm.n_segments,
+                      "cells": tm.cells, "classifier_weights": classifier.weight.size},
+              "lstm": {"test_accuracy": lstm_accuracy, "seconds": round(lstm_seconds, 1), "updates": updates,
+                       "weights": lstm_weights, "hidden": lstm_hidden},
+              "most_frequent_character_accuracy": chance}
+    if progress:
+        print(f"next character, {len(test_ids)} held-out characters: HTM {100 * htm_accuracy:.1f} %, LSTM "
+              f"{100 * lstm_accuracy:.1f} %, most frequent character {100 * chance:.1f} %")
+    return _write_results(out, result)
+
+
+def load_series(name: str) -> tuple[np.ndarray, list]:
+    """A real series shipped by statsmodels: "co2" (weekly CO2 at Mauna Loa, 1958-2001, gaps
+    interpolated), "nile" (annual Nile flow, 1871-1970) or "sunspots" (annual, 1700-2008);
+    (values, dates)."""
+    import datetime as dt
+
+    try:
+        import statsmodels.api as sm
+    except ImportError:
+        raise ImportError("the HTM anomaly series come from statsmodels: pip install statsmodels") from None
+    if name == "co2":
+        frame = sm.datasets.co2.load_pandas().data.interpolate()
+        return frame["co2"].to_numpy(np.float64), [d.to_pydatetime() for d in frame.index]
+    if name == "nile":
+        frame = sm.datasets.nile.load_pandas().data
+        return frame["volume"].to_numpy(np.float64), [dt.datetime(int(y), 1, 1) for y in frame["year"]]
+    if name == "sunspots":
+        frame = sm.datasets.sunspots.load_pandas().data
+        return frame["SUNACTIVITY"].to_numpy(np.float64), [dt.datetime(int(y), 1, 1) for y in frame["YEAR"]]
+    raise ValueError(f"unknown series {name!r}: expected co2, nile or sunspots")
+
+
+def htm_anomaly_task(series: str = "co2", columns: int = 2048, active_columns: int = 40, threshold: float = 0.9999,
+                     learning_period: int = 288, seed: int = 0, out: str | None = None,
+                     progress: bool = True) -> dict:
+    """NuPIC's anomaly-detection model on a real series: value (scalar encoder over the series'
+    range) and season (date encoder) -> spatial pooler -> temporal memory -> raw anomaly score
+    -> anomaly likelihood. Writes ``anomaly.png`` (the series, its score, its likelihood, the
+    points at or above ``threshold``) and lists those points."""
+    from ..train.progress import ProgressBar
+    from .htm import AnomalyLikelihood, DateEncoder, ScalarEncoder, SpatialPooler, TemporalMemory
+    from .plots import save_series
+
+    out = Path(out or f"runs/htm-{series}")
+    out.mkdir(parents=True, exist_ok=True)
+    values, dates = load_series(series)
+    margin = 0.05 * (values.max() - values.min())
+    value_encoder = ScalarEncoder(values.min() - margin, values.max() + margin, size=400, active_bits=21)
+    date_encoder = DateEncoder(time_of_day=False, day_of_week=False, weekend=False, season=True, active_bits=21)
+    sp = SpatialPooler(value_encoder.size + date_encoder.size, columns, active_columns, potential_pct=0.8,
+                       increment=0.003, decrement=0.0005, boost_strength=0.0, seed=seed)
+    tm = TemporalMemory(columns, cells_per_column=32, max_segments_per_cell=128, predicted_segment_decrement=0.0,
+                        seed=seed)
+    likelihood = AnomalyLikelihood(learning_period=learning_period, estimation_samples=100)
+    scores, likelihoods = [], []
+    started = time.perf_counter()
+    bar = ProgressBar(len(values), f"HTM on {series}", enabled=progress)
+    for value, when in zip(values, dates):
+        sdr = np.concatenate([value_encoder.encode(value), date_encoder.encode(when)])
+        scores.append(tm.compute(sp.compute(sdr)))
+        likelihoods.append(likelihood.update(scores[-1]))
+        bar.update(1, 1)
+    bar.close()
+    flagged = [{"index": i, "date": dates[i].date().isoformat(), "value": float(values[i]), "likelihood": lk}
+               for i, lk in enumerate(likelihoods) if lk >= threshold]
+    picture = save_series(out / "anomaly.png", values, scores, likelihoods, threshold=threshold,
+                          title=f"HTM anomaly score and likelihood: {series} ({len(values)} points)",
+                          labels=(series, "anomaly score", "anomaly likelihood"))
+    after = np.asarray(scores[learning_period:])
+    result = {"task": "htm-anomaly", "series": series, "points": len(values), "seed": seed,
+              "seconds": round(time.perf_counter() - started, 1),
+              "mean_score_first_100": float(np.mean(scores[:100])),
+              "mean_score_after_learning_period": float(after.mean()) if len(after) else None,
+              "threshold": threshold, "flagged": flagged, "pictures": {"anomaly": str(picture)}}
+    if progress:
+        print(f"{series}: mean anomaly score {result['mean_score_first_100']:.3f} over the first 100 points, "
+              f"{result['mean_score_after_learning_period']:.3f} after; {len(flagged)} points with likelihood >= "
+              f"{threshold}: {[f['date'] for f in flagged][:10]}")
+    return _write_results(out, result)
