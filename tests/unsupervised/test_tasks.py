@@ -43,6 +43,11 @@ def test_pretrain_task_reports_both_transfer_routes_and_a_baseline(tmp_path, mod
     assert 0 <= result["svm"]["codes_test_error"] < 0.5 and 0 <= result["svm"]["pixels_test_error"] < 0.5
     assert (tmp_path / "filters.png").exists() and (tmp_path / "reconstructions.png").exists()
     assert (tmp_path / "finetune" / "last.ckpt").exists()
+    if "architectures" in result:  # with pyyaml: the unrolled classifier as an architecture file
+        from profondo.analysis import analyze
+        from profondo.architecture import load
+
+        assert analyze(load(tmp_path / "classifier.yaml")).weights == 64 * 24 + 24 + 24 * 10 + 10
     again = pretrain_task(model, data="digits", hidden=(24,), pretrain_epochs=2, finetune_epochs=2, batch_size=20,
                           svm_labels=300, finetune_lr=0.3, out=str(tmp_path), progress=False, resume=True,
                           baseline=False)

@@ -136,6 +136,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             _option(q, fn, "--active-columns", "columns active per input", type=int)
             _option(q, fn, "--threshold", "anomaly likelihood that flags a point", type=float)
             _option(q, fn, "--learning-period", "steps before the likelihood is estimated", type=int)
+            _option(q, fn, "--difference", "feed the change from the previous point, not the value",
+                    action="store_true")
         if name != "anomaly":
             _option(q, fn, "--data-dir", "where the data files are")
         _common(q, fn)

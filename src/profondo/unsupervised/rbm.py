@@ -121,13 +121,14 @@ class RBM:
             return -(v @ self.visible_bias) - hidden
         return 0.5 * ((v - self.visible_bias) ** 2).sum(1) - hidden
 
-    def pseudo_likelihood(self, v: Any, exact: bool = True, chunk: int = 256) -> np.ndarray:
+    def pseudo_likelihood(self, v: Any, exact: bool = True, chunk: int | None = None) -> np.ndarray:
         """log PL(v) = sum_i log p(v_i | v_-i) per sample (N,), for Bernoulli visible units.
 
         Each term is log sigmoid(F(v with unit i flipped) - F(v)); flipping means v_i -> 1 - v_i,
         so fractional data in [0, 1] is read as sklearn's ``score_samples`` reads it.
         ``exact=True`` sums every unit (deterministic); ``exact=False`` is sklearn's stochastic
-        estimate: one random unit per sample, times n_visible.
+        estimate: one random unit per sample, times n_visible. The exact sum works on ``chunk``
+        samples at a time (default: about 16 M elements of (samples, visible, hidden) each).
         """
         if self.visible != "bernoulli":
             raise ValueError("RBM.pseudo_likelihood: defined here for Bernoulli visible units; a Gaussian RBM "
@@ -141,6 +142,7 @@ class RBM:
             flipped[rows, i] = 1 - flipped[rows, i]
             return self.n_visible * -softplus(-(self.free_energy(flipped) - f))
         out = np.empty(len(v), np.float64)
+        chunk = chunk or max(1, 2 ** 24 // (self.n_visible * self.n_hidden))
         for s in range(0, len(v), chunk):
             vc = v[s:s + chunk]
             pre = vc @ self.weight.T + self.hidden_bias  # (n, H)

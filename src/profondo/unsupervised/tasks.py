@@ -170,7 +170,8 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
       took together (epoch by epoch: it may overrun by part of an epoch).
 
     Test errors on the test split. Writes ``filters.png`` (the first layer's weights) and
-    ``reconstructions.png``; checkpoints in ``out`` (default ``runs/MODEL-DATA``: ``pretrain.ckpt`` or ``sda-layerN.ckpt``,
+    ``reconstructions.png``, the unrolled networks as architecture files (``classifier.yaml``,
+    for a DBN ``autoencoder.yaml``); checkpoints in ``out`` (default ``runs/MODEL-DATA``: ``pretrain.ckpt`` or ``sda-layerN.ckpt``,
     ``finetune/``, ``scratch/``), which ``resume=True`` continues from.
     """
     from .. import random as prandom
@@ -216,8 +217,12 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
     result["svm"] = {"labels": n, "C": svm_c,
                      "codes_test_error": 1 - _svm_accuracy(codes, y[:n], codes_test, y_test, svm_c),
                      "pixels_test_error": 1 - _svm_accuracy(x[:n], y[:n], x_test, y_test, svm_c)}
-    # Fine-tuning route: the encoder with a new output layer.
+    # Fine-tuning route: the encoder with a new output layer, also written as an architecture file
+    # (`profondo summary OUT/classifier.yaml` counts its layers).
     classifier = net.classifier(10)
+    _write_architecture(classifier, out / "classifier.yaml", sizes[0], result)
+    if model == "dbn":
+        _write_architecture(recon, out / "autoencoder.yaml", sizes[0], result)
     tuned = _fit_classifier(classifier, x, y, out / "finetune", resume, finetune_lr, batch_size, seed, progress,
                             epochs=finetune_epochs)
     result["finetune"] = {**tuned, "test_error": _classifier_error(classifier, x_test, y_test), "lr": finetune_lr}
@@ -242,6 +247,16 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
                  f"{100 * svm['pixels_test_error']:.2f} %")
         print(line)
     return _write_results(out, result)
+
+
+def _write_architecture(module, path: Path, inputs: int, result: dict) -> None:
+    from .. import architecture
+
+    try:
+        architecture.dump(module, path, (inputs,))
+    except ImportError:  # the architecture file needs pyyaml; the run does not
+        return
+    result.setdefault("architectures", []).append(str(path))
 
 
 def _pretrain_dbn(x, sizes, out, resume, epochs, batch_size, lr, momentum, final_momentum, weight_decay, seed,
@@ -485,12 +500,14 @@ def load_series(name: str) -> tuple[np.ndarray, list]:
 
 
 def htm_anomaly_task(series: str = "co2", columns: int = 2048, active_columns: int = 40, threshold: float = 0.9999,
-                     learning_period: int = 288, seed: int = 0, out: str | None = None,
+                     learning_period: int = 288, difference: bool = False, seed: int = 0, out: str | None = None,
                      progress: bool = True) -> dict:
     """NuPIC's anomaly-detection model on a real series: value (scalar encoder over the series'
     range) and season (date encoder) -> spatial pooler -> temporal memory -> raw anomaly score
-    -> anomaly likelihood. Writes ``anomaly.png`` (the series, its score, its likelihood, the
-    points at or above ``threshold``) and lists those points."""
+    -> anomaly likelihood. ``difference`` feeds the change from the previous point instead of
+    the value (a trend keeps bringing values never seen before, which no memory predicts).
+    Writes ``anomaly.png`` (the series, its score, its likelihood, the points at or above
+    ``threshold``) and lists those points."""
     from ..train.progress import ProgressBar
     from .htm import AnomalyLikelihood, DateEncoder, ScalarEncoder, SpatialPooler, TemporalMemory
     from .plots import save_series
@@ -498,6 +515,8 @@ def htm_anomaly_task(series: str = "co2", columns: int = 2048, active_columns: i
     out = Path(out or f"runs/htm-{series}")
     out.mkdir(parents=True, exist_ok=True)
     values, dates = load_series(series)
+    if difference:
+        values, dates = np.diff(values), dates[1:]
     margin = 0.05 * (values.max() - values.min())
     value_encoder = ScalarEncoder(values.min() - margin, values.max() + margin, size=400, active_bits=21)
     date_encoder = DateEncoder(time_of_day=False, day_of_week=False, weekend=False, season=True, active_bits=21)
@@ -518,10 +537,11 @@ def htm_anomaly_task(series: str = "co2", columns: int = 2048, active_columns: i
     flagged = [{"index": i, "date": dates[i].date().isoformat(), "value": float(values[i]), "likelihood": lk}
                for i, lk in enumerate(likelihoods) if lk >= threshold]
     picture = save_series(out / "anomaly.png", values, scores, likelihoods, threshold=threshold,
-                          title=f"HTM anomaly score and likelihood: {series} ({len(values)} points)",
-                          labels=(series, "anomaly score", "anomaly likelihood"))
+                          title=f"HTM anomaly score and likelihood: {series}{' changes' if difference else ''} "
+                                f"({len(values)} points)",
+                          labels=(f"{series} change" if difference else series, "anomaly score", "anomaly likelihood"))
     after = np.asarray(scores[learning_period:])
-    result = {"task": "htm-anomaly", "series": series, "points": len(values), "seed": seed,
+    result = {"task": "htm-anomaly", "series": series, "difference": difference, "points": len(values), "seed": seed,
               "seconds": round(time.perf_counter() - started, 1),
               "mean_score_first_100": float(np.mean(scores[:100])),
               "mean_score_after_learning_period": float(after.mean()) if len(after) else None,
