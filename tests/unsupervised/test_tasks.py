@@ -60,7 +60,8 @@ def test_pretrain_task_reports_both_transfer_routes_and_a_baseline(tmp_path, mod
 def test_htm_mnist_task_learns_and_resumes(tmp_path):
     from profondo.unsupervised.tasks import htm_mnist_task
 
-    options = dict(data="digits", columns=256, active_columns=16, train_limit=400, test_limit=200, alpha=0.05,
+    options = dict(data="digits", columns=256, active_columns=16, potential_pct=0.5, stimulus_threshold=1,
+                   train_limit=400, test_limit=200, alpha=0.05,
                    out=str(tmp_path), progress=False)
     first = htm_mnist_task(epochs=1, **options)
     assert first["test_error"] < 0.6  # 10 classes: chance 0.9

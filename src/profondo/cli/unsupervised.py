@@ -122,6 +122,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             _option(q, fn, "--data", "grey-image data set: mnist, fashion-mnist or digits")
             _option(q, fn, "--columns", "spatial-pooler columns", type=int)
             _option(q, fn, "--active-columns", "columns active per input", type=int)
+            _option(q, fn, "--potential-pct", "share of the pixels in a column's potential pool", type=float)
+            _option(q, fn, "--stimulus-threshold", "connected active inputs a column needs to compete", type=int)
             _option(q, fn, "--epochs", "passes over the training images", type=int)
             _option(q, fn, "--alpha", "SDR classifier learning rate", type=float)
             _option(q, fn, "--train-limit", "train on the first N training images only", type=int)
