@@ -146,7 +146,7 @@ def _fit_classifier(model, x: np.ndarray, y: np.ndarray, directory: Path, resume
     if epochs is not None:
         trainer.fit(loader, epochs)
     else:
-        while sum(trainer.history.get("time", [])) < seconds:
+        while trainer.epoch == 0 or sum(trainer.history.get("time", [])) < seconds:  # one epoch at least
             trainer.fit(loader, trainer.epoch + 1)
     return {"epochs": trainer.epoch, "seconds": round(sum(trainer.history.get("time", [])), 1),
             "train_loss": trainer.history["loss"][-1]}
