@@ -69,7 +69,7 @@ def main() -> None:
               f"{r['sklearn_score_samples']:10.3f} {r['test_reconstruction_mse']:9.4f} {r['seconds']:6.2f}")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"settings": vars(a), "rows": rows}, f, indent=1)
+            json.dump({"settings": {k: v for k, v in vars(a).items() if k != "json"}, "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":
