@@ -22,7 +22,8 @@ from collections.abc import Callable
 
 from .common import HelpFormatter, add_compute_flags, add_flag
 
-_NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "threads", "resumable", "task_fn", "htm_task"}
+_NOT_TASK_OPTIONS = {"command", "run", "compute", "json", "quiet", "threads", "resumable", "task_fn", "htm_task", "debug",
+                     "interrupted"}
 
 
 def _option(p: argparse.ArgumentParser, fn: Callable, flag: str, text: str, **kwargs) -> None:
@@ -59,7 +60,15 @@ def _common(p: argparse.ArgumentParser, fn: Callable) -> None:
     add_compute_flags(p)
     add_flag(p, "json")
     add_flag(p, "quiet")
-    p.set_defaults(run=_run, task_fn=fn, resumable=resumable)
+    p.set_defaults(run=_run, task_fn=fn, resumable=resumable, interrupted=_interrupted)
+
+
+def _interrupted(args: argparse.Namespace) -> str:
+    """What Ctrl-C leaves: the checkpoints of the finished epochs, for the commands that write them."""
+    if not args.resumable:
+        return "this command keeps nothing while it runs (it takes minutes): run it again"
+    where = f"in {args.out}" if args.out else "in its --out folder (default runs/TASK-DATA)"
+    return f"the checkpoints of finished epochs are {where}: run the same command with --resume to continue"
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
