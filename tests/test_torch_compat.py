@@ -958,8 +958,18 @@ OPTIM = {
 }
 
 
+def _clipped_gradients(t, d):
+    """An RNN tutorial's step: backward, torch.nn.utils.clip_grad_norm_, the returned norm."""
+    net = _mlp(t)
+    (net(T(t, d, "a")) ** 2).sum().backward()
+    norm = t.nn.utils.clip_grad_norm_(net.parameters(), 0.5)
+    t.nn.utils.clip_grad_value_(net.parameters(), 0.01)
+    return norm, *(p.grad for p in net.parameters())
+
+
 MODULES = {
     "sequential_forward": lambda t, d: _mlp(t)(T(t, d, "a")),
+    "nn_utils_clip_grad_norm": _clipped_gradients,
     "module_subclass": lambda t, d: _module_subclass(t)(T(t, d, "a")),
     "train_sgd_cross_entropy": lambda t, d: _training_loop(t, d),
     "train_adam_cross_entropy": lambda t, d: _training_loop(t, d, optimizer="Adam"),

@@ -4,7 +4,7 @@
 >>> net = nn.Sequential(nn.Linear(2, 32, init="he_normal"), nn.ReLU(), nn.Linear(32, 2))
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .activation import Identity, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, Softmax, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
@@ -36,6 +36,6 @@ __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d",
            "GlobalAvgPool2d", "Graph", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
            "Module", "ModuleList", "Parameter", "ReLU", "ReLU6", "Sequential", "Sigmoid", "Softmax", "Tanh", "init",
            "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask",
-           "EfficientNetLite0", "efficientnet_lite0", "ModuleDict", "AdaptiveAvgPool2d", "functional",
+           "EfficientNetLite0", "efficientnet_lite0", "ModuleDict", "AdaptiveAvgPool2d", "functional", "utils",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss",
            "SmoothL1Loss", "LocalResponseNorm"]

@@ -7,7 +7,7 @@
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from .clip import clip_grad_norm_, clip_grad_value_
+from ..nn.utils import clip_grad_norm_, clip_grad_value_  # their home is nn.utils, as in PyTorch
 from .lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,

@@ -1,4 +1,5 @@
-"""Gradient clipping by global norm or by value (out of place: gradients may be shared)."""
+"""``torch.nn.utils``'s gradient clipping: by global norm or by value (out of place: gradients
+may be shared). ``profondo.optim.clip_grad_norm_`` is the same function."""
 
 from __future__ import annotations
 

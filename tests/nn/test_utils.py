@@ -62,3 +62,8 @@ def test_clip_grad_value_is_out_of_place():
     assert p.grad.data is not g
     with pytest.raises(ValueError, match="clip_value must be >= 0"):
         optim.clip_grad_value_([p], -1)
+
+
+def test_clipping_lives_in_nn_utils_as_in_pytorch_and_optim_names_the_same_functions():
+    assert nn.utils.clip_grad_norm_ is optim.clip_grad_norm_
+    assert nn.utils.clip_grad_value_ is optim.clip_grad_value_
