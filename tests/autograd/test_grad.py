@@ -236,7 +236,7 @@ def test_hooks_act_in_grad_and_create_graph_as_in_pytorch(create_graph):
         (g,) = lib.autograd.grad((y * x).sum(), x, create_graph=create_graph)
         handle.remove()
         seen = []
-        x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.detach().numpy().copy()))
+        x.register_post_accumulate_grad_hook(lambda t, seen=seen: seen.append(t.grad.detach().numpy().copy()))
         (x * x).sum().backward(create_graph=True)
         results.append((g.detach().numpy(), seen))
     (ours, our_seen), (theirs, their_seen) = results

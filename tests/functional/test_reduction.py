@@ -15,6 +15,14 @@ except ImportError:  # parity tests skip without torch
     torch = None
 
 SHAPE = (2, 3, 4)
+
+
+def _with_zeros(rng):
+    """Rows with no zero, one zero and two zeros: the product's derivatives without dividing."""
+    x = randn(rng, 3, 4)
+    x[1, 2] = 0.0
+    x[2, 0] = x[2, 3] = 0.0
+    return [x]
 AXES = [None, 1, -1, (0, 2)]
 
 
@@ -94,7 +102,11 @@ CASES += [
     Case("std_biased_twice", lambda x: x.std(unbiased=False) * x, lambda x: x.std(unbiased=False) * x, [(3, 4)]),
     Case("prod", lambda x: F.prod(x, dim=1), lambda x: torch.prod(x, dim=1), [(3, 4)]),
     Case("prod_all_transposed", lambda x: x.T.prod(), lambda x: x.T.prod(), [(2, 3)]),
+    Case("prod_with_zeros", lambda x: F.prod(x, dim=1), lambda x: torch.prod(x, dim=1), _with_zeros),
+    Case("prod_two_axes_keepdim", lambda x: F.prod(x, dim=(0, 2), keepdim=True),
+         lambda x: x.prod(0, keepdim=True).prod(2, keepdim=True), [(2, 3, 2)]),
     Case("cumsum", lambda x: F.cumsum(x, 1), lambda x: torch.cumsum(x, 1), [(3, 4)]),
+    Case("cumsum_middle_axis", lambda x: F.cumsum(x, -2) * x, lambda x: torch.cumsum(x, -2) * x, [(2, 3, 4)]),
     Case("cumsum_times_input", lambda x: F.cumsum(x, 0) * x, lambda x: torch.cumsum(x, 0) * x, [(4, 3)]),
     Case("norm", lambda x: F.norm(x), lambda x: torch.norm(x), [(3, 4)]),
     Case("norm_dim_p1", lambda x: F.norm(x + 3, p=1, dim=1), lambda x: torch.norm(x + 3, p=1, dim=1), [(3, 4)]),

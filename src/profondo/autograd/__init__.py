@@ -229,7 +229,7 @@ def register_hook(t, hook) -> RemovableHandle:
 
 
 def _run_hooks(hooks, g):
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
     for hook in hooks:
         out = hook(Tensor(g))

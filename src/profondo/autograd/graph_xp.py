@@ -19,7 +19,7 @@ from ..tensor import Tensor
 # Array-module functions whose results are constants (shapes, masks, indices): passed through.
 _CONSTANT = frozenset({"zeros", "ones", "empty", "full", "eye", "arange", "indices", "zeros_like", "ones_like",
                        "empty_like", "full_like", "float32", "float64", "bool_", "int64", "int32", "ndarray",
-                       "isfinite", "asarray", "inf", "dtype", "result_type", "argsort", "cumsum"})
+                       "isfinite", "inf", "dtype", "result_type", "argsort"})
 
 
 def _unwrap(x):
@@ -60,6 +60,26 @@ class _GraphXP:
     def log1p(self, x):
         return F.log(x + 1)
 
+    # --- constants or Tensors ----------------------------------------------------------------
+    # On an array these build constants; on a Tensor they stay in the graph (NumPy would turn a
+    # Tensor into an array through __array__, a silent constant).
+    def asarray(self, a, dtype=None):
+        if isinstance(a, Tensor):
+            return a if dtype is None else a.astype(dtype)
+        return self.array.asarray(a, dtype=dtype)
+
+    def cumsum(self, a, axis=None, dtype=None):
+        if isinstance(a, Tensor):
+            if axis is None:
+                a, axis = F.reshape(a, (-1,)), 0
+            return F.cumsum(a if dtype is None else a.astype(dtype), axis)
+        return self.array.cumsum(a, axis=axis, dtype=dtype)
+
+    # --- products ------------------------------------------------------------------------------
+    @staticmethod
+    def einsum(equation, *operands):
+        return F.einsum(equation, *operands)
+
     # --- shape -------------------------------------------------------------------------------
     @staticmethod
     def broadcast_to(x, shape):
@@ -78,6 +98,13 @@ class _GraphXP:
         order = [i for i in range(x.ndim) if i != source % x.ndim]
         order.insert(destination % x.ndim, source % x.ndim)
         return F.permute(x, order)
+
+    @staticmethod
+    def flip(x, axis=None):
+        """Reversed slices: indexing, whose gradient is differentiable again."""
+        axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+        axes = {a % x.ndim for a in axes}
+        return x[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(x.ndim))]
 
     @staticmethod
     def concatenate(xs, axis=0):

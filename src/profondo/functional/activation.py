@@ -126,6 +126,15 @@ class Softplus(Function):
         (bx,) = self.saved
         return gy * (self.xp.tanh(bx * 0.5) * 0.5 + 0.5)
 
+    def composite(self, x):
+        from .reduction import logsumexp
+        from .shape import stack
+
+        # log(exp(0) + exp(bx)): stable for large |bx| and smooth at 0, where the kinks of
+        # relu(bx) + log1p(exp(-|bx|)) would give wrong one-sided second derivatives
+        bx = x * self.beta
+        return logsumexp(stack([bx.xp.zeros(bx.shape, bx.dtype), bx]), axis=0) / self.beta
+
 
 class GELU(Function):
     def __init__(self, approximate: str) -> None:
@@ -149,6 +158,27 @@ class GELU(Function):
         cdf = 0.5 * (1 + _erf(xp, x / math.sqrt(2)))
         pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
         return (gy * (cdf + x * pdf)).astype(gy.dtype, copy=False)
+
+    def composite(self, x):
+        if self.approximate == "tanh":
+            c = math.sqrt(2 / math.pi)
+            return 0.5 * x * (1 + tanh(c * (x + 0.044715 * x * x * x)))
+        return 0.5 * x * (1 + Erf().apply(x * (1 / math.sqrt(2))))
+
+
+class Erf(Function):
+    """The error function; its derivative 2/sqrt(pi) exp(-x^2) is written with differentiable
+    operators, so erf differentiates to any order."""
+
+    differentiable_backward = True
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return _erf(self.xp, x).astype(x.dtype, copy=False)
+
+    def backward(self, gy):
+        (x,) = self.saved
+        return gy * (self.xp.exp(-(x * x)) * (2 / math.sqrt(math.pi)))
 
 
 def _erf(xp, x):

@@ -459,6 +459,10 @@ def einsum(equation: str, *operands):
 
 
 class Einsum(Function):
+    # its gradients are einsums of the other operands; under create_graph xp.einsum is this
+    # operator again and xp.asarray keeps Tensors in the graph
+    differentiable_backward = True
+
     def __init__(self, terms, output) -> None:
         self.terms, self.output = terms, output
 
@@ -495,7 +499,7 @@ class Einsum(Function):
                     full.append(slice(None) if c in present else None)
                 g = g[tuple(index + full)]
                 g = xp.broadcast_to(g, x.shape)
-            grads.append(g.astype(x.dtype, copy=False))
+            grads.append(g if g.dtype == x.dtype else g.astype(x.dtype))
         return tuple(grads)
 
 

@@ -45,7 +45,7 @@ def _window_stack(x, kernel, stride, padding, dilation, value=0.0):
     oh = output_size(x.shape[2], kh, sh, ph, dh, axis="H")
     ow = output_size(x.shape[3], kw, sw, pw, dw, axis="W")
     if ph or pw:
-        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value)
+        x = pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), value=value)
     views = [x[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
              for i in range(kh) for j in range(kw)]
     return stack(views, axis=2)

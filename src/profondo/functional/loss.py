@@ -167,7 +167,7 @@ class MSE(Function):
 
     def composite(self, prediction, target):
         diff = prediction - target
-        return _reduce(diff * diff, None, self.reduction, diff.size)
+        return _reduce(diff * diff, None, self.reduction, diff.numel())
 
 
 class BCEWithLogits(Function):
@@ -202,7 +202,7 @@ class BCEWithLogits(Function):
         # softplus(x) = log(exp(0) + exp(x)), smooth at 0 (max(x, 0) + log1p(exp(-|x|)) has kinks
         # whose one-sided derivatives are wrong there); logsumexp keeps it stable for large |x|.
         softplus = logsumexp(stack([x.xp.zeros(x.shape, x.dtype), x]), axis=0)
-        return _reduce(softplus - x * t, None, self.reduction, x.size)
+        return _reduce(softplus - x * t, None, self.reduction, x.numel())
 
 
 class SmoothL1(Function):
@@ -238,7 +238,7 @@ class SmoothL1(Function):
         a = abs(diff)
         beta = self.beta
         losses = where(a.data < beta, 0.5 * diff * diff / beta, a - 0.5 * beta) if beta > 0 else a
-        return _reduce(losses * self.scale, None, self.reduction, diff.size)
+        return _reduce(losses * self.scale, None, self.reduction, diff.numel())
 
 
 _REDUCTIONS = ("mean", "sum", "none")

@@ -140,6 +140,19 @@ class LocalResponseNorm(Function):
         back_sum = _channel_window_sum(self.xp, t, self.back, self.front)
         return gy * inv - (2.0 * self.beta * self.alpha / self.size) * x * back_sum
 
+    def composite(self, x):
+        from .shape import pad
+
+        # the window sum as ``size`` shifted slices of x*x padded along the channels
+        n = x.shape[1]
+        widths = [(0, 0)] * x.ndim
+        widths[1] = (self.front, self.back)
+        padded = pad(x * x, widths, mode="constant", value=0.0)
+        window = padded[:, 0:n]
+        for i in range(1, self.size):
+            window = window + padded[:, i:i + n]
+        return x * (self.k + (self.alpha / self.size) * window) ** -self.beta
+
 
 def local_response_norm(x, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
     """PyTorch's local response normalisation across channels (axis 1) of (N, C, ...) inputs:

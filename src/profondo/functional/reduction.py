@@ -154,8 +154,28 @@ class Prod(Function):
         others = xp.moveaxis((left * right).reshape(moved.shape), builtins.range(-len(self.axes), 0), self.axes)
         return others * _restore(gy, x.shape, self.axes, self.keepdims)
 
+    def composite(self, x):
+        # the reduced axes last, flattened to one of n, and the n slices multiplied: no
+        # division, so zeros are exact (O(n) operators, paid only under create_graph)
+        from .shape import permute
+
+        kept = [i for i in builtins.range(x.ndim) if i not in self.axes]
+        flat = permute(x, kept + list(self.axes)).reshape(tuple(x.shape[i] for i in kept) + (-1,))
+        n = flat.shape[-1]
+        if n == 0:
+            y = x.sum(axis=self.axes, keepdims=False) + 1  # the empty product, recorded
+        else:
+            y = flat[..., 0]
+            for i in builtins.range(1, n):
+                y = y * flat[..., i]
+        if self.keepdims:
+            y = y.reshape(tuple(1 if i in self.axes else s for i, s in enumerate(x.shape)))
+        return y
+
 
 class CumSum(Function):
+    differentiable_backward = True  # under create_graph, xp.flip is indexing and .cumsum this operator
+
     def __init__(self, axis) -> None:
         self.axis = axis
 
@@ -164,7 +184,7 @@ class CumSum(Function):
 
     def backward(self, gy):
         xp = self.xp
-        return xp.flip(xp.flip(gy, self.axis).cumsum(axis=self.axis), self.axis)
+        return xp.flip(xp.flip(gy, self.axis).cumsum(self.axis), self.axis)
 
 
 def _resolve(axis, keepdims, dim, keepdim):

@@ -232,6 +232,8 @@ class GatherGrad(Function):
 
 
 class Clone(Function):
+    differentiable_backward = True
+
     def forward(self, x):
         return x.copy()
 
@@ -240,6 +242,8 @@ class Clone(Function):
 
 
 class Repeat(Function):
+    differentiable_backward = True
+
     def __init__(self, sizes) -> None:
         self.sizes = sizes
 
@@ -253,6 +257,8 @@ class Repeat(Function):
 
 
 class Flip(Function):
+    differentiable_backward = True  # under create_graph, xp.flip is indexing with reversed slices
+
     def __init__(self, dims) -> None:
         self.dims = dims
 

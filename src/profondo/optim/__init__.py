@@ -4,10 +4,10 @@
 >>> sched = profondo.optim.lr_scheduler.StepLR(opt, step_size=10)
 """
 
+from ..nn.utils import clip_grad_norm_, clip_grad_value_  # their home is nn.utils, as in PyTorch
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from ..nn.utils import clip_grad_norm_, clip_grad_value_  # their home is nn.utils, as in PyTorch
 from .lr_scheduler import (
     CosineAnnealingLR,
     ExponentialLR,
