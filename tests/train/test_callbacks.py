@@ -42,7 +42,7 @@ def test_best_so_far_lives_in_the_checkpoint_so_a_resume_does_not_overwrite_best
     half = _trainer(*blobs, tmp_path / "b", 6)
     half.fit(train, 3, val)
     saved = read_checkpoint(tmp_path / "b" / "last.ckpt").meta["extra"]["callbacks"]
-    assert saved[1]["class"] == "ModelCheckpoint" and saved[1]["state"]["best"] == max(half.history["val_accuracy"])
+    assert saved[4]["class"] == "ModelCheckpoint" and saved[4]["state"]["best"] == max(half.history["val_accuracy"])
     resumed = _trainer(*blobs, tmp_path / "b", 6)
     assert resumed.resume(tmp_path / "b" / "last.ckpt") == 3
     resumed.fit(train, 6, val)
@@ -52,7 +52,7 @@ def test_best_so_far_lives_in_the_checkpoint_so_a_resume_does_not_overwrite_best
         for key, array in a.group("model").items():
             np.testing.assert_array_equal(array, b.group("model")[key], err_msg=f"{name} {key}")
     assert _rows(tmp_path / "a" / "history.csv") == _rows(tmp_path / "b" / "history.csv")
-    assert resumed.callbacks[4].wait == straight.callbacks[4].wait  # EarlyStopping's count carried over
+    assert resumed.callbacks[3].wait == straight.callbacks[3].wait  # EarlyStopping's count carried over
 
 
 def test_the_logs_hold_exactly_the_epochs_the_checkpoint_covers_after_a_resume(blobs, tmp_path):
@@ -88,3 +88,28 @@ def test_resuming_with_more_epochs_extends_the_cosine_schedule(blobs, tmp_path):
     assert lrs[:3] == first.history["lr"] and lrs[3] > 0.0
     np.testing.assert_allclose(lrs[3], expected)
     assert longer.train_seconds == sum(longer.history["time"]) > longer.history["time"][-1]
+
+
+def test_early_stopping_keeps_its_best_weights_in_the_checkpoint(blobs, tmp_path):
+    """A run that stops after a resume restores the best epoch of the whole run, even when that
+    epoch came before the resume (its weights travel in last.ckpt)."""
+    def trainer(out):
+        profondo.manual_seed(3)
+        model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+        opt = optim.SGD(model.parameters(), 0.5, momentum=0.9)  # large steps: the loss soon stops improving
+        return Trainer(model, opt, callbacks=[ModelCheckpoint(out, monitor="val_loss"),
+                                              EarlyStopping("val_loss", patience=2)], progress=False)
+
+    train, val = _loaders(blobs)
+    straight = trainer(tmp_path / "a")
+    straight.fit(train, 30, val)
+    stopped = straight.callbacks[0].stopped_epoch
+    assert stopped is not None, "the run did not stop early: the test would prove nothing"
+    half = trainer(tmp_path / "b")
+    half.fit(train, stopped, val)  # stop just before the stopping epoch, then resume
+    resumed = trainer(tmp_path / "b")
+    resumed.resume(tmp_path / "b" / "last.ckpt")
+    resumed.fit(train, 30, val)
+    assert resumed.callbacks[0].stopped_epoch == stopped
+    for key, array in straight.model.state_arrays().items():
+        np.testing.assert_array_equal(resumed.model.state_arrays()[key], array, err_msg=key)

@@ -72,12 +72,16 @@ class EarlyStopping(Callback):
         self.wait, self.best_state, self.stopped_epoch = 0, None, None
 
     def state_dict(self) -> dict:
-        # The best weights themselves are not kept: after a resume, restore_best puts back the best
-        # weights seen since the resume (best.ckpt of ModelCheckpoint holds the overall best).
-        return {"best": self.best, "wait": self.wait}
+        # The best weights go into the checkpoint too ("arrays": the Trainer stores them as arrays),
+        # so that a resumed run that stops restores the best epoch of the whole run.
+        state = {"best": self.best, "wait": self.wait}
+        if self.best_state is not None:
+            state["arrays"] = self.best_state
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.best, self.wait = float(state["best"]), int(state["wait"])
+        self.best_state = state.get("arrays") or None
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
         if self.monitor not in logs:

@@ -39,9 +39,11 @@ def _join_optimizer_state(arrays: dict, meta: dict) -> dict:
 
 
 def save_training_state(path: str | os.PathLike, model, optimizer=None, scheduler=None, epoch: int = 0,
-                        step: int = 0, metrics: dict | None = None, extra: dict | None = None) -> Path:
-    """Write everything needed to resume training exactly, atomically."""
-    arrays = {"model": {k: np.asarray(v) for k, v in model.state_arrays().items()}}
+                        step: int = 0, metrics: dict | None = None, extra: dict | None = None,
+                        extra_arrays: dict[str, dict] | None = None) -> Path:
+    """Write everything needed to resume training exactly, atomically (``extra_arrays``: more
+    groups of arrays, such as a callback's)."""
+    arrays = {"model": {k: np.asarray(v) for k, v in model.state_arrays().items()}, **(extra_arrays or {})}
     meta = {"epoch": epoch, "step": step, "metrics": metrics or {}, "rng": prandom.get_state(),
             "architecture": architecture_of(model), "extra": extra or {}}
     if optimizer is not None:

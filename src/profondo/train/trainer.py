@@ -16,7 +16,7 @@ from ..autograd import no_grad, unwrap
 from ..backend import device as parse_device
 from ..backend import move
 from ..tensor import Tensor
-from .callbacks import Callback, LRScheduler
+from .callbacks import Callback, LRScheduler, ModelCheckpoint
 from .progress import ProgressBar
 from .state import restore_training_state, save_training_state
 from .step import GradientHook, TrainStep
@@ -42,8 +42,11 @@ class Trainer:
         self.model, self.optimizer = model, optimizer
         self.loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
         self.device = parse_device(device)
-        # Schedules step before anything that saves or reads the epoch's state.
-        self.callbacks = sorted(callbacks, key=lambda cb: not isinstance(cb, LRScheduler))
+        # Schedules step before anything that saves or reads the epoch's state, and checkpoints are
+        # written after every other callback has taken the epoch in (EarlyStopping's count and
+        # best weights, the loggers), so that a checkpoint holds the state at the end of its epoch.
+        self.callbacks = sorted(callbacks, key=lambda cb: 0 if isinstance(cb, LRScheduler)
+                                else 2 if isinstance(cb, ModelCheckpoint) else 1)
         schedules = [cb.scheduler for cb in self.callbacks if isinstance(cb, LRScheduler)]
         self.scheduler = schedules[0] if schedules else None
         for cb in self.callbacks:
@@ -186,11 +189,17 @@ class Trainer:
         """Model, optimizer, scheduler, epoch, step, RNG state, metrics, history, training time and
         the callbacks' state, written atomically."""
         epoch = self.epoch if epoch is None else epoch + 1
-        callbacks = [{"class": type(cb).__name__, "state": cb.state_dict()} for cb in self.callbacks]
+        callbacks, arrays = [], {}
+        for i, cb in enumerate(self.callbacks):
+            state = dict(cb.state_dict())
+            if "arrays" in state:  # a callback's arrays (EarlyStopping's best weights) as a group of their own
+                arrays[f"callback{i}"] = {k: np.asarray(v) for k, v in state.pop("arrays").items()}
+                state["arrays"] = f"callback{i}"
+            callbacks.append({"class": type(cb).__name__, "state": state})
         extra = {"history": self.history, "train_seconds": self.train_seconds, "callbacks": callbacks,
                  **self.metadata}
         return save_training_state(path, self.model, self.optimizer, self.scheduler, epoch=epoch, step=self.step,
-                                   metrics=metrics, extra=extra)
+                                   metrics=metrics, extra=extra, extra_arrays=arrays)
 
     def resume(self, path: str | os.PathLike) -> int:
         """Put back everything a checkpoint holds; ``fit`` then continues where it stopped.
@@ -205,4 +214,8 @@ class Trainer:
         self.history = {k: list(v) for k, v in extra.get("history", {}).items()}
         self.train_seconds = float(extra.get("train_seconds", sum(self.history.get("time", []))))
         self._callback_states = extra.get("callbacks")
+        for saved in self._callback_states or ():
+            state = saved.get("state", {})
+            if isinstance(state.get("arrays"), str):
+                state["arrays"] = ckpt.group(state["arrays"])
         return self.epoch
