@@ -10,6 +10,7 @@ import pytest
 import profondo
 from profondo import architecture, nn
 from profondo.architecture import SpecError, from_dict, to_dict
+from profondo.architecture.build import layer_names, upgrade_state_dict
 from profondo.nn.graph import Add, Concat, Graph
 
 pytest.importorskip("yaml")
@@ -32,14 +33,15 @@ CNN = {"name": "cnn", "input": [3, 16, 16], "layers": [
 ]}
 
 
-def test_layers_expand_to_pytorch_sequential_names_and_shapes():
+def test_unnamed_layers_are_named_by_kind_and_count():
     m = from_dict(CNN)
-    # conv + relu, pool, then the dense layer after a volume starts with a Flatten; positional names as
-    # in torch.nn.Sequential(Conv2d, ReLU, MaxPool2d, Flatten, Linear)
+    # conv + relu, pool, then the dense layer after a volume starts with a Flatten: the modules of
+    # torch.nn.Sequential(Conv2d, ReLU, MaxPool2d, Flatten, Linear), named by kind, not "0", "1", ...
     assert [(n, type(c).__name__) for n, c in m.named_children()] == [
-        ("0", "Conv2d"), ("1", "ReLU"), ("2", "MaxPool2d"), ("3", "Flatten"), ("4", "Linear")]
+        ("conv1", "Conv2d"), ("conv1_relu", "ReLU"), ("pool1", "MaxPool2d"), ("dense1_flatten", "Flatten"),
+        ("dense1", "Linear")]
     assert m[0].in_channels == 3 and m[4].in_features == 8 * 8 * 8  # inferred, never written
-    assert list(m.state_dict()) == ["0.weight", "0.bias", "4.weight", "4.bias"]
+    assert list(m.state_dict()) == ["conv1.weight", "conv1.bias", "dense1.weight", "dense1.bias"]
     assert m(batch((3, 16, 16))).shape == (2, 10)
 
 
@@ -59,7 +61,39 @@ def test_named_layers_name_their_modules_and_extras():
         {"name": "c1", "conv": {"filters": 2, "size": 3, "activation": "tanh"}},
         "relu",
         {"name": "fc", "dense": {"units": 4, "activation": "sigmoid"}}]})
-    assert [n for n, _ in m.named_children()] == ["c1", "c1_tanh", "2", "fc_flatten", "fc", "fc_sigmoid"]
+    assert [n for n, _ in m.named_children()] == ["c1", "c1_tanh", "relu1", "fc_flatten", "fc", "fc_sigmoid"]
+
+
+def test_generated_names_skip_the_names_a_file_gives():
+    layers = [{"dense": {"units": 3}}, {"name": "dense2", "dense": {"units": 3}}, {"dense": {"units": 3}},
+              {"name": "dense3_x", "dense": {"units": 3, "activation": "relu"}}, {"dense": {"units": 2}}, "relu"]
+    m = from_dict({"input": [4], "layers": layers})
+    # dense2 is given; dense3 is skipped as well, since a layer named dense3_x may add modules dense3_<...>
+    assert [n for n, _ in m.named_children()] == ["dense1", "dense2", "dense4", "dense3_x", "dense3_x_relu",
+                                                  "dense5", "relu1"]
+    # names a Module attribute holds are skipped too (a child "eval" would hide Module.eval)
+    assert layer_names([("conv", None), ("pool", None), ("conv", "conv1"), ("conv", None)]) == [
+        "conv2", "pool1", "conv1", "conv3"]
+
+
+def test_round_trip_keeps_generated_and_given_names():
+    d = {"name": "mix", "input": [1, 8, 8], "layers": [
+        {"conv": {"filters": 2, "size": 3, "activation": "relu"}}, {"name": "conv3", "conv": {"filters": 2, "size": 3}},
+        {"pool": {"type": "max", "size": 2}}, {"conv": {"filters": 2, "size": 1}}, {"dense": {"units": 3}}]}
+    m = from_dict(d)
+    names = [n for n, _ in m.named_children()]
+    assert names == ["conv1", "conv1_relu", "conv3", "pool1", "conv2", "dense1_flatten", "dense1"]
+    written = to_dict(m)
+    assert [e.get("name") if isinstance(e, dict) else None for e in written["layers"]] == [
+        None, "conv3", None, None, None]  # generated names are not spelled out
+    rebuilt = from_dict(written)
+    assert [n for n, _ in rebuilt.named_children()] == names
+    rebuilt.load_state_dict(m.state_dict())
+    # a module renamed in Python keeps its name through the file
+    renamed = nn.Sequential(dict(zip(["conv2", "conv2_relu", "conv3", "pool1", "conv1", "dense1_flatten", "dense1"],
+                                     m.children())))
+    again = from_dict(to_dict(renamed, input_shape=(1, 8, 8)))
+    assert [n for n, _ in again.named_children()] == [n for n, _ in renamed.named_children()]
 
 
 def test_dense_on_a_vector_inserts_no_flatten_and_shorthand_fields():
@@ -118,10 +152,17 @@ def test_hand_built_sequential_writes_a_file_that_rebuilds_it():
         {"pool": {"type": "max", "size": 2}},
         {"dense": {"units": 10, "activation": "softmax"}}]}
     rebuilt = from_dict(d)
-    # the trailing Softmax becomes the output activation (documented): everything else is identical
-    assert structure(rebuilt) == [s for s in structure(net) if s[0] != "5"]
+    # the trailing Softmax becomes the output activation (documented): everything else is identical,
+    # but for the names: PyTorch's positions "0", "1" in Python, the kinds' names from the file
+    assert [s[1:] for s in structure(rebuilt)] == [s[1:] for s in structure(net) if s[0] != "5"]
+    assert [n for n, _ in rebuilt.named_children()] == ["conv1", "conv1_relu", "pool1", "dense1_flatten", "dense1"]
     assert rebuilt.spec.output_activation == "softmax"
-    rebuilt.load_state_dict(net.state_dict())
+    with pytest.raises(RuntimeError, match="missing keys"):
+        rebuilt.load_state_dict(net.state_dict())
+    # the Python network's weights load by position (as a checkpoint of the old naming does)
+    rebuilt.load_state_dict(upgrade_state_dict(rebuilt, net.state_dict()))
+    x = batch((3, 8, 8))
+    np.testing.assert_allclose(rebuilt(x).numpy(), net[:5](x).numpy(), rtol=1e-6)
 
 
 def test_hand_built_modules_that_have_no_file_form_are_refused():
@@ -253,7 +294,8 @@ def test_torch_sequential_state_dict_loads_into_the_file_network():
         torch.nn.Conv2d(16, 20, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Conv2d(20, 20, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(320, 10))
-    m.load_state_dict({k: v.numpy() for k, v in ref.state_dict().items()})
+    # PyTorch's keys are positions ("3.weight"); the file's layers are named by kind ("conv2.weight")
+    m.load_state_dict(upgrade_state_dict(m, {k: v.numpy() for k, v in ref.state_dict().items()}))
     x = batch((3, 32, 32), n=3, seed=1)
     np.testing.assert_allclose(m(x).numpy(), ref(torch.from_numpy(x.numpy())).detach().numpy(),
                                atol=1e-5, rtol=1e-4)

@@ -4,8 +4,9 @@ One layer of a file may become several modules: ``conv: {activation: relu}`` is 
 followed by a ReLU, and a ``dense`` layer after a volume starts with a Flatten (as in
 ConvNetJS); so does one after a recurrent layer with ``output: sequence``: a dense layer
 reads the whole sequence, ``seq_len x hidden`` features, not each step. Modules take the layer's ``name`` (the extras ``<name>_relu``,
-``<name>_flatten``) or, unnamed, their position ("0", "1", ... as in a PyTorch
-Sequential), so state-dict keys are those of the equivalent PyTorch network.
+``<name>_flatten``) or, unnamed, one made of its kind and a count of that kind, as Keras does:
+``conv1``, ``pool1``, ``conv2``, ``dense1`` (see :func:`layer_names`). These names are the
+state-dict keys (``conv1.weight``), what summaries show and what ``--freeze-until`` takes.
 
 Sequences: ``embedding`` reads the network input, per-sample ``[seq_len]`` token ids, and
 outputs ``[seq_len, dim]``; ``lstm``, ``gru`` and ``rnn`` read ``[seq_len, features]`` and
@@ -30,7 +31,7 @@ from ..nn.graph import INPUT, Graph, topological_order
 from ..nn.vocabulary import size_rule
 from .schema import SpecError, file_kinds, parse_entry, where
 
-__all__ = ["ACTIVATION_MODULES", "Spec", "from_dict", "output_shape", "size_rule"]
+__all__ = ["ACTIVATION_MODULES", "Spec", "from_dict", "layer_names", "output_shape", "size_rule", "upgrade_state_dict"]
 
 
 @dataclass
@@ -91,12 +92,60 @@ def _check_shape(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def layer_names(layers: list[tuple[str, str | None]]) -> list[str]:
+    """The name of each layer of a chain, given as (kind, name or None): a layer's own name, or
+    for an unnamed one its kind and the count of that kind so far (``conv1``, ``pool1``, ``conv2``).
+    Given names win: a generated name skips any name a layer gives, with the extras it may add
+    (``conv1`` is skipped when a layer is named ``conv1`` or ``conv1_anything``), and names a
+    Module attribute holds.
+
+    >>> layer_names([("conv", None), ("pool", None), ("conv", "features"), ("conv", None), ("dense", None)])
+    ['conv1', 'pool1', 'features', 'conv2', 'dense1']
+    """
+    given = [n for _, n in layers if n is not None]
+    taken = set(given) | _RESERVED
+    counts: dict[str, int] = {}
+    names = []
+    for kind, name in layers:
+        if name is None:
+            while True:
+                counts[kind] = counts.get(kind, 0) + 1
+                name = f"{kind}{counts[kind]}"
+                if name not in taken and not any(g.startswith(name + "_") for g in given):
+                    break
+            taken.add(name)
+        names.append(name)
+    return names
+
+
+def upgrade_state_dict(model: nn.Module, state: dict) -> dict:
+    """``state`` with the keys of the old naming, when it has them, renamed for ``model``.
+
+    Before layers were named by kind (``conv1``), an unnamed layer of a file took its
+    position among the network's modules ("0", "1", ...), so checkpoints written then hold
+    ``0.weight``, ``3.bias``; so do those of an ``nn.Sequential`` built in Python, whose file
+    builds a network with kind names. The builder makes the same modules in the same order
+    under either naming, so when ``model`` is a Sequential and every index key of ``state``
+    names a position that is not already a module name, each index key is renamed by
+    position: ``3.bias`` becomes ``<name of the 4th module>.bias`` (keys of named layers stay).
+    A state of any other form is returned as it is, for ``load_state_dict`` to judge."""
+    if type(model) is not nn.Sequential or not state:
+        return state
+    children = [n for n, _ in model.named_children()]
+    heads = {key: key.partition(".")[0] for key in state}
+    old = [k for k, h in heads.items() if h.isdigit() and "." in k]
+    if not old or not all(int(heads[k]) < len(children) and heads[k] not in children for k in old):
+        return state
+    return {(children[int(heads[k])] + k[len(heads[k]):] if k in old else k): v for k, v in state.items()}
+
+
 def _sequential(layers: list, shape: tuple[int, ...]) -> tuple[nn.Sequential, bool]:
     modules: dict[str, nn.Module] = {}
     owner: dict[str, int] = {}
-    for index, entry in enumerate(layers):
-        kind, name, p, _ = parse_entry(entry, index)
-        at = where(index, name, kind)
+    parsed = [parse_entry(entry, index) for index, entry in enumerate(layers)]
+    names = layer_names([(kind, name) for kind, name, _, _ in parsed])
+    for index, ((kind, given, p, _), name) in enumerate(zip(parsed, names)):
+        at = where(index, given, kind)
         declared = file_kinds()[kind]
         if declared.merging:
             raise SpecError(f"{at}: '{kind}' joins several inputs: write the network in the graph form "
@@ -104,7 +153,7 @@ def _sequential(layers: list, shape: tuple[int, ...]) -> tuple[nn.Sequential, bo
         if declared.reads_token_ids and modules:
             raise SpecError(f"{at}: '{kind}' reads token ids, the network input: it must be the first layer")
         for suffix, module in _expand(kind, p, [shape], at):
-            unit = (f"{name}_{suffix}" if suffix else name) if name else str(len(modules))
+            unit = f"{name}_{suffix}" if suffix else name
             if unit in modules:
                 raise SpecError(f"{at}: module name {unit!r} is already taken by layer {owner[unit]}")
             _check_name(unit, at)

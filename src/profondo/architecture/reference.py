@@ -73,8 +73,10 @@ def markdown() -> str:
         "A file has a `name`, an `input` (the per-sample shape: `[channels, height, width]`, `[features]`, or "
         "`[seq_len]` token ids) and either `layers` (a chain) or `nodes` with `outputs` (a graph). An entry is a "
         "kind alone (`- relu`, `- flatten`) or a map with exactly one kind key and an optional `name` "
-        "(`- {name: conv1, conv: {filters: 6, size: 5}}`); unnamed layers are numbered from 0, and those numbers are "
-        "what `--freeze-until` and `--lr-mult` take. Sizes are an integer or `[height, width]`.",
+        "(`- {name: conv1, conv: {filters: 6, size: 5}}`); an unnamed layer is named by its kind and a count "
+        "of that kind (`conv1`, `pool1`, `conv2`, `dense1`; a generated name skips names the file gives). Those "
+        "names are the state-dict keys (`conv1.weight`), what `profondo summary` shows and what `--freeze-until` "
+        "and `--lr-mult` take. Sizes are an integer or `[height, width]`.",
         "",
         f"- **Activations** as layers: {', '.join(f'`{a}`' for a in ACTIVATIONS)}; also "
         "`- activation: relu` or `- activation: {type: leaky_relu, slope: 0.1}`. On `conv` and `dense`, "

@@ -14,7 +14,7 @@ from typing import Any
 from .. import nn
 from ..nn.activation import activation_of as _activation_of
 from ..nn.graph import INPUT, Graph
-from .build import output_shape
+from .build import layer_names, output_shape
 from .schema import SpecError, file_kinds
 
 
@@ -65,6 +65,25 @@ def _add_softmax(entries: list, kinds: list[str]) -> bool:
     return False
 
 
+def _file_names(layers: list[tuple[str, dict, str, bool]]) -> list[str | None]:
+    """The ``name:`` to write for each layer (kind, fields, module name, index-named?): none where
+    the builder would generate that same name (:func:`~profondo.architecture.build.layer_names`),
+    so that the file rebuilds the module's names without spelling out ``conv1``, ``pool1``.
+    Index-named modules (a Sequential built in Python: "0", "1") are written unnamed; they are
+    rebuilt with kind names, and ``upgrade_state_dict`` maps their weights by position."""
+    names = [n for _, _, n, _ in layers]
+    unnamed = {i for i, layer in enumerate(layers) if layer[3]}
+    # drop each name that the builder would generate back, the others unchanged; from the last layer, so
+    # that a file's own out-of-order name (conv3 before conv2) is the one kept
+    for i in reversed(range(len(layers))):
+        if i not in unnamed:
+            trial = unnamed | {i}
+            generated = layer_names([(k, None if j in trial else n) for j, (k, _, n, _) in enumerate(layers)])
+            if all(generated[j] == names[j] for j in trial if not layers[j][3]):
+                unnamed = trial
+    return [None if i in unnamed else n for i, n in enumerate(names)]
+
+
 def _sequential(seq: nn.Sequential, shape: tuple[int, ...], softmax: bool) -> list:
     children = list(seq.named_children())
 
@@ -88,9 +107,10 @@ def _sequential(seq: nn.Sequential, shape: tuple[int, ...], softmax: bool) -> li
             if act and derived(i + 1, main, act):
                 fields["activation"] = act
                 i += 1
-        entries.append(_entry(kind, fields, None if name == str(main) else name))
+        entries.append((kind, fields, name, name == str(main)))
         kinds.append(kind)
         i += 1
+    entries = [_entry(kind, fields, name) for kind, fields, name in zip(kinds, [e[1] for e in entries], _file_names(entries))]
     if softmax and not _add_softmax(entries, kinds):
         entries.append("softmax")
     return entries

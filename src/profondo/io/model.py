@@ -103,5 +103,8 @@ def _build(path, ckpt: Checkpoint):
     else:
         raise FileFormatError(f"{path} holds weights only (the model had no architecture file): build the "
                          "model in code and call load_state_dict(read_checkpoint(path).group('model'))")
-    model.load_state_dict(ckpt.group("model"))
+    from ..architecture.build import upgrade_state_dict
+
+    # A checkpoint written before unnamed layers were named by kind keys them by position ("0.weight"): rename.
+    model.load_state_dict(upgrade_state_dict(model, ckpt.group("model")))
     return model

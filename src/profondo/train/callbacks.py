@@ -16,6 +16,7 @@ import math
 import os
 from pathlib import Path
 
+from ..architecture.build import upgrade_state_dict
 from ..io.checkpoint import atomic_write, remove_temporaries
 from .plots import plot_history
 
@@ -99,7 +100,8 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs: dict) -> None:
         if self.stopped_epoch is not None and self.restore_best and self.best_state is not None:
-            self.trainer.model.load_state_dict(self.best_state)
+            # best weights resumed from a checkpoint of the old naming are keyed by position ("0.weight")
+            self.trainer.model.load_state_dict(upgrade_state_dict(self.trainer.model, self.best_state))
 
 
 class ModelCheckpoint(Callback):

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import random as prandom
+from ..architecture.build import upgrade_state_dict
 from ..io.checkpoint import Checkpoint, read_checkpoint, write_checkpoint
 from ..io.model import architecture_of, load_model
 
@@ -70,7 +71,8 @@ def restore_training_state(path: str | os.PathLike, model, optimizer=None, sched
     """Load weights, optimizer and scheduler state and the RNG state; returns the checkpoint
     (``meta['epoch']`` is the last completed epoch)."""
     ckpt = read_checkpoint(path)
-    model.load_state_dict(ckpt.group("model"))
+    # A checkpoint written before unnamed layers were named by kind keys them by position ("0.weight"): rename.
+    model.load_state_dict(upgrade_state_dict(model, ckpt.group("model")))
     if optimizer is not None and "optimizer" in ckpt.meta:
         optimizer.load_state_dict(_join_optimizer_state(ckpt.group("optimizer"), ckpt.meta["optimizer"]))
     if scheduler is not None and "scheduler" in ckpt.meta:
