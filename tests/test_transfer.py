@@ -114,7 +114,7 @@ def test_freeze_keeps_frozen_weights_and_batchnorm_statistics():
 def test_unfreeze_and_freeze_errors():
     model = small()
     frozen = transfer.freeze_until(model, "conv2")
-    assert frozen == ["conv1", "bn1", "2", "pool1", "conv2"]  # the unnamed relu is "2"
+    assert frozen == ["conv1", "bn1", "relu1", "pool1", "conv2"]  # the unnamed relu is named by its kind
     assert not model.conv2.weight.requires_grad and model.bn2.weight.requires_grad
     transfer.unfreeze(model)
     assert all(p.requires_grad for p in model.parameters()) and "forward" not in model.bn1.__dict__

@@ -46,7 +46,7 @@ def test_fields_reach_the_layers_and_forward_has_the_predicted_shapes():
     # PyTorch's keys and shapes: 4 gates x 6 hidden; layer 1 reads both directions of layer 0 (2 x 6)
     state = m.state_dict()
     assert state["enc.rnn.weight_ih_l0"].shape == (24, 5) and state["enc.rnn.weight_hh_l1_reverse"].shape == (24, 6)
-    assert state["enc.rnn.weight_ih_l1"].shape == (24, 12) and state["2.rnn.weight_ih_l0"].shape == (12, 12)
+    assert state["enc.rnn.weight_ih_l1"].shape == (24, 12) and state["gru1.rnn.weight_ih_l0"].shape == (12, 12)
     shapes = [r.output_shape for r in analysis.analyze(m).layers]
     assert shapes == [(7, 5), (7, 12), (7, 4), (3,), (2,)] and m.spec.output_activation == "softmax"
     m.eval()

@@ -15,6 +15,15 @@ def test_summary_of_a_zoo_file_counts_lenet5(capsys):
     assert "conv1" in out and "61,706" in out
 
 
+def test_summary_of_a_user_file_names_unnamed_layers_by_kind(tmp_path, capsys):
+    path = tmp_path / "mine.yaml"
+    path.write_text("name: mine\ninput: [1, 8, 8]\nlayers:\n  - conv: {filters: 2, size: 3, activation: relu}\n"
+                    "  - pool: {type: max, size: 2}\n  - conv: {filters: 2, size: 1}\n  - dense: {units: 3}\n")
+    assert main(["summary", str(path)]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line[:1].isalpha()]
+    assert rows[rows.index("input") + 1:][:6] == ["conv1", "conv1_relu", "pool1", "conv2", "dense1_flatten", "dense1"]
+
+
 def test_unknown_architecture_is_a_user_error_that_lists_the_zoo(capsys):
     assert main(["summary", "no-such-net"]) == 1
     err = capsys.readouterr().err

@@ -53,7 +53,9 @@ def test_finetune_and_features_commands(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["finetune", "{ckpt}", "--data", "digits", "--classes", 10, "--lr-mult", "conv2"], "LAYER=MULT"),
     (["features", "{ckpt}", "--layer", "fc7", "--data", "digits"], "no layer named 'fc7'"),
-    (["features", "{mlp}", "--layer", "0", "--data", "digits"],
+    (["finetune", "{ckpt}", "--data", "digits", "--classes", 10, "--freeze-until", "2"],
+     "no layer named '2' in the Sequential; its layers: conv1, bn1, relu1, pool1, conv2, bn2, relu2, fc1_flatten"),
+    (["features", "{mlp}", "--layer", "dense1", "--data", "digits"],
      r"expects inputs of shape (16,), the data set has (1, 8, 8)"),
     (["features", "{ckpt}", "--layer", "fc1", "--data", "mnist", "--data-dir", "{tmp}"], "not found"),
     (["finetune", "{ckpt}", "--data", "digits", "--classes", 3], "--classes 3, but digits has labels 0..9"),

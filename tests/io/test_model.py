@@ -111,3 +111,71 @@ def test_a_class_name_pointing_at_a_command_module_runs_no_command(tmp_path):
     """)
     assert out.startswith("refused:") and "Evil" in out and "profondo 0.1" not in out
     assert "which is not a profondo layer" in out and out.strip().endswith("imported: False")
+
+
+# An architecture dict without names, as a checkpoint stores it; the old builder named its modules by
+# position: 0 Conv2d, 1 ReLU, 2 BatchNorm2d, 3 MaxPool2d, 4 Flatten, 5 Linear, 6 ReLU, 7 Linear.
+UNNAMED = {"name": "old", "input": [1, 6, 6], "layers": [
+    {"conv": {"filters": 3, "size": 3, "activation": "relu"}}, "batchnorm", {"pool": {"type": "max", "size": 2}},
+    {"dense": {"units": 5, "activation": "relu"}}, {"dense": {"units": 2}}]}
+
+
+def _old_checkpoint(path, rng):
+    """A checkpoint as written before unnamed layers were named by kind: weights keyed by position."""
+    from profondo.io.checkpoint import Checkpoint, write_checkpoint
+
+    w = {"0.weight": rng.standard_normal((3, 1, 3, 3)), "0.bias": rng.standard_normal(3),
+         "2.weight": rng.uniform(0.5, 1.5, 3), "2.bias": rng.standard_normal(3),
+         "2.running_mean": rng.standard_normal(3), "2.running_var": rng.uniform(0.5, 2, 3),
+         "2.num_batches_tracked": np.array(7), "5.weight": rng.standard_normal((5, 12)),
+         "5.bias": rng.standard_normal(5), "7.weight": rng.standard_normal((2, 5)), "7.bias": rng.standard_normal(2)}
+    w = {k: v.astype(np.float32) if v.dtype == np.float64 else v for k, v in w.items()}
+    write_checkpoint(path, Checkpoint({"model": w}, {"epoch": 1, "step": 3, "architecture": UNNAMED}))
+    return w
+
+
+def test_a_checkpoint_of_index_named_layers_loads_by_position(tmp_path):
+    w = _old_checkpoint(tmp_path / "old.ckpt", np.random.default_rng(0))
+    model, _ = load_model(tmp_path / "old.ckpt")
+    assert [n for n, _ in model.named_children()] == [
+        "conv1", "conv1_relu", "batchnorm1", "pool1", "dense1_flatten", "dense1", "dense1_relu", "dense2"]
+    state = model.state_dict()
+    for old, new in [("0.weight", "conv1.weight"), ("2.running_var", "batchnorm1.running_var"),
+                     ("2.num_batches_tracked", "batchnorm1.num_batches_tracked"), ("7.bias", "dense2.bias")]:
+        np.testing.assert_array_equal(np.asarray(state[new].data if hasattr(state[new], "data") else state[new]), w[old])
+    # the same computation written out with the old positions' weights
+    model.eval()
+    x = np.random.default_rng(1).standard_normal((2, 1, 6, 6)).astype(np.float32)
+    h = model.conv1(profondo.tensor(x)).numpy()
+    np.testing.assert_allclose(h[0, 0, 0, 0], (x[0, 0, :3, :3] * w["0.weight"][0, 0]).sum() + w["0.bias"][0], rtol=1e-5)
+    assert model(profondo.tensor(x)).shape == (2, 2)
+
+
+def test_the_trainer_resumes_a_checkpoint_of_index_named_layers(tmp_path):
+    from profondo import optim
+    from profondo.architecture import from_dict
+    from profondo.train import Trainer
+
+    w = _old_checkpoint(tmp_path / "old.ckpt", np.random.default_rng(2))
+    model = from_dict(UNNAMED)
+    trainer = Trainer(model, optim.SGD(model.parameters(), 0.1), progress=False)
+    assert trainer.resume(tmp_path / "old.ckpt") == 1
+    np.testing.assert_array_equal(model.dense1.weight.numpy(), w["5.weight"])
+    np.testing.assert_array_equal(model.batchnorm1.running_mean.numpy(), w["2.running_mean"])
+
+
+def test_index_keys_that_fit_no_module_still_fail_loading():
+    from profondo.architecture import from_dict
+    from profondo.architecture.build import upgrade_state_dict
+
+    model = from_dict(UNNAMED)
+    state = {k: v for k, v in model.state_dict().items()}
+    assert upgrade_state_dict(model, state) is state  # the new naming: nothing to rename
+    wrong = {"9.weight": np.zeros((2, 5), np.float32)}  # no 10th module: left as it is, for load_state_dict
+    assert upgrade_state_dict(model, wrong) is wrong
+    with pytest.raises(RuntimeError, match="unexpected keys.*9.weight"):
+        model.load_state_dict(upgrade_state_dict(model, wrong))
+    # an nn.Sequential built in Python keeps PyTorch's index keys: nothing is renamed
+    seq = nn.Sequential(nn.Linear(2, 2))
+    assert list(seq.state_dict()) == ["0.weight", "0.bias"]
+    assert upgrade_state_dict(seq, seq.state_dict()).keys() == seq.state_dict().keys()
