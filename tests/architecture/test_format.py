@@ -71,7 +71,7 @@ def test_generated_names_skip_the_names_a_file_gives():
     # dense2 is given; dense3 is skipped as well, since a layer named dense3_x may add modules dense3_<...>
     assert [n for n, _ in m.named_children()] == ["dense1", "dense2", "dense4", "dense3_x", "dense3_x_relu",
                                                   "dense5", "relu1"]
-    # names a Module attribute holds are skipped too (a child "eval" would hide Module.eval)
+    # a name given further down is skipped from the first layer on
     assert layer_names([("conv", None), ("pool", None), ("conv", "conv1"), ("conv", None)]) == [
         "conv2", "pool1", "conv1", "conv3"]
 

@@ -110,7 +110,7 @@ def _sequential(seq: nn.Sequential, shape: tuple[int, ...], softmax: bool) -> li
         entries.append((kind, fields, name, name == str(main)))
         kinds.append(kind)
         i += 1
-    entries = [_entry(kind, fields, name) for kind, fields, name in zip(kinds, [e[1] for e in entries], _file_names(entries))]
+    entries = [_entry(kind, fields, name) for (kind, fields, _, _), name in zip(entries, _file_names(entries))]
     if softmax and not _add_softmax(entries, kinds):
         entries.append("softmax")
     return entries

@@ -211,9 +211,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="a profondo checkpoint (.ckpt) whose network has an architecture file")
     _data_flags(p)
     p.add_argument("--classes", type=positive_int, required=True, help="classes of the new output layer")
-    p.add_argument("--freeze-until", metavar="LAYER", help="freeze the layers from the input up to LAYER (included): a layer name "
-                        "as `profondo summary` shows it; unnamed layers of a file are named by kind and count "
-                        "(conv1, pool1, conv2, dense1), and an unknown name lists the valid ones")
+    p.add_argument("--freeze-until", metavar="LAYER",
+                   help="freeze the layers from the input up to LAYER (included), a name as `profondo summary` "
+                        "shows it: unnamed layers of a file are named by kind and count (conv1, pool1, conv2, "
+                        "dense1); an unknown name lists the valid ones")
     p.add_argument("--lr-mult", action="append", default=[], metavar="LAYER=MULT",
                    help="learning-rate multiplier of a layer or shell pattern, e.g. conv2=0.1 or 'conv*=0.1' "
                         "(repeatable; a later one wins)")
