@@ -13,7 +13,7 @@ from profondo.architecture import zoo
 
 yaml = pytest.importorskip("yaml")
 
-NAMES = ["alexnet", "convnetjs-cifar10", "fashion-mnist-cnn", "lenet5", "mlp-mnist", "resnet-small", "vgg16"]
+NAMES = ["alexnet", "conv-autoencoder-mnist", "convnetjs-cifar10", "fashion-mnist-cnn", "lenet5", "mlp-mnist", "resnet-small", "vgg16"]
 LARGE = {"alexnet", "vgg16"}  # a forward pass at 224x224 would be slow on a CPU: shapes only
 
 
