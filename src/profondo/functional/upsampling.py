@@ -72,5 +72,5 @@ def interpolate(x, size=None, scale_factor=None, mode: str = "nearest"):
         if n_out % n_in == 0 and np.array_equal(index, np.arange(n_out) // k):
             x = _repeat_axis(x, axis, k)
         else:
-            x = index_select(x, axis, index)
+            x = index_select(x, axis, x.xp.asarray(index))  # on the input's device (CuPy indexes with its own)
     return x
