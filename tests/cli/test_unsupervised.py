@@ -37,3 +37,29 @@ def test_pretrain_command_and_its_help(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "(500, 500, 2000)" in text and "--no-baseline" in text
     assert main(["pretrain", "dbn", "--hidden", "5x"]) == 2
+
+
+def test_autoencoder_command_trains_an_architecture_file(tmp_path, capsys):
+    import yaml
+
+    from profondo.io.model import load_model
+
+    arch = tmp_path / "ae.yaml"
+    arch.write_text(yaml.safe_dump({
+        "name": "ae-digits", "input": [1, 8, 8],
+        "layers": [{"conv": {"filters": 4, "size": 3, "pad": 1, "activation": "relu"}},
+                   {"pool": {"type": "max", "size": 2}}, {"upsample": 2},
+                   {"conv": {"filters": 1, "size": 3, "pad": 1, "activation": "sigmoid"}}]}))
+    out, results = tmp_path / "run", tmp_path / "r.json"
+    assert main(["autoencoder", "--arch", str(arch), "--data", "digits", "--epochs", "2", "--corruption", "mask",
+                 "--train-limit", "300", "--test-limit", "100", "--out", str(out), "--json", str(results),
+                 "--quiet"]) == 0
+    result = json.loads(results.read_text())
+    assert result["corruption"] == "mask" and len(result["train_losses"]) == 2 and result["test_images"] == 100
+    assert result["train_losses"][1] < result["train_losses"][0]
+    assert (out / "reconstructions.png").exists()
+    assert load_model(out / "model.ckpt")[0].output_shape((1, 8, 8)) == (1, 8, 8)
+    assert main(["autoencoder", "--arch", "lenet5", "--data", "digits", "--quiet", "--out", str(tmp_path / "x")]) == 1
+    assert "an autoencoder's output has its input's shape (1, 28, 28), this network's is (10,)" in capsys.readouterr().err
+    assert main(["autoencoder", "--arch", "no-such-file", "--quiet", "--out", str(tmp_path / "y")]) == 1
+    assert "no architecture file 'no-such-file'" in capsys.readouterr().err

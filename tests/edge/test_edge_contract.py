@@ -42,6 +42,8 @@ EXAMPLES = {
     Concat: lambda: (Graph([("fc", nn.Linear(4, 3), ["input"]), ("cat", Concat(1), ["fc", "input"])], ["cat"]),
                      (4,)),
     nn.Sequential: lambda: (nn.Sequential(nn.Linear(4, 3), nn.Tanh()), (4,)),
+    nn.Upsample: lambda: (nn.Sequential(nn.Conv2d(2, 3, 3), nn.Upsample(scale_factor=(2, 3)), nn.ReLU(),
+                                        nn.Upsample(size=(9, 20))), (2, 5, 6)),
     nn.LocalResponseNorm: lambda: (nn.Sequential(nn.Conv2d(3, 6, 3), nn.ReLU(), nn.LocalResponseNorm(4, 0.5, 0.6, 2.0)),
                                    (3, 5, 5)),
     Graph: lambda: (Graph([("a", nn.Linear(4, 3), ["input"]), ("b", nn.Sigmoid(), ["a"]), ("c", nn.Tanh(), ["a"])],

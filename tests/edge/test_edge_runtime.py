@@ -171,3 +171,14 @@ def test_a_saved_plan_gets_the_permissions_of_any_new_file(tmp_path):
         os.umask(old)
     assert (tmp_path / "mlp.edge").stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir()] == ["mlp.edge"]
+
+
+@pytest.mark.parametrize("upsample", [nn.Upsample(scale_factor=1.5), nn.Upsample(size=(4, 11)),
+                                      nn.Upsample(scale_factor=(2, 0.5))], ids=["x1.5", "size-4x11", "x2-by-x0.5"])
+def test_upsample_kernel_uses_pytorchs_nearest_rows(upsample):
+    from profondo.edge.freeze import freeze
+
+    net = nn.Sequential(nn.Conv2d(2, 2, 1), upsample, nn.Sigmoid()).eval()  # the sigmoid fuses into the step
+    x = np.random.default_rng(0).standard_normal((3, 2, 5, 6)).astype(np.float32)
+    edge = freeze(net, (2, 5, 6))
+    np.testing.assert_allclose(edge(x), net(profondo.tensor(x)).numpy(), rtol=0, atol=1e-6)

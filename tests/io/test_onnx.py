@@ -527,3 +527,30 @@ def test_int8_qdq_export_runs_on_integer_kernels_close_to_float():
     assert np.abs(got - want).max() < 0.05 * np.abs(want).max()
     with pytest.raises(ValueError, match=r"expected calibration inputs of shape \(n, 1, 28, 28\), received \(4, 28, 28\)"):
         quantize_onnx(proto, np.zeros((4, 28, 28), np.float32))
+
+
+@pytest.mark.parametrize("upsample", [nn.Upsample(scale_factor=2), nn.Upsample(scale_factor=(3, 2))],
+                         ids=["x2", "x3-by-x2"])
+def test_upsample_by_whole_factors_comes_back_as_upsample(upsample):
+    net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), upsample).eval()
+    proto = export_onnx(net, input_shape=(1, 4, 5))
+    (resize,) = [n for n in proto.graph.node if n.op_type == "Resize"]
+    attrs = {a.name: a.s.decode() for a in resize.attribute}
+    assert attrs == {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    back = import_onnx(proto)
+    (layer,) = [m for m in back.modules() if isinstance(m, nn.Upsample)]
+    assert layer.scale_factor == upsample.scale_factor
+    x = profondo.tensor(np.random.default_rng(0).standard_normal((2, 1, 4, 5)).astype(np.float32))
+    np.testing.assert_allclose(back.eval()(x).numpy(), net(x).numpy(), rtol=0, atol=1e-6)
+
+
+def test_upsample_to_a_size_exports_with_axes_and_runs_in_onnxruntime():
+    net = nn.Sequential(nn.Upsample(size=(7, 9))).eval()
+    proto = export_onnx(net, input_shape=(2, 3, 4))
+    x = np.random.default_rng(1).standard_normal((2, 2, 3, 4)).astype(np.float32)
+    expected = net(profondo.tensor(x)).numpy()
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    np.testing.assert_array_equal(session.run(None, {"input": x})[0], expected)
+    np.testing.assert_array_equal(import_onnx(proto).eval()(profondo.tensor(x)).numpy(), expected)
+    with pytest.raises(ValueError, match="opset 18"):
+        export_onnx(net, input_shape=(2, 3, 4), opset=17)

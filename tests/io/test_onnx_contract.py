@@ -45,6 +45,8 @@ EXAMPLES = {
     Concat: lambda: (Graph([("fc", nn.Linear(4, 3), ["input"]), ("cat", Concat(1), ["fc", "input"])], ["cat"]),
                      (4,), "float"),
     nn.Sequential: lambda: (nn.Sequential(nn.Linear(4, 3), nn.Tanh()), (4,), "float"),
+    nn.Upsample: lambda: (nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.Upsample(scale_factor=(2, 3))), (2, 3, 4),
+                          "float"),
     nn.LocalResponseNorm: lambda: (nn.LocalResponseNorm(5, alpha=0.3, beta=0.6, k=2.0), (7, 3, 3), "float"),
     Graph: lambda: (Graph([("a", nn.Linear(4, 3), ["input"]), ("b", nn.Sigmoid(), ["a"]), ("c", nn.Tanh(), ["a"])],
                           ["b", "c"]), (4,), "float"),

@@ -62,6 +62,7 @@ EXAMPLES: dict[type, Callable[[], tuple[Module, list[Shape]]]] = {
     nn.EfficientNetLite0: lambda: (nn.EfficientNetLite0(num_classes=5), [(3, 32, 32)]),
     nn.ModuleDict: lambda: (nn.ModuleDict({"head": nn.Linear(2, 2)}), [(2,)]),
     nn.AdaptiveAvgPool2d: lambda: (nn.AdaptiveAvgPool2d((2, 3)), [(3, 5, 7)]),
+    nn.Upsample: lambda: (nn.Upsample(scale_factor=(2, 3)), [(3, 4, 5)]),
     nn.CrossEntropyLoss: lambda: (nn.CrossEntropyLoss(ignore_index=0, label_smoothing=0.1), [(4,), ()]),
     nn.NLLLoss: lambda: (nn.NLLLoss(reduction="sum"), [(4,), ()]),
     nn.MSELoss: lambda: (nn.MSELoss(), [(4,), (4,)]),

@@ -119,3 +119,39 @@ def test_stack_errors():
         StackedDenoisingAutoencoder([64])
     with pytest.raises(ValueError, match="expected samples of 64 features"):
         StackedDenoisingAutoencoder([64, 8]).transform(np.zeros((2, 10)))
+
+
+SMALL_CONV_AUTOENCODER = {  # 8x8 digits -> 4x4x8 code -> 8x8, as the zoo's MNIST one at a quarter of the size
+    "name": "conv-autoencoder-digits", "input": [1, 8, 8],
+    "layers": [{"conv": {"filters": 8, "size": 3, "pad": 1, "activation": "relu"}}, {"pool": {"type": "max", "size": 2}},
+               {"conv": {"filters": 8, "size": 3, "pad": 1, "activation": "relu"}}, {"upsample": 2},
+               {"conv": {"filters": 1, "size": 3, "pad": 1, "activation": "sigmoid"}}]}
+
+
+@pytest.mark.parametrize("corruption, noise", [("none", 0.0), ("mask", 0.25)], ids=["plain", "denoising"])
+def test_a_conv_autoencoder_from_a_file_learns_to_reconstruct_digits(corruption, noise):
+    from profondo import architecture
+    from profondo.unsupervised.autoencoder import fit_reconstruction, reconstruct, reconstruction_error
+
+    x = _digits(512).reshape(-1, 1, 8, 8)
+    held_out = _digits(612)[512:].reshape(-1, 1, 8, 8)
+    profondo.manual_seed(0)
+    net = architecture.from_dict(SMALL_CONV_AUTOENCODER)
+    before = reconstruction_error(net, held_out)
+    losses = fit_reconstruction(net, x, epochs=6, batch_size=32, lr=3e-3, corruption=corruption, noise=noise)
+    after = reconstruction_error(net, held_out)
+    mean_image = float(np.mean((held_out - x.mean(axis=0)) ** 2))
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert after < 0.5 * before and after < 0.7 * mean_image, (before, after, mean_image)
+    assert reconstruct(net, held_out[:3]).shape == (3, 1, 8, 8)
+
+
+def test_fit_reconstruction_says_what_it_expected():
+    from profondo import architecture
+    from profondo.unsupervised.autoencoder import fit_reconstruction
+
+    net = architecture.from_dict(SMALL_CONV_AUTOENCODER)
+    with pytest.raises(ValueError, match=r"reads samples of shape \(1, 8, 8\), received a batch of shape \(4, 64\)"):
+        fit_reconstruction(net, np.zeros((4, 64), np.float32), epochs=1)
+    with pytest.raises(ValueError, match="loss must be one of"):
+        fit_reconstruction(net, np.zeros((4, 1, 8, 8), np.float32), loss="l2")

@@ -1,9 +1,10 @@
-"""``profondo rbm``, ``pretrain`` and ``htm``: the unsupervised models of profondo.unsupervised.
+"""``profondo rbm``, ``pretrain``, ``autoencoder`` and ``htm``: the unsupervised models of profondo.unsupervised.
 
     profondo rbm                                    # Bernoulli RBM on scikit-learn's digits
     profondo rbm --data mnist --hidden 500 --batch-size 100 --lr 0.05
     profondo pretrain dbn                           # MNIST: DBN 784-500-500-2000, then fine-tuning
     profondo pretrain sda --resume                  # stacked denoising autoencoder, continued
+    profondo autoencoder --arch conv-autoencoder-mnist --corruption mask   # an architecture file's autoencoder
     profondo htm mnist                              # spatial pooler + SDR classifier on MNIST
     profondo htm sequence                           # next character of Shakespeare, beside an LSTM
     profondo htm anomaly --series co2               # anomaly score and likelihood of a real series
@@ -72,7 +73,7 @@ def _interrupted(args: argparse.Namespace) -> str:
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """Register ``rbm``, ``pretrain`` and ``htm`` (mnist, sequence, anomaly)."""
+    """Register ``rbm``, ``pretrain``, ``autoencoder`` and ``htm`` (mnist, sequence, anomaly)."""
     from ..unsupervised import tasks
 
     fn = tasks.rbm_task
@@ -116,6 +117,23 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                    help="skip the same MLP trained from scratch for the same time")
     _option(p, fn, "--baseline-lr", "SGD learning rate of the from-scratch baseline (None: --finetune-lr)", type=float)
     _option(p, fn, "--train-limit", "train on the first N training images only", type=int)
+    _common(p, fn)
+
+    fn = tasks.conv_autoencoder_task
+    p = sub.add_parser("autoencoder", formatter_class=HelpFormatter, description=inspect.getdoc(fn),
+                       help="train the (convolutional) autoencoder of an architecture file to reconstruct images")
+    _option(p, fn, "--arch", "architecture file, or zoo name, whose output has its input's shape")
+    _option(p, fn, "--data", "grey-image data set: mnist, fashion-mnist or digits")
+    _option(p, fn, "--data-dir", "where the data files are")
+    _option(p, fn, "--epochs", "passes over the training images", type=int)
+    _option(p, fn, "--batch-size", "samples per update", type=int)
+    _option(p, fn, "--lr", "Adam's learning rate", type=float)
+    _option(p, fn, "--loss", "bce (outputs in [0, 1]) or mse", choices=("bce", "mse"))
+    _option(p, fn, "--corruption", "denoising: mask or gaussian (none: a plain autoencoder)",
+            choices=("mask", "gaussian", "none"))
+    _option(p, fn, "--noise", "masked fraction or noise standard deviation", type=float)
+    _option(p, fn, "--train-limit", "train on the first N training images only", type=int)
+    _option(p, fn, "--test-limit", "test on the first N test images only", type=int)
     _common(p, fn)
 
     p = sub.add_parser("htm", formatter_class=HelpFormatter,

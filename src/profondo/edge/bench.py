@@ -104,6 +104,7 @@ TORCH_LAYERS: dict[type, Callable] = {
     nn.ReLU: _same("ReLU"), nn.ReLU6: _same("ReLU6"), nn.Sigmoid: _same("Sigmoid"), nn.Tanh: _same("Tanh"),
     nn.Identity: _same("Identity"),
     nn.LocalResponseNorm: lambda tnn, torch, m, convert: tnn.LocalResponseNorm(m.size, m.alpha, m.beta, m.k),
+    nn.Upsample: lambda tnn, torch, m, convert: tnn.Upsample(m.size, m.scale_factor, m.mode),
     Add: lambda tnn, torch, m, convert: _torch_add(tnn, torch),
     Concat: lambda tnn, torch, m, convert: _torch_concat(tnn, torch, m.axis),
 }

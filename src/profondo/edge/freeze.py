@@ -100,6 +100,10 @@ LAYERS: dict[type, Callable] = {
     nn.LogSoftmax: _act("log_softmax", dim="dim"),
     nn.LocalResponseNorm: lambda p, m, name, x: p.step("lrn", name, [x], {"size": m.size, "alpha": m.alpha,
                                                                          "beta": m.beta, "k": m.k}),
+    nn.Upsample: lambda p, m, name, x: p.step("upsample", name, [x], {
+        "size": None if m.size is None else list(_pairs(m.size)),
+        "scale": None if m.scale_factor is None else [float(f) for f in (
+            m.scale_factor if isinstance(m.scale_factor, tuple) else (m.scale_factor,) * 2)]}),
     Add: lambda p, m, name, *xs: p.step("add", name, list(xs)),
     Concat: lambda p, m, name, *xs: p.step("concat", name, list(xs), {"axis": m.axis}),
 }

@@ -36,7 +36,7 @@ FORMAT = "profondo-edge"
 VERSION = 1
 ACTIVATIONS = ("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "softmax", "log_softmax")
 OPS = ("conv", "linear", "maxpool", "avgpool", "global_avgpool", "flatten", "scale_shift", "act", "add", "concat",
-       "lrn")
+       "lrn", "upsample")
 
 
 class PlanError(ValueError):
@@ -344,8 +344,33 @@ def _lrn(step, arrays, shapes, slots):
     return shape, bind
 
 
+def _nearest_rows(n_in: int, n_out: int, factor: float | None) -> np.ndarray:
+    """PyTorch's nearest source rows: floor(dst * scale) in float32 (profondo.functional.interpolate's rule)."""
+    scale = np.float32(1.0 / factor) if factor is not None else np.float32(n_in / n_out)
+    return np.minimum(np.floor(np.arange(n_out, dtype=np.float32) * scale).astype(np.int64), n_in - 1)
+
+
+def _upsample(step, arrays, shapes, slots):
+    """Nearest-neighbour resizing of H and W: two takes of precomputed source rows and columns."""
+    a, (n, c, h, w) = step["attrs"], shapes[0]
+    factors = a.get("scale") or (None, None)
+    size = a.get("size") or (int(np.floor(h * factors[0])), int(np.floor(w * factors[1])))
+    rows, cols = _nearest_rows(h, size[0], factors[0]), _nearest_rows(w, size[1], factors[1])
+    act, src = _activation(step.get("act")), step["inputs"][0]
+
+    def bind(out):
+        def run():
+            np.take(np.take(slots[src], rows, axis=2), cols, axis=3, out=out)
+            if act is not None:
+                act(out)
+        return run
+
+    return (n, c, *size), bind
+
+
 KERNELS = {"lrn": _lrn, "conv": _conv, "linear": _linear, "maxpool": _pool, "avgpool": _pool, "global_avgpool": _global_avgpool,
-           "scale_shift": _scale_shift, "act": _act, "add": _add, "concat": _concat}
+           "scale_shift": _scale_shift, "act": _act, "add": _add, "concat": _concat,
+           "upsample": _upsample}
 
 
 class EdgeModel:

@@ -89,6 +89,7 @@ from .shape import (
                          unbind,
                          unsqueeze,
 )
+from .upsampling import interpolate
 
 clamp = clip
 

@@ -152,6 +152,22 @@ def _dropout(b: _Builder, m: nn.Dropout, name: str, x: _Value) -> _Value:
     return _Value(b.node("Dropout", [x.name, ratio], name)[0], x.shape)
 
 
+def _upsample(b: _Builder, m: nn.Upsample, name: str, x: _Value) -> _Value:
+    # asymmetric + floor: source index floor(dst / scale), PyTorch's nearest
+    nearest = {"mode": "nearest", "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    if m.size is not None:
+        if b.opset < 18:
+            raise ValueError(f"ONNX export: {name} (Upsample(size={m.size})) needs Resize's `axes` (opset 18 or "
+                             f"later) to leave the batch free; received opset {b.opset}, or give scale_factor")
+        sizes = b.const(f"{name}.sizes", np.array(_pairs(m.size), np.int64))
+        (out,) = b.node("Resize", [x.name, "", "", sizes], name, axes=[2, 3], **nearest)
+    else:
+        factors = m.scale_factor if isinstance(m.scale_factor, tuple) else (m.scale_factor,) * 2
+        scales = b.const(f"{name}.scales", np.array([1.0, 1.0, *factors], np.float32))
+        (out,) = b.node("Resize", [x.name, "", scales], name, **nearest)
+    return _Value(out, _shape(m, x))
+
+
 def _lrn(b: _Builder, m: nn.LocalResponseNorm, name: str, x: _Value) -> _Value:
     if m.size % 2 == 0:  # ONNX puts an even window's extra channel behind, PyTorch in front
         raise ValueError(f"ONNX export: {name} (LocalResponseNorm) of even size {m.size}: ONNX's LRN sums the "
@@ -294,7 +310,7 @@ EXPORTERS: dict[type, Callable] = {
     nn.LeakyReLU: lambda b, m, name, x: _Value(b.node("LeakyRelu", [x.name], name, alpha=m.negative_slope)[0],
                                                x.shape),
     nn.Softmax: _along("Softmax"), nn.LogSoftmax: _along("LogSoftmax"), nn.Embedding: _embedding,
-    nn.LocalResponseNorm: _lrn,
+    nn.LocalResponseNorm: _lrn, nn.Upsample: _upsample,
     nn.LSTM: _recurrent("LSTM", LSTM_GATES), nn.GRU: _recurrent("GRU", GRU_GATES),
     nn.Recurrent: _recurrent_summary,
     Add: _add, Concat: _concat,

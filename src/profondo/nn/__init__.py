@@ -31,6 +31,7 @@ from .module import IncompatibleKeys, Module
 from .parameter import Parameter
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool2d, MaxPool2d
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, Recurrent, RNNCell, has_recurrent, sequence_mask
+from .upsampling import Upsample
 
 __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d", "Dropout", "Embedding", "Flatten",
            "GlobalAvgPool2d", "Graph", "Identity", "IncompatibleKeys", "LeakyReLU", "Linear", "LogSoftmax", "MaxPool2d",
@@ -38,4 +39,4 @@ __all__ = ["Add", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Concat", "Conv2d",
            "GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "Recurrent", "RNNCell", "has_recurrent", "sequence_mask",
            "EfficientNetLite0", "efficientnet_lite0", "ModuleDict", "AdaptiveAvgPool2d", "functional", "utils",
            "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss", "NLLLoss",
-           "SmoothL1Loss", "LocalResponseNorm"]
+           "SmoothL1Loss", "LocalResponseNorm", "Upsample"]

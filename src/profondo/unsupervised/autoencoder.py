@@ -50,6 +50,94 @@ def corrupt(x: np.ndarray, kind: str, noise: float, rng: np.random.Generator) ->
     raise ValueError(f"corrupt: expected one of {CORRUPTIONS}, received {kind!r}")
 
 
+def _reconstruction_epochs(step: TrainStep, x: np.ndarray, epochs: int, batch_size: int, corruption: str,
+                           noise: float, seed: int, progress: bool, desc: str,
+                           after_epoch: Callable[[int, float], Any] | None, start_epoch: int) -> list[float]:
+    """The epochs of input -> input training: each batch corrupted afresh, one ``step`` per batch
+    (the clean batch is the target). Returns the mean training loss of each epoch."""
+    losses = []
+    for epoch in range(start_epoch, epochs):
+        # One generator per epoch, so a resumed run draws what an uninterrupted one would.
+        rng = np.random.default_rng([seed, epoch])
+        order = rng.permutation(len(x))
+        bar = ProgressBar((len(x) + batch_size - 1) // batch_size, f"{desc} epoch {epoch + 1}/{epochs}",
+                          enabled=progress)
+        total = 0.0
+        for s in range(0, len(x), batch_size):
+            clean = x[order[s:s + batch_size]]
+            loss, _, _ = step(Tensor(corrupt(clean, corruption, noise, rng)), target=Tensor(clean))
+            total += loss.item() * len(clean)
+            bar.update(1, len(clean), loss=total / (s + len(clean)))
+        bar.close()
+        losses.append(total / len(x))
+        if after_epoch is not None:
+            after_epoch(epoch, losses[-1])
+    return losses
+
+
+def _images_like(model: Module, x: Any, where: str) -> np.ndarray:
+    """``x`` as float32 (N, *input) for a network built from an architecture file (its spec's input)."""
+    x = np.asarray(x, np.float32)
+    spec = getattr(model, "spec", None)
+    if spec is not None and tuple(x.shape[1:]) != tuple(spec.input):
+        raise ValueError(f"{where}: the network {spec.name!r} reads samples of shape {tuple(spec.input)}, received "
+                         f"a batch of shape {x.shape}")
+    return x
+
+
+RECONSTRUCTION_LOSSES = ("bce", "mse")
+
+
+def fit_reconstruction(model: Module, x: Any, epochs: int = 10, batch_size: int = 64, lr: float = 1e-3,
+                       loss: str = "bce", corruption: str = "none", noise: float = 0.0, optimizer=None,
+                       seed: int = 0, progress: bool = False, desc: str = "autoencoder",
+                       callback: Callable[[Module, int, float], Any] | None = None,
+                       start_epoch: int = 0) -> list[float]:
+    """Train any ``model`` whose output has its input's shape (an autoencoder, typically built
+    from an architecture file such as the zoo's ``conv-autoencoder-mnist``) to reconstruct clean
+    ``x`` (N, *shape) from a corrupted copy (``corruption`` "mask", "gaussian" or "none", as
+    :func:`corrupt`). ``loss``: "bce" (binary cross-entropy of outputs in [0, 1], e.g. after a
+    sigmoid, averaged over pixels) or "mse". Adam at ``lr`` unless an ``optimizer`` is given, one
+    :class:`TrainStep` per batch; ``callback(model, epoch, mean_loss)`` after each epoch. Returns
+    the mean training loss of each epoch.
+
+    >>> net = profondo.architecture.zoo.load("conv-autoencoder-mnist")
+    >>> fit_reconstruction(net, x_train, epochs=2, corruption="mask", noise=0.25)
+    """
+    if loss not in RECONSTRUCTION_LOSSES:
+        raise ValueError(f"fit_reconstruction: loss must be one of {RECONSTRUCTION_LOSSES}, received {loss!r}")
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"fit_reconstruction: corruption must be one of {CORRUPTIONS}, received {corruption!r}")
+    x = _images_like(model, x, "fit_reconstruction")
+    model.train()
+    if loss == "bce":
+        # A sigmoid saturates to exactly 0 or 1 in float32, where log's gradient is infinite: the
+        # clip keeps the loss (and its gradient) finite, as PyTorch's clamped BCE does.
+        def criterion(y, target):
+            return F.binary_cross_entropy(F.clip(y, 1e-7, 1 - 1e-7), target)
+    else:
+        criterion = F.mse_loss
+    step = TrainStep(model, optimizer or Adam(model.parameters(), lr), criterion, parameters=model.parameters())
+    return _reconstruction_epochs(step, x, epochs, batch_size, corruption, noise, seed, progress, desc,
+                                  None if callback is None else (lambda e, value: callback(model, e, value)),
+                                  start_epoch)
+
+
+def reconstruct(model: Module, x: Any, batch_size: int = 500) -> np.ndarray:
+    """The model's outputs for clean ``x`` in eval mode, as a NumPy array."""
+    x = _images_like(model, x, "reconstruct")
+    model.eval()
+    with no_grad():
+        parts = [model(Tensor(x[s:s + batch_size])).numpy() for s in range(0, len(x), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros_like(x)
+
+
+def reconstruction_error(model: Module, x: Any, batch_size: int = 500) -> float:
+    """Mean squared error per pixel of the model's reconstructions of clean ``x``."""
+    x = _images_like(model, x, "reconstruction_error")
+    return float(np.mean((reconstruct(model, x, batch_size) - x) ** 2, dtype=np.float64)) if len(x) else 0.0
+
+
 class DenoisingAutoencoder(Module):
     """One encoder-decoder pair, ``n_visible`` -> ``n_hidden`` -> ``n_visible``.
 
@@ -128,24 +216,9 @@ class DenoisingAutoencoder(Module):
         optimizer = optimizer or Adam(self.parameters(), lr)
         step = TrainStep(lambda noisy: self.decode_logits(self.encode(noisy)), optimizer, self.reconstruction_loss,
                          parameters=self.parameters())
-        losses = []
-        for epoch in range(start_epoch, epochs):
-            # One generator per epoch, so a resumed run draws what an uninterrupted one would.
-            rng = np.random.default_rng([seed, epoch])
-            order = rng.permutation(len(x))
-            bar = ProgressBar((len(x) + batch_size - 1) // batch_size, f"{desc} epoch {epoch + 1}/{epochs}",
-                              enabled=progress)
-            total = 0.0
-            for s in range(0, len(x), batch_size):
-                clean = x[order[s:s + batch_size]]
-                loss, _, _ = step(Tensor(corrupt(clean, self.corruption, self.noise, rng)), target=Tensor(clean))
-                total += loss.item() * len(clean)
-                bar.update(1, len(clean), loss=total / (s + len(clean)))
-            bar.close()
-            losses.append(total / len(x))
-            if callback is not None:
-                callback(self, epoch, losses[-1])
-        return losses
+        return _reconstruction_epochs(step, x, epochs, batch_size, self.corruption, self.noise, seed, progress, desc,
+                                      None if callback is None else (lambda e, loss: callback(self, e, loss)),
+                                      start_epoch)
 
     def transform(self, x: Any, batch_size: int = 1000) -> np.ndarray:
         """The codes of clean ``x``, as a NumPy array (N, n_hidden)."""

@@ -253,6 +253,62 @@ def pretrain_task(model: str = "dbn", data: str = "mnist", data_dir: str | None 
     return _write_results(out, result)
 
 
+def conv_autoencoder_task(arch: str = "conv-autoencoder-mnist", data: str = "mnist", data_dir: str | None = None,
+                          epochs: int = 3, batch_size: int = 64, lr: float = 1e-3, loss: str = "bce",
+                          corruption: str = "none", noise: float = 0.25, train_limit: int | None = None,
+                          test_limit: int | None = None, seed: int = 0, out: str | None = None,
+                          progress: bool = True) -> dict[str, Any]:
+    """Train the autoencoder of an architecture file (``arch``: a path, or a zoo name such as
+    ``conv-autoencoder-mnist``; its output must have its input's shape) to reconstruct the
+    training images, with :func:`~profondo.unsupervised.autoencoder.fit_reconstruction` (Adam at
+    ``lr``, ``loss`` bce or mse; ``corruption`` mask or gaussian with ``noise`` makes it a
+    denoising autoencoder). Reports the test reconstruction error (mean squared error per pixel)
+    beside the mean training image's (the baseline that knows no input). Writes
+    ``reconstructions.png`` (test inputs beside their reconstructions), the trained weights
+    ``model.ckpt`` and ``results.json`` into ``out`` (default ``runs/autoencoder-DATA``)."""
+    from .. import architecture
+    from .. import random as prandom
+    from ..architecture import zoo
+    from ..train.state import save_training_state
+    from .autoencoder import fit_reconstruction, reconstruct, reconstruction_error
+
+    if not Path(arch).exists() and arch not in zoo.names():
+        raise FileNotFoundError(f"no architecture file {arch!r}, and no zoo model of that name "
+                                f"(zoo: {', '.join(zoo.names())})")
+    spec = architecture.load_dict(Path(arch) if Path(arch).exists() else zoo.path(arch))
+    out = Path(out or f"runs/autoencoder-{data}")
+    out.mkdir(parents=True, exist_ok=True)
+    x, _, shape = _images(data, "train", data_dir, train_limit)
+    x_test, _, _ = _images(data, "test", data_dir, test_limit)
+    x, x_test = x.reshape(len(x), 1, *shape), x_test.reshape(len(x_test), 1, *shape)
+    prandom.manual_seed(seed)
+    model = architecture.from_dict(spec)
+    if model.output_shape(model.spec.input) != model.spec.input:
+        raise ValueError(f"{arch}: an autoencoder's output has its input's shape {tuple(model.spec.input)}, this "
+                         f"network's is {model.output_shape(model.spec.input)}")
+    history: list[dict] = []
+    started = time.perf_counter()
+    losses = fit_reconstruction(model, x, epochs, batch_size, lr, loss, corruption, noise, seed=seed, progress=progress,
+                                desc=model.spec.name,
+                                callback=lambda m, e, value: history.append({"epoch": e, "train_loss": value}))
+    seconds = time.perf_counter() - started
+    test_error = reconstruction_error(model, x_test)
+    mean_image_error = float(np.mean((x_test - x.mean(axis=0)) ** 2, dtype=np.float64))
+    pictures = {"reconstructions": save_reconstructions(
+        out / "reconstructions.png", x_test[:30].reshape(30, -1), reconstruct(model, x_test[:30]).reshape(30, -1),
+        shape, f"{model.spec.name}: test inputs (odd rows), reconstructions (even rows)")}
+    save_training_state(out / "model.ckpt", model, epoch=epochs)  # profondo.io.load_model reads it back
+    result = {"task": "autoencoder", "arch": arch, "data": data, "train_images": len(x), "test_images": len(x_test),
+              "epochs": epochs, "batch_size": batch_size, "lr": lr, "loss": loss, "corruption": corruption,
+              "noise": noise if corruption != "none" else 0.0, "seed": seed, "seconds": round(seconds, 1),
+              "train_losses": losses, "history": history, "test_reconstruction_mse": test_error,
+              "mean_image_mse": mean_image_error, "pictures": {k: str(v) for k, v in pictures.items()}}
+    if progress:
+        print(f"test reconstruction error (MSE per pixel) {test_error:.4f}, mean training image "
+              f"{mean_image_error:.4f}; {seconds:.0f} s; pictures in {out}")
+    return _write_results(out, result)
+
+
 def _write_architecture(module, path: Path, inputs: int, result: dict) -> None:
     from .. import architecture
 

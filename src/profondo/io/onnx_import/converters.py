@@ -121,7 +121,7 @@ CONVERTERS: dict[str, Converter] = {
     "Expand": Converter(O.expand, None, NONE), "Tile": Converter(O.tile, None, NONE),
     "Pad": Converter(O.pad, None, {"mode": ("constant", "reflect", "edge", "wrap"), "pads": None, "value": None}),
     "DepthToSpace": Converter(O.depth_to_space, None, {"blocksize": None, "mode": ("DCR", "CRD")}),
-    "Resize": Converter(O.resize, None, {
+    "Resize": Converter(O.resize, layers.resize, {
         "mode": ("nearest", "linear", "cubic"), "nearest_mode": None, "cubic_coeff_a": None, "exclude_outside": None,
         "coordinate_transformation_mode": ("half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
                                            "align_corners", "asymmetric"),

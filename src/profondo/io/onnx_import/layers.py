@@ -96,6 +96,22 @@ def pool(ctx: Context, node, attrs, index):
     return nn.AvgPool2d(tuple(kernel), strides, pads), [node.input[0]]
 
 
+def resize(ctx: Context, node, attrs, index):
+    """Upsample where the node is PyTorch's nearest (asymmetric coordinates, floor) by constant whole
+    factors of H and W; otherwise the general form."""
+    if (attrs.get("mode", "nearest"), attrs.get("coordinate_transformation_mode"), attrs.get("nearest_mode")) != (
+            "nearest", "asymmetric", "floor") or "axes" in attrs or len(node.input) != 3 or not node.input[2]:
+        return None
+    scales = ctx.const(node.input[2])
+    if scales is None or scales.shape != (4,) or tuple(scales[:2]) != (1.0, 1.0):
+        return None
+    factors = tuple(float(f) for f in scales[2:])
+    if not all(f.is_integer() and f >= 1 for f in factors):
+        return None
+    h, w = (int(f) for f in factors)
+    return nn.Upsample(scale_factor=h if h == w else (h, w)), [node.input[0]]
+
+
 def lrn(ctx: Context, node, attrs, index):
     """LocalResponseNorm for odd sizes (where ONNX's window is PyTorch's)."""
     size = attrs["size"]
