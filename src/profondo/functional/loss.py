@@ -327,12 +327,35 @@ def _reduce_tensor(losses, reduction):
     return losses if reduction == "none" else (losses.sum() if reduction == "sum" else losses.mean())
 
 
+class BinaryCrossEntropy(Function):
+    """Element-wise -(t log p + (1 - t) log(1 - p)), each log clamped at -100, with PyTorch's
+    gradient: finite at p = 0 and p = 1 (a sigmoid that saturates in float32), where the
+    derivative of the clamped logs would be 0 x inf."""
+
+    differentiable_backward = True
+
+    def forward(self, p, t):
+        self.save_for_backward(p, t)
+        xp = self.xp
+        with np.errstate(divide="ignore"):
+            logs = t * xp.maximum(xp.log(p), -100.0) + (1 - t) * xp.maximum(xp.log(1 - p), -100.0)
+        return (-logs).astype(p.dtype, copy=False)
+
+    def backward(self, gy):
+        p, t = self.saved
+        xp = self.xp
+        gp = gy * (p - t) / xp.maximum((1 - p) * p, 1e-12) if self.needs_input_grad[0] else None
+        gt = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):  # unclamped, as PyTorch's: infinite at p = 0 or 1
+                gt = gy * (xp.log(1 - p) - xp.log(p))
+        return gp, gt
+
+
 def binary_cross_entropy(probabilities, targets, weight=None, *, reduction: str = "mean"):
     """Binary cross-entropy of probabilities (after a sigmoid); each log is clamped at -100, as PyTorch."""
-    from .arithmetic import clip, log
-
     _check_reduction("binary_cross_entropy", reduction)
-    losses = -(targets * clip(log(probabilities), -100.0) + (1 - targets) * clip(log(1 - probabilities), -100.0))
+    losses = BinaryCrossEntropy().apply(probabilities, targets)
     if weight is not None:
         losses = losses * weight
     return _reduce_tensor(losses, reduction)

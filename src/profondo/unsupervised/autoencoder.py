@@ -110,13 +110,8 @@ def fit_reconstruction(model: Module, x: Any, epochs: int = 10, batch_size: int 
         raise ValueError(f"fit_reconstruction: corruption must be one of {CORRUPTIONS}, received {corruption!r}")
     x = _images_like(model, x, "fit_reconstruction")
     model.train()
-    if loss == "bce":
-        # A sigmoid saturates to exactly 0 or 1 in float32, where log's gradient is infinite: the
-        # clip keeps the loss (and its gradient) finite, as PyTorch's clamped BCE does.
-        def criterion(y, target):
-            return F.binary_cross_entropy(F.clip(y, 1e-7, 1 - 1e-7), target)
-    else:
-        criterion = F.mse_loss
+    # binary_cross_entropy keeps its gradient finite where a float32 sigmoid saturates to 0 or 1.
+    criterion = F.binary_cross_entropy if loss == "bce" else F.mse_loss
     step = TrainStep(model, optimizer or Adam(model.parameters(), lr), criterion, parameters=model.parameters())
     return _reconstruction_epochs(step, x, epochs, batch_size, corruption, noise, seed, progress, desc,
                                   None if callback is None else (lambda e, value: callback(model, e, value)),
