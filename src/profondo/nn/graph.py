@@ -233,24 +233,40 @@ class Graph(Module):
         return f"outputs={self.outputs}"
 
     def __repr__(self) -> str:
-        lines = [f"({n}): {m!r}".replace("\n", "\n  ") + f" <- {', '.join(i)}" for n, m, i in self.nodes]
-        return "Graph(\n  " + "\n  ".join(lines + [self.extra_repr()]) + "\n)"
+        return nodes_repr(self)
 
     def get_config(self) -> dict[str, Any]:
         """``{"nodes": [{"name", "class_name", "config", "inputs"}, ...], "outputs": [...]}``."""
-        return {"nodes": [{"name": n, "class_name": class_name(type(m)), "config": m.get_config(), "inputs": list(i)}
-                          for n, m, i in self.nodes], "outputs": list(self.outputs)}
+        return {"nodes": node_configs(self.nodes), "outputs": list(self.outputs)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Graph:
-        nodes = []
-        for e in config["nodes"]:
-            module_cls = Module._registry.get(e["class_name"])
-            if module_cls is None:
-                raise ValueError(f"Graph.from_config: unknown layer class {e['class_name']!r} for node "
-                                 f"{e['name']!r}; expected one of {sorted(Module._registry)}")
-            nodes.append((e["name"], module_cls.from_config(e.get("config", {})), e["inputs"]))
-        return cls(nodes, config["outputs"])
+        return cls(nodes_from_config(config, "Graph"), config["outputs"])
+
+
+# --- what every graph container (Graph, the ONNX importer's OnnxGraph) shares ---------------------
+def nodes_repr(graph: Module) -> str:
+    """``Name(`` one line per node with the nodes it reads, then ``extra_repr()``, ``)``."""
+    lines = [f"({n}): {m!r}".replace("\n", "\n  ") + f" <- {', '.join(i)}" for n, m, i in graph.nodes]
+    return f"{type(graph).__name__}(\n  " + "\n  ".join(lines + [graph.extra_repr()]) + "\n)"
+
+
+def node_configs(nodes: Iterable[tuple[str, Module, Sequence[str]]]) -> list[dict[str, Any]]:
+    """The ``nodes`` entry of a graph's config: name, layer class, its config, its inputs."""
+    return [{"name": n, "class_name": class_name(type(m)), "config": m.get_config(), "inputs": list(i)}
+            for n, m, i in nodes]
+
+
+def nodes_from_config(config: dict[str, Any], owner: str) -> list[tuple[str, Module, list[str]]]:
+    """The (name, module, inputs) triples back from :func:`node_configs`' form."""
+    nodes = []
+    for e in config["nodes"]:
+        module_cls = Module._registry.get(e["class_name"])
+        if module_cls is None:
+            raise ValueError(f"{owner}.from_config: unknown layer class {e['class_name']!r} for node "
+                             f"{e['name']!r}; expected one of {sorted(Module._registry)}")
+        nodes.append((e["name"], module_cls.from_config(e.get("config", {})), e["inputs"]))
+    return nodes
 
 
 def is_plain(m: Module, container: type) -> bool:

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ... import nn
-from ...nn.module import Module, class_name
+from ...nn.graph import node_configs, nodes_from_config, nodes_repr
+from ...nn.module import Module
 
 
 class OnnxGraph(nn.Module):
@@ -82,20 +83,11 @@ class OnnxGraph(nn.Module):
         return f"inputs={self.input_names}, outputs={self.outputs}"
 
     def __repr__(self) -> str:
-        lines = [f"({n}): {m!r}".replace("\n", "\n  ") + f" <- {', '.join(i)}" for n, m, i in self.nodes]
-        return "OnnxGraph(\n  " + "\n  ".join(lines + [self.extra_repr()]) + "\n)"
+        return nodes_repr(self)
 
     def get_config(self) -> dict[str, Any]:
-        return {"nodes": [{"name": n, "class_name": class_name(type(m)), "config": m.get_config(), "inputs": list(i)}
-                          for n, m, i in self.nodes], "inputs": list(self.input_names), "outputs": list(self.outputs)}
+        return {"nodes": node_configs(self.nodes), "inputs": list(self.input_names), "outputs": list(self.outputs)}
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> OnnxGraph:
-        nodes = []
-        for e in config["nodes"]:
-            module_cls = Module._registry.get(e["class_name"])
-            if module_cls is None:
-                raise ValueError(f"OnnxGraph.from_config: unknown layer class {e['class_name']!r} for node "
-                                 f"{e['name']!r}")
-            nodes.append((e["name"], module_cls.from_config(e.get("config", {})), e["inputs"]))
-        return cls(nodes, config["inputs"], config["outputs"])
+        return cls(nodes_from_config(config, "OnnxGraph"), config["inputs"], config["outputs"])
