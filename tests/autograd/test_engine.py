@@ -12,6 +12,11 @@ import profondo
 import profondo.functional as F
 from profondo import Function
 
+try:
+    import torch
+except ImportError:  # the PyTorch comparison skips without it
+    torch = None
+
 
 def _leaf(*values):
     return profondo.tensor(np.array(values, np.float32), requires_grad=True)
@@ -365,3 +370,19 @@ def test_post_accumulate_grad_hook_only_on_leaves():
         (x * 2).register_post_accumulate_grad_hook(print)
     with pytest.raises(TypeError, match="expected a callable"):
         x.register_post_accumulate_grad_hook(3)
+
+
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_a_post_accumulate_hook_sees_the_gradient_its_tensor_hook_made_as_in_pytorch():
+    """A leaf with both hooks: the tensor hook changes the gradient, then the post-accumulate
+    hook sees it accumulated (in PyTorch's order), not before accumulation."""
+    seen = {}
+    for lib in (profondo, torch):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        x.register_hook(lambda g: g * 2)
+        def record(t, lib=lib):
+            seen[lib] = t.grad.detach().numpy().copy()
+
+        x.register_post_accumulate_grad_hook(record)
+        (x * x + x).sum().backward()
+    np.testing.assert_allclose(seen[profondo], seen[torch], rtol=1e-6)

@@ -415,7 +415,7 @@ def backward(root, grad=None, retain_graph: bool | None = None, create_graph: bo
         grads_out = pending.pop(id(fn), None)
         if grads_out is None:
             if waiting:
-                _consumed(fn, waiting)
+                _consumed(fn, waiting, hooked, held)
             continue
         if _mutations > fn._epoch:
             _check_saved(fn)
@@ -449,7 +449,7 @@ def backward(root, grad=None, retain_graph: bool | None = None, create_graph: bo
                 if t._retain:
                     _accumulate(t, g, held)
         if waiting:
-            _consumed(fn, waiting)
+            _consumed(fn, waiting, hooked, held)
         if not retain_graph:
             fn.saved = ()
             fn.inputs = None
@@ -499,14 +499,19 @@ def _hooked_leaves(order) -> dict:
     return waiting
 
 
-def _consumed(fn, waiting: dict) -> None:
-    """``fn`` has run (or received no gradient): a reader fewer for each hooked leaf it reads."""
+def _consumed(fn, waiting: dict, hooked: dict, held: set) -> None:
+    """``fn`` has run (or received no gradient): a reader fewer for each hooked leaf it reads.
+    A leaf whose tensor hooks hold back its gradient (``hooked``) gets it first, hooked, so
+    that its post-accumulate hooks see the accumulated gradient, as in PyTorch."""
     for t in fn.inputs:
         entry = waiting.get(id(t))
         if entry is not None:
             entry[1] -= 1
             if entry[1] == 0:
                 del waiting[id(t)]
+                total = hooked.pop(id(t), None)
+                if total is not None:
+                    _accumulate(t, _run_hooks(_leaf_hooks[id(t)][1], total[1]), held)
                 if t.grad is not None:
                     for hook in tuple(t._post_hooks):
                         hook(t)
