@@ -10,12 +10,13 @@ import numpy as np
 
 
 def figure(figsize: tuple[float, float]):
-    """A matplotlib ``Figure`` on its own Agg canvas (pyplot and the backend are left alone)."""
+    """A matplotlib ``Figure`` on its own Agg canvas (pyplot and the backend are left alone); every
+    PNG profondo draws (learning curves, RL curves, the unsupervised models' pictures) starts here."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise ImportError("plotting learning curves needs matplotlib: pip install matplotlib") from None
+        raise ImportError("drawing figures needs matplotlib: pip install matplotlib") from None
     fig = Figure(figsize=figsize)
     FigureCanvasAgg(fig)
     return fig

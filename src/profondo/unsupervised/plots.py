@@ -1,8 +1,8 @@
 """The pictures of the unsupervised models, as PNG files: weights as image tiles, inputs beside
 their reconstructions, model samples, a series with its anomaly score.
 
-Drawn on a :class:`matplotlib.figure.Figure` with the Agg canvas, so the caller's matplotlib
-backend (an open notebook, a GUI session) is left as it was. Needs matplotlib.
+Drawn with :mod:`profondo.train.plots` (a Figure on its own Agg canvas, so the caller's matplotlib
+backend is left as it was; written atomically). Needs matplotlib.
 """
 
 from __future__ import annotations
@@ -14,16 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _figure(width: float, height: float):
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ImportError("drawing the pictures needs matplotlib: pip install matplotlib") from None
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
+from ..train.plots import figure as new_figure
+from ..train.plots import save
 
 
 def tile_images(images: np.ndarray, shape: tuple[int, int], columns: int | None = None,
@@ -45,26 +37,19 @@ def tile_images(images: np.ndarray, shape: tuple[int, int], columns: int | None 
     return canvas
 
 
-def _save(figure, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path)
-    return path
-
-
 def save_tiles(path: str | os.PathLike, images: np.ndarray, shape: tuple[int, int], title: str = "",
                columns: int | None = None, normalize: bool = True) -> Path:
     """A PNG of ``images`` as tiles (first-layer filters: one row of the weight per hidden unit)."""
     canvas = tile_images(images, shape, columns, normalize)
     scale = 6 / max(canvas.shape)
-    figure = _figure(canvas.shape[1] * scale + 0.4, canvas.shape[0] * scale + (0.6 if title else 0.3))
+    figure = new_figure((canvas.shape[1] * scale + 0.4, canvas.shape[0] * scale + (0.6 if title else 0.3)))
     ax = figure.add_subplot(1, 1, 1)
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def save_reconstructions(path: str | os.PathLike, inputs: np.ndarray, reconstructions: np.ndarray,
@@ -84,7 +69,7 @@ def save_series(path: str | os.PathLike, values: Sequence[float], scores: Sequen
                 labels: Sequence[str] = ("value", "anomaly score", "anomaly likelihood")) -> Path:
     """A series above its anomaly score (and likelihood, with the threshold that flags a point)."""
     panels = 3 if likelihood is not None else 2
-    figure = _figure(10, 2.2 * panels)
+    figure = new_figure((10, 2.2 * panels))
     axes = [figure.add_subplot(panels, 1, i + 1) for i in range(panels)]
     t = np.arange(len(values))
     axes[0].plot(t, values, lw=0.8, color="black")
@@ -107,4 +92,4 @@ def save_series(path: str | os.PathLike, values: Sequence[float], scores: Sequen
     if title:
         axes[0].set_title(title, fontsize=10)
     figure.tight_layout()
-    return _save(figure, path)
+    return save(figure, path)
