@@ -48,7 +48,7 @@ def _message(error: BaseException) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``profondo`` command (heavy modules load only when a command runs)."""
     from .. import __version__
-    from . import edge, nlp, rl, train, transfer, unsupervised
+    from . import edge, nlp, rl, train, transfer, ui, unsupervised
 
     parser = argparse.ArgumentParser(prog="profondo", formatter_class=HelpFormatter,
                                      description="Describe, count, train and use neural networks.")
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error "
                         "(also PROFONDO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (train, transfer, edge, nlp, rl, unsupervised):
+    for group in (train, transfer, edge, nlp, rl, unsupervised, ui):
         group.add_parsers(sub)
     _add_debug(sub)
     parser.set_defaults(compute=False, interrupted=None)

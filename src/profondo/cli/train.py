@@ -209,6 +209,8 @@ def train_one(args: argparse.Namespace, world) -> int:
         callbacks.append(LRScheduler(schedule, monitor="val_loss"))
     if args.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=args.early_stopping))
+    if getattr(args, "callbacks", None):  # more callbacks from the caller (the workbench's job recorder)
+        callbacks.extend(args.callbacks(train_loader))
     trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=False)
     trainer.metadata = {"classes": classes, "data": args.data}
     if world.size > 1:  # each rank a share of every batch; rank 0 alone prints and writes
