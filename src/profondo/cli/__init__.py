@@ -1,7 +1,7 @@
 """The ``profondo`` command: describe, count, train and use neural networks.
 
 One module per command group (``train``: summary, train, eval, predict; ``edge``: export,
-import, bench; ``transfer``: finetune, features; ``nlp``: lm, sentiment, seq2seq; ``rl``),
+import, bench; ``transfer``: finetune, features; ``nlp``: lm, sentiment, seq2seq; ``rl``; ``draw``),
 the flags they share in ``common``. Exit statuses: 0 done, 1 the user's error (one
 ``profondo: error: ...`` message, no traceback; ``--debug`` or ``PROFONDO_DEBUG=1`` shows it), 2 usage.
 """
@@ -48,7 +48,7 @@ def _message(error: BaseException) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every ``profondo`` command (heavy modules load only when a command runs)."""
     from .. import __version__
-    from . import edge, nlp, rl, train, transfer, ui, unsupervised
+    from . import draw, edge, nlp, rl, train, transfer, ui, unsupervised
 
     parser = argparse.ArgumentParser(prog="profondo", formatter_class=HelpFormatter,
                                      description="Describe, count, train and use neural networks.")
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the Python traceback of an error "
                         "(also PROFONDO_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (train, transfer, edge, nlp, rl, unsupervised, ui):
+    for group in (train, transfer, edge, nlp, rl, unsupervised, draw, ui):
         group.add_parsers(sub)
     _add_debug(sub)
     parser.set_defaults(compute=False, interrupted=None)
