@@ -148,8 +148,23 @@ def test_graph_node_names():
 
 
 def test_invalid_yaml():
-    with pytest.raises(SpecError, match="not valid YAML"):
+    with pytest.raises(SpecError, match="not valid YAML") as info:
         loads("input: [3\nlayers: -")
+    assert str(info.value) == ("not valid YAML at line 2, column 7: while parsing a flow sequence, expected ',' or "
+                               "']', but got ':'")
+    assert (info.value.line, info.value.column) == (2, 7)
+
+
+def test_a_size_rule_after_the_first_layer_says_where_its_input_came_from():
+    msg = error(layers({"name": "conv1", "conv": {"filters": 6, "size": 5}}, {"pool": {"type": "max", "size": 2}},
+                       {"name": "conv2", "conv": {"filters": 16, "size": 5}}, input=(1, 12, 12)))
+    assert msg == ("layer 2 (conv2): H_out = (4 - 5 + 2*0)/1 + 1 = 0: the window (5) is larger than the padded input "
+                   "(4); its input [6, 4, 4] is the output of layer 1 (pool1)")
+    msg = error(nodes({"name": "a", "conv": {"filters": 4, "size": 3}}, {"name": "b", "pool": {"type": "max", "size": 4}}))
+    assert msg.endswith("= 1.5 is not an integer: change size, stride or pad, or add `round: floor` to the layer to "
+                        "take 1 as PyTorch does; its input [4, 6, 6] is the output of node 0 (a)")
+    assert error({"input": [3]} | {"layers": None}).startswith("field 'layers' expected a list")
+    assert "received nothing (an empty file)" in error(None)
 
 
 # --- hostile files: refused quickly, in bounded memory, with short messages -------------------------

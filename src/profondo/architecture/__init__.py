@@ -53,7 +53,8 @@ from .build import Spec, from_dict
 from .schema import SpecError
 from .write import to_dict
 
-__all__ = ["Spec", "SpecError", "dump", "dumps", "from_dict", "load", "load_dict", "loads", "to_dict", "zoo"]
+__all__ = ["Spec", "SpecError", "dump", "dumps", "from_dict", "load", "load_dict", "loads", "loads_dict", "to_dict",
+           "zoo"]
 
 
 def _yaml():
@@ -133,12 +134,31 @@ def _parse(text: str) -> Any:
                             "an architecture file lists its layers, it does not multiply them")
         return loader.construct_document(node)
     except yaml.YAMLError as e:
-        raise SpecError(f"not valid YAML: {short_repr(str(e))}") from None
+        raise _yaml_error(e) from None
     except RecursionError:
         raise SpecError(f"nested too deeply for the YAML reader (at most {MAX_DEPTH} levels)") from None
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _yaml_error(e) -> SpecError:
+    """``not valid YAML at line 2, column 9: while parsing a flow sequence, expected ',' or ']'``: the
+    reader's own words, at the place it stopped (``error.line``, ``error.column``: 1-based, or None)."""
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    words = [w for w in (getattr(e, "context", None), getattr(e, "problem", None)) if w]
+    what = ", ".join(dict.fromkeys(words)) if words else str(e).splitlines()[0] if str(e) else type(e).__name__
+    at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    what = what if len(what) <= 200 else what[:200] + "..."  # the reader quotes the file: keep it short
+    error = SpecError(f"not valid YAML{at}: {what}")
+    error.line, error.column = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+    return error
+
+
+def loads_dict(text: str) -> Any:
+    """The YAML text of an architecture file parsed under the reader's limits, unbuilt (the text
+    itself, never a path: ``load_dict`` reads a file when given one); :func:`from_dict` builds it."""
+    return _parse(text)
 
 
 def loads(text: str) -> Module:

@@ -48,16 +48,24 @@ class Spec:
 ACTIVATION_MODULES: dict[str, type[nn.Module]] = {cls.file_kinds[0].name: cls for cls in ACTIVATION_CLASSES}
 
 
-def _expand(kind: str, p: dict[str, Any], shapes: list[tuple[int, ...]], at: str) -> list[tuple[str, nn.Module]]:
-    """The modules of one layer as (suffix, module); the suffix "" marks the main module."""
+def _expand(kind: str, p: dict[str, Any], shapes: list[tuple[int, ...]], at: str,
+            source: str | None = None) -> list[tuple[str, nn.Module]]:
+    """The modules of one layer as (suffix, module); the suffix "" marks the main module.
+    ``source`` names where its input comes from when that is not the network input: a size rule
+    that fails then says where the size it computed with came from."""
     declared = file_kinds()[kind]
     if declared.merging:
         if len(shapes) < 2:
             raise SpecError(f"{at}: '{kind}' joins two or more inputs, received {len(shapes)}")
     elif len(shapes) != 1:
         raise SpecError(f"{at}: '{kind}' takes one input, received {len(shapes)}")
-    with limited_growth(f"{at}: its weights"):  # a file's sizes decide this allocation: refuse it past the cap
-        return declared.build(p, shapes, at)
+    try:
+        with limited_growth(f"{at}: its weights"):  # a file's sizes decide this allocation: refuse it past the cap
+            return declared.build(p, shapes, at)
+    except SpecError as e:
+        if source is None or "_out = (" not in str(e):
+            raise
+        raise SpecError(f"{e}; its input {list(shapes[0])} is the output of {source}") from None
 
 
 def output_shape(module: nn.Module, shapes: list[tuple[int, ...]], at: str, names: list[str] | None = None):
@@ -144,6 +152,7 @@ def _sequential(layers: list, shape: tuple[int, ...]) -> tuple[nn.Sequential, bo
     owner: dict[str, int] = {}
     parsed = [parse_entry(entry, index) for index, entry in enumerate(layers)]
     names = layer_names([(kind, name) for kind, name, _, _ in parsed])
+    source = None  # the layer whose output the next one reads (None: the network input)
     for index, ((kind, given, p, _), name) in enumerate(zip(parsed, names)):
         at = where(index, given, kind)
         declared = file_kinds()[kind]
@@ -152,13 +161,14 @@ def _sequential(layers: list, shape: tuple[int, ...]) -> tuple[nn.Sequential, bo
                             "('nodes:' whose entries name their 'inputs')")
         if declared.reads_token_ids and modules:
             raise SpecError(f"{at}: '{kind}' reads token ids, the network input: it must be the first layer")
-        for suffix, module in _expand(kind, p, [shape], at):
+        for suffix, module in _expand(kind, p, [shape], at, source):
             unit = f"{name}_{suffix}" if suffix else name
             if unit in modules:
                 raise SpecError(f"{at}: module name {unit!r} is already taken by layer {owner[unit]}")
             _check_name(unit, at)
             modules[unit], owner[unit] = module, index
             shape = output_shape(module, [shape], at)
+        source = at if given is not None else where(index, name, kind)
     if not modules:
         raise SpecError("field 'layers' expected a non-empty list of layers, received []")
     last = next(reversed(modules))
@@ -204,7 +214,8 @@ def _graph(entries: list, outputs: Any, shape: tuple[int, ...]) -> tuple[Graph, 
         if file_kinds()[kind].reads_token_ids and inputs != [INPUT]:
             raise SpecError(f"{at}: '{kind}' reads token ids, the network input: expected inputs "
                             f"['{INPUT}'], received {inputs}")
-        for suffix, module in _expand(kind, p, [shapes[i] for i in ins], at):
+        source = None if inputs[0] == INPUT else where(parsed[inputs[0]][0], inputs[0], node=True)
+        for suffix, module in _expand(kind, p, [shapes[i] for i in ins], at, source):
             unit = f"{name}_{suffix}" if suffix else name
             if unit in units or (unit != name and unit in parsed):
                 raise SpecError(f"{at}: the module {unit!r} it adds clashes with a node of that name")
@@ -246,7 +257,7 @@ def from_dict(d: dict[str, Any]) -> nn.Module:
 def _from_dict(d: dict[str, Any]) -> nn.Module:
     if not isinstance(d, dict):
         raise SpecError(f"an architecture file is a map with 'name', 'input' and 'layers' (or 'nodes'), "
-                        f"received {type(d).__name__}")
+                        f"received {'nothing (an empty file)' if d is None else type(d).__name__}")
     for key in d:
         if key not in _TOP:
             raise SpecError(f"unknown top-level field {short_repr(key)}; valid fields: {', '.join(_TOP)}")
