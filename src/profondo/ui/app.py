@@ -45,6 +45,7 @@ from .store import JobStore
 
 STATIC = Path(__file__).parent / "static"
 MAX_UPLOAD = 4 * 1024 * 1024  # bytes: an image to classify, or an architecture file
+DRAIN = 16 * MAX_UPLOAD  # an oversized body up to this size is read to its end before the refusal
 MAX_TEXT = 256 * 1024  # characters of an architecture file typed in the editor
 SAMPLES = 24  # sample images shown per data set
 EVENT_SECONDS = 0.5  # how often the live stream looks for new points
@@ -457,16 +458,24 @@ async def _json_body(request: Request) -> dict:
 
 
 async def _upload(request: Request) -> bytes:
-    """The request's body, refused past ``MAX_UPLOAD`` bytes (by its declared length, then as it arrives)."""
+    """The request's body, refused past ``MAX_UPLOAD`` bytes. Nothing past the limit is kept; a
+    body of up to ``DRAIN`` bytes is read to its end (and dropped) so that the sender, still
+    sending, receives the refusal instead of a broken connection; a larger one is cut off."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_UPLOAD:
-        raise HTTPException(413, f"the upload is {int(declared):,} bytes; at most {MAX_UPLOAD:,} are accepted")
+    declared = int(declared) if declared and declared.isdigit() else None
+    refusal = HTTPException(413, f"the upload is {'over ' if declared is None else ''}"
+                                 f"{(declared or MAX_UPLOAD):,} bytes; at most {MAX_UPLOAD:,} are accepted")
+    if declared is not None and declared > DRAIN:
+        raise refusal
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_UPLOAD:
-            raise HTTPException(413, f"the upload is over {MAX_UPLOAD:,} bytes, the most accepted")
-        chunks.append(chunk)
+        if size > DRAIN:
+            raise refusal
+        if size <= MAX_UPLOAD:
+            chunks.append(chunk)
+    if size > MAX_UPLOAD:
+        raise refusal
     return b"".join(chunks)
 
 

@@ -87,7 +87,8 @@ class Chart {
     this.plot = new uPlot({
       title: this.title, width, height: this.height,
       scales: {x: {time: false}, y: this.log ? {distr: 3} : {}},
-      axes: [{label: this.xLabel}, {}],
+      legend: {live: false},
+      axes: [{label: this.xLabel}, {size: 60, values: (u, ticks) => ticks.map(v => Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : +v.toPrecision(3))}],
       series: [{label: this.xLabel}, ...series.map((s, i) => ({label: s.label, stroke: s.colour || COLOURS[i % COLOURS.length],
                                                                  width: s.width || 1.5, spanGaps: true,
                                                                  points: {show: s.dots ?? false}}))],
@@ -157,8 +158,11 @@ async function pageNetworks(name) {
 function showCheck(result) {
   const errors = result.errors || [];
   $("#check").innerHTML = result.ok ? `<span class="ok">✓ the file builds</span>` : "";
+  const lines = $("#editor").value.split("\n");
   $("#errors").innerHTML = errors.map(e => `<div class="error-line" data-line="${e.line ?? ""}">` +
-    `${e.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ""}: ` : ""}${esc(e.message)}</div>`).join("");
+    `${e.line ? `line ${e.line}${e.column ? `, column ${e.column}` : ""}: ` : ""}${esc(e.message)}` +
+    (e.line && lines[e.line - 1] !== undefined ? `<div class="muted">  ${e.line} | ${esc(lines[e.line - 1])}</div>` : "") + `</div>`).join("");
+  $("#editor").classList.toggle("invalid", errors.length > 0);
   if (result.ok && result.layout) showLayout(result.layout, result.svg);
 }
 
