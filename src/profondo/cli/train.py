@@ -133,6 +133,23 @@ def epoch_callbacks(out: Path, trainer_epochs: int, loader, batch_size: int, qui
     return callbacks
 
 
+def monitor_callbacks(args: argparse.Namespace) -> list:
+    """``--monitor gradients`` (the gradient norms of each layer, a line per epoch, recorded every
+    ``--monitor-every`` steps) and ``--tensorboard DIR`` (event files for TensorBoard)."""
+    from ..train.monitor import GradientMonitor, PrintGradientNorms
+
+    callbacks: list = []
+    monitor = None
+    if getattr(args, "monitor", None) == "gradients":
+        monitor = GradientMonitor(every=args.monitor_every)
+        callbacks += [monitor, PrintGradientNorms(monitor)]
+    if getattr(args, "tensorboard", None):
+        from ..train.tensorboard import TensorBoard
+
+        callbacks.append(TensorBoard(args.tensorboard, gradients=monitor))
+    return callbacks
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train in this process or, under mpiexec, as one rank of a data-parallel run (``--procs N``
     starts that run: mpiexec on this machine)."""
@@ -209,6 +226,7 @@ def train_one(args: argparse.Namespace, world) -> int:
         callbacks.append(LRScheduler(schedule, monitor="val_loss"))
     if args.early_stopping:
         callbacks.append(EarlyStopping("val_loss", patience=args.early_stopping))
+    callbacks += monitor_callbacks(args)
     if getattr(args, "callbacks", None):  # more callbacks from the caller (the workbench's job recorder)
         callbacks.extend(args.callbacks(train_loader))
     trainer = Trainer(model, optimizer, device=args.device, callbacks=callbacks, progress=False)
@@ -439,6 +457,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_flag(p, "seed", DEFAULT_SEED)
     add_flag(p, "out", help="output folder (default: runs/NAME-DATA)")
     add_flags(p, ("resume", "overwrite", "quiet"))
+    p.add_argument("--monitor", choices=("gradients",),
+                   help="gradients: print the L2 norm of each layer's gradient, averaged over the epoch, after "
+                        "each epoch (a vanishing gradient shows as a first/last ratio far below 1)")
+    p.add_argument("--monitor-every", type=positive_int, default=10, metavar="N",
+                   help="with --monitor: record the norms every N optimizer steps")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="write TensorBoard event files into DIR: the epoch metrics, weight (and, with --monitor "
+                        "gradients, gradient) histograms and the first layer's filters")
     p.add_argument("--procs", type=int, default=1, metavar="N",
                    help="run as N processes on this machine (data parallel over MPI: mpiexec -n N); "
                         "--batch-size stays the batch of one update, split over the processes")

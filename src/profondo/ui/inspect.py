@@ -40,7 +40,8 @@ def _first_filters(model) -> dict | None:
 
 
 def describe(net, x: np.ndarray, label: int | None = None) -> dict:
-    """Top-5 of one image (C, H, W), the first layer's filters and each layer's feature maps."""
+    """Top-5 of one image (C, H, W), the first layer's filters and the feature maps of each layer
+    whose output is a volume."""
     x = np.asarray(x, np.float32).reshape(net.input_shape)
     probs = _softmax(net.logits(x[None])[0])
     top = np.argsort(probs)[::-1][:TOP]
@@ -53,18 +54,11 @@ def describe(net, x: np.ndarray, label: int | None = None) -> dict:
     except ImportError as e:
         result["layers_error"] = f"feature maps are not available here ({e})"
         return result
-    for name, maps in feature_maps(net.model, x[None]).items():
-        maps = np.asarray(maps)
-        maps = maps[0] if maps.ndim >= 2 and maps.shape[0] == 1 else maps
-        entry = {"name": str(name), "shape": list(maps.shape)}
-        if maps.ndim == 3:  # channels of an image: one tile each
-            scale = max(1, 56 // max(maps.shape[-1], 1))
-            entry["maps"] = [png_data_uri(m, scale) for m in maps[:MAX_MAPS]]
-            entry["count"] = int(maps.shape[0])
-        else:  # a vector (fully connected): its values
-            entry["values"] = [float(v) for v in maps.reshape(-1)[:512]]
-            entry["count"] = int(maps.size)
-        result["layers"].append(entry)
+    for name, maps in feature_maps(net.model, x[None]):  # (1, C, H, W) each: one tile per channel
+        maps = np.asarray(maps)[0]
+        scale = max(1, 56 // max(maps.shape[-1], 1))
+        result["layers"].append({"name": str(name), "shape": list(maps.shape), "count": int(maps.shape[0]),
+                                 "maps": [png_data_uri(m, scale) for m in maps[:MAX_MAPS]]})
     return result
 
 

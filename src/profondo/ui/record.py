@@ -89,9 +89,9 @@ class StoreRecorder(Callback):
         finally:
             model.train(was_training)
 
-    def record_gradients(self, step: int, norms: dict) -> None:
+    def record_gradients(self, record: dict) -> None:
         """``GradientMonitor``'s ``on_record``: one step's per-layer gradient norms."""
-        self.store.add_gradients(self.job, int(step), {str(k): float(v) for k, v in norms.items()})
+        self.store.add_gradients(self.job, int(record["step"]), {str(k): float(v) for k, v in record["norms"].items()})
 
 
 def recorder_callbacks(store: JobStore, job: int, epochs: int, train_loader) -> list[Callback]:

@@ -417,8 +417,7 @@ async function pageInspect(id) {
     $("#feature-maps").innerHTML = r.layers_error ? `<p class="errors">${esc(r.layers_error)}</p>` : r.layers.map(l => `
       <div class="fmap-layer" data-name="${esc(l.name)}" data-shape="${l.shape.join(",")}" data-count="${l.count}">
         <strong>${esc(l.name)}</strong> <span class="muted">${l.shape.join("×")}</span>
-        ${l.maps ? `<div class="tiles">${l.maps.map(m => `<img src="${m}" alt="map">`).join("")}</div>`
-                 : `<div>${vectorBar(l.values)}</div>`}</div>`).join("");
+        <div class="tiles">${l.maps.map(m => `<img src="${m}" alt="map">`).join("")}</div></div>`).join("");
   };
   const run = async (promise) => { try { show(await promise); } catch (e) { $("#inspect-error").textContent = e.message; } };
   $("#classify-index").onclick = () => run(api(`/api/jobs/${id}/inspect?index=${encodeURIComponent($("#test-index").value)}`, {method: "POST"}));
@@ -436,12 +435,6 @@ async function pageInspect(id) {
     $("#misclassified").innerHTML = c.misclassified.map(m => `<div class="sample"><img src="${m.image}" alt="">
       <div class="tile-label">${esc(m.label)} → ${esc(m.predicted)}</div></div>`).join("") || "<p class='muted'>none</p>";
   } catch (e) { $("#confusion").innerHTML = `<p class="errors">${esc(e.message)}</p>`; }
-}
-
-function vectorBar(values) {
-  const most = Math.max(...values.map(Math.abs), 1e-12);
-  return `<svg width="${Math.min(values.length * 4, 800)}" height="40">${values.map((v, i) =>
-    `<rect x="${i * Math.min(4, 800 / values.length)}" y="${v >= 0 ? 20 - 20 * v / most : 20}" width="${Math.max(Math.min(4, 800 / values.length) - 1, 1)}" height="${Math.abs(20 * v / most)}" fill="${v >= 0 ? "#2563eb" : "#dc2626"}"></rect>`).join("")}</svg>`;
 }
 
 // --- compare ---------------------------------------------------------------------------------
