@@ -111,7 +111,6 @@ def test_a_job_started_from_the_page_shows_its_curve_growing(page, live_server):
 
 
 def test_the_inspect_view_shows_feature_maps_of_every_layer(page, live_server):
-    pytest.importorskip("profondo.train.monitor", reason="feature_maps (train.monitor) is not available")
     job = JOB.get("id")
     if job is None:  # this test alone: train the same job through the API
         job = call(live_server, "/api/jobs", {"architecture_text": DIGITS_NET, "data": "digits", "epochs": 1,

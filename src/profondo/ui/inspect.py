@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..train.monitor import feature_maps
 from .images import png_data_uri
 
 TOP = 5
@@ -49,11 +50,6 @@ def describe(net, x: np.ndarray, label: int | None = None) -> dict:
               "label_name": None if label is None else _name(net, label),
               "top": [{"class": int(i), "name": _name(net, int(i)), "p": float(probs[i])} for i in top],
               "filters": _first_filters(net.model), "layers": []}
-    try:
-        from ..train.monitor import feature_maps
-    except ImportError as e:
-        result["layers_error"] = f"feature maps are not available here ({e})"
-        return result
     for name, maps in feature_maps(net.model, x[None]):  # (1, C, H, W) each: one tile per channel
         maps = np.asarray(maps)[0]
         scale = max(1, 56 // max(maps.shape[-1], 1))

@@ -14,9 +14,11 @@ import time
 import numpy as np
 
 from ..train.callbacks import Callback
+from ..train.monitor import GradientMonitor, activation_histograms, weight_histograms
 from .store import JobStore
 
 POINTS_PER_EPOCH = 100
+GRADIENT_POINTS_PER_EPOCH = 50
 HISTOGRAM_BINS = 30
 SAMPLE_IMAGES = 32  # images whose activations are histogrammed
 
@@ -75,10 +77,6 @@ class StoreRecorder(Callback):
         self._histograms(epoch + 1)
 
     def _histograms(self, epoch: int) -> None:
-        try:
-            from ..train.monitor import activation_histograms, weight_histograms
-        except ImportError:
-            return
         model = self.trainer.model
         was_training = model.training
         try:
@@ -95,18 +93,15 @@ class StoreRecorder(Callback):
 
 
 def recorder_callbacks(store: JobStore, job: int, epochs: int, train_loader) -> list[Callback]:
-    """The callbacks a workbench job adds to ``profondo train``'s: the store recorder and, where
-    ``train.monitor`` provides it, the gradient monitor feeding it."""
+    """The callbacks a workbench job adds to ``profondo train``'s: the store recorder and the
+    gradient monitor feeding it (about ``GRADIENT_POINTS_PER_EPOCH`` records an epoch)."""
     data = train_loader.dataset
     n = min(SAMPLE_IMAGES, len(data))
     sample = np.stack([np.asarray(data[i][0], np.float32) for i in range(n)]) if n else None
     recorder = StoreRecorder(store, job, epochs, len(train_loader), sample)
     callbacks: list[Callback] = [recorder]
-    try:
-        from ..train.monitor import GradientMonitor
-    except ImportError:
-        return callbacks
-    callbacks.append(GradientMonitor(every=recorder.every, on_record=recorder.record_gradients))
+    every = max(len(train_loader) // GRADIENT_POINTS_PER_EPOCH, 1)
+    callbacks.append(GradientMonitor(every=every, on_record=recorder.record_gradients))
     return callbacks
 
 

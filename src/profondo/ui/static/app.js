@@ -88,7 +88,7 @@ class Chart {
       title: this.title, width, height: this.height,
       scales: {x: {time: false}, y: this.log ? {distr: 3} : {}},
       legend: {live: false},
-      axes: [{label: this.xLabel}, {size: 60, values: (u, ticks) => ticks.map(v => Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : +v.toPrecision(3))}],
+      axes: [{label: this.xLabel}, {size: 60, values: (u, ticks) => ticks.map(v => v === null || v === undefined ? "" : v === 0 ? "0" : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(1) : +v.toPrecision(3))}],
       series: [{label: this.xLabel}, ...series.map((s, i) => ({label: s.label, stroke: s.colour || COLOURS[i % COLOURS.length],
                                                                  width: s.width || 1.5, spanGaps: true,
                                                                  points: {show: s.dots ?? false}}))],
