@@ -170,3 +170,74 @@ def test_the_data_page_shows_counts_and_samples(page, live_server):
     assert len(counts) == 10 and sum(int(c.replace(",", "")) for c in counts) == 1348
     assert len(page.query_selector_all("#samples img")) == 24
     shoot(page, "data")
+
+
+def _start_from_the_page(page, server, settings: dict, text: str | None = None, architecture: str | None = None,
+                         name: str | None = None) -> int:
+    page.goto(server.url + "/#/new")
+    page.wait_for_selector("#start", timeout=TIMEOUT_MS)
+    if text is not None:
+        page.select_option("#f-architecture", "custom")
+        page.fill("#custom-text", text)
+    else:
+        page.select_option("#f-architecture", architecture)
+    page.select_option("#f-data", settings.pop("data"))
+    for field, value in settings.items():
+        page.fill(f"#f-{field}", str(value))
+    if name:
+        page.fill("#f-name", name)
+    page.click("#start")
+    page.wait_for_url("**/#/job/*", timeout=TIMEOUT_MS)
+    return int(page.url.rsplit("/", 1)[1])
+
+
+def _wait_on_the_page(page, seconds: float) -> str:
+    page.wait_for_function("['done', 'failed'].includes(document.querySelector('#job-status')?.textContent)",
+                           timeout=seconds * 1000)
+    return page.text_content("#job-status")
+
+
+@pytest.mark.skipif(not os.environ.get("PROFONDO_UI_MNIST"), reason="trains LeNet-5 on MNIST for an epoch "
+                    "from the page (about a minute): PROFONDO_UI_MNIST=1")
+def test_lenet5_on_mnist_from_the_page(page, live_server):
+    """The newcomer's path: LeNet-5 on MNIST from the page without code, watched, inspected; then the
+    vanishing gradient (sigmoid against ReLU) compared."""
+    from profondo.data import DatasetNotFoundError, load_dataset
+
+    try:
+        load_dataset("mnist", "test")
+    except (DatasetNotFoundError, ImportError, OSError) as e:
+        pytest.skip(f"MNIST is not available: {e}")
+    started = time.monotonic()
+    job = _start_from_the_page(page, live_server, {"data": "mnist", "epochs": 1}, architecture="lenet5",
+                               name="lenet5-mnist")
+    page.wait_for_function("+(document.querySelector('#grad-chart')?.dataset.points || 0) > 20", timeout=600_000)
+    shoot(page, "job-live")
+    assert _wait_on_the_page(page, 1200) == "done", page.text_content("#job-error")
+    wall = time.monotonic() - started
+    page.wait_for_function("document.querySelector('#progress').textContent.includes('test accuracy')",
+                           timeout=TIMEOUT_MS)
+    page.wait_for_selector("#histograms canvas", timeout=TIMEOUT_MS)
+    record = call(live_server, f"/api/jobs/{job}")[1]
+    print(f"\nLeNet-5 on MNIST, 1 epoch from the page: test accuracy {record['result']['test_accuracy']:.4f} on "
+          f"{record['result']['test_images']} images, {record['result']['train_seconds']:.1f} s of training, "
+          f"{wall:.1f} s from the click to the result")
+    assert record["result"]["test_accuracy"] > 0.9
+    shoot(page, "job")
+    page.goto(live_server.url + f"/#/inspect/{job}")
+    page.wait_for_selector("#confusion-table", timeout=120_000)
+    page.wait_for_selector(".fmap-layer", timeout=TIMEOUT_MS)
+    assert [e.get_attribute("data-count") for e in page.query_selector_all(".fmap-layer")][:3] == ["6", "6", "6"]
+    shoot(page, "inspect")
+    jobs = []
+    for net in ("sigmoid", "relu"):
+        text = open(os.path.join(os.path.dirname(__file__), "..", "..", "examples", f"deep-mlp-{net}.yaml")).read()
+        jobs.append(_start_from_the_page(page, live_server, {"data": "digits", "epochs": 5, "batch_size": 32,
+                                                             "shift": 0}, text=text, name=f"deep-mlp-{net}"))
+        assert _wait_on_the_page(page, 600) == "done"
+    page.goto(live_server.url + f"/#/compare/{jobs[0]}/{jobs[1]}")
+    page.wait_for_selector("#cmp-grad .uplot", timeout=TIMEOUT_MS)
+    shoot(page, "compare")
+    page.goto(live_server.url + "/#/jobs")
+    page.wait_for_selector("#jobs", timeout=TIMEOUT_MS)
+    shoot(page, "jobs")

@@ -103,3 +103,19 @@ def test_a_job_that_cannot_start_is_failed_and_the_queue_goes_on(tmp_path):
     assert status(store, job) == "failed" and "could not start the job process" in store.get(job)["error"]
     with pytest.raises(ValueError, match="at least 1"):
         JobQueue(store, ["x"], max_running=0)
+
+
+def test_a_clone_takes_the_jobs_own_architecture_file(tmp_path):
+    store = JobStore(tmp_path)
+    queue = JobQueue(store, worker("store.update(job, status='done')"))
+    job = store.create("mine", {"architecture": "architecture.yaml"})
+    run_dir = store.get(job)["run_dir"]
+    os.makedirs(run_dir)
+    with open(os.path.join(run_dir, "architecture.yaml"), "w") as f:
+        f.write("name: mine\n")
+    store.update(job, status="done")
+    clone = queue.clone(job)
+    with open(os.path.join(store.get(clone)["run_dir"], "architecture.yaml")) as f:
+        assert f.read() == "name: mine\n"
+    wait_for(lambda: (queue.poll(), status(store, clone) == "done")[1])
+    queue.close()

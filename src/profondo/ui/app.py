@@ -261,9 +261,11 @@ class _Api:
         except ValueError as e:
             return error(400, str(e))
         text = config.pop("architecture_text", None)
-        name = str(body.get("name") or f"{config.get('architecture', 'custom')}-{config.get('data', '')}")[:60]
         if text is not None:
             config["architecture"] = "architecture.yaml"
+            config["network"] = _file_name(text)
+        network = config.get("network") or config["architecture"]
+        name = str(body.get("name") or f"{network}-{config.get('data', '')}")[:60]
         job = self.store.create(name, config)
         if text is not None:
             run_dir = Path(self.store.get(job)["run_dir"])
@@ -424,6 +426,16 @@ def _drawn(text: str, input_shape) -> dict:
     except Exception as e:  # noqa: BLE001 - a bad file is the user's, shown on the page
         return {"layout": None, "svg": None, "errors": [{"line": None, "column": None, "message": str(e)}]}
     return {"layout": layout, "svg": _svg(layout), "errors": []}
+
+
+def _file_name(text: str) -> str:
+    """The ``name`` an architecture file gives its network (``custom`` if none)."""
+    from ..architecture import load_dict
+
+    try:
+        return str(load_dict(text).get("name") or "custom")[:60]
+    except Exception:  # noqa: BLE001 - the file was checked before; a name is only a label
+        return "custom"
 
 
 def _svg(layout: dict) -> str | None:

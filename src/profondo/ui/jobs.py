@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from pathlib import Path
 from .store import JobStore
 
 LOG_NAME = "log.txt"
+OWN_FILES = ("architecture.yaml",)  # what a job's folder holds before it starts, copied by clone
 LOG_TAIL = 4000  # characters of a job's log shown with its failure
 
 
@@ -155,9 +157,18 @@ class JobQueue:
         return self._job(job)
 
     def clone(self, job: int) -> int:
-        """A new queued job with the same configuration."""
+        """A new queued job with the same configuration (and the same architecture file, if the
+        job's network was a file of its own)."""
         record = self._job(job)
-        return self.submit(record["name"], record["config"])
+        new = self.store.create(record["name"], record["config"])
+        for name in OWN_FILES:
+            source = Path(record["run_dir"]) / name
+            if source.is_file():
+                target = Path(self.store.get(new)["run_dir"]) / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, target)
+        self.poll()
+        return new
 
     def _job(self, job: int) -> dict:
         record = self.store.get(job)

@@ -12,7 +12,7 @@ function fmt(n, digits = 4) {
   if (n === null || n === undefined || Number.isNaN(n)) return "–";
   if (typeof n !== "number") return esc(n);
   if (Number.isInteger(n)) return n.toLocaleString("en-US");
-  return Math.abs(n) >= 1000 ? n.toLocaleString("en-US", {maximumFractionDigits: 1}) : n.toPrecision(digits);
+  return Math.abs(n) >= 1000 ? n.toLocaleString("en-US", {maximumFractionDigits: 1}) : String(+n.toPrecision(digits));
 }
 function pct(p) { return p === null || p === undefined ? "–" : (100 * p).toFixed(2) + " %"; }
 function seconds(s) {
@@ -281,7 +281,7 @@ async function pageJobs() {
       ${jobs.length ? `<table id="jobs"><tr><th>job</th><th>status</th><th>network</th><th>data</th><th>epochs</th>
         <th>test accuracy</th><th>created</th><th></th></tr>
       ${jobs.map(j => `<tr data-job="${j.id}"><td><a href="#/job/${j.id}">${j.id} ${esc(j.name)}</a></td>
-        <td><span class="status ${j.status}">${j.status}</span></td><td>${esc(j.config.architecture)}</td><td>${esc(j.config.data)}</td>
+        <td><span class="status ${j.status}">${j.status}</span></td><td>${esc(j.config.network || j.config.architecture)}</td><td>${esc(j.config.data)}</td>
         <td>${fmt(j.config.epochs)}</td><td>${j.result ? pct(j.result.test_accuracy) : "–"}</td>
         <td>${new Date(j.created * 1000).toLocaleString()}</td><td>${actions(j)}</td></tr>`).join("")}</table>`
         : `<p class="muted">No job yet: <a href="#/new">start one</a>.</p>`}`;
@@ -322,7 +322,7 @@ async function pageJob(id) {
     charts.grad.set(layers.map(l => ({label: l, points: state.gradients.filter(g => l in g.norms).map(g => [g.step, g.norms[l]])})));
     const last = state.batch[state.batch.length - 1];
     const lastEpochRow = state.epoch[state.epoch.length - 1];
-    $("#job-summary").innerHTML = `<p>${esc(job.config.architecture)} on ${esc(job.config.data)}: ${fmt(job.config.epochs)} epochs, batch ${fmt(job.config.batch_size)},
+    $("#job-summary").innerHTML = `<p>${esc(job.config.network || job.config.architecture)} on ${esc(job.config.data)}: ${fmt(job.config.epochs)} epochs, batch ${fmt(job.config.batch_size)},
       ${esc(job.config.optimizer)} lr ${fmt(job.config.lr)} (${esc(job.config.schedule)}), device ${esc(job.config.device)}</p>
       <p id="progress">${last ? `step ${fmt(last.step)}${job.total_steps ? " of " + fmt(job.total_steps) : ""}, epoch ${last.epoch + 1};
         time ${seconds(last.time)}; ETA ${job.status === "running" ? seconds(last.eta) : "–"}; running loss ${fmt(last.loss)}` : "no step yet"}
@@ -357,7 +357,7 @@ async function pageJob(id) {
     source = new EventSource(`/api/jobs/${id}/events`);
     source.onmessage = ev => {
       const u = JSON.parse(ev.data);
-      const epochsBefore = state.epoch.length;
+      const epochsBefore = state.epoch.length, batchesBefore = state.batch.length;
       if (u.job) job = u.job;
       // points after the last one held (a resumed job sends its remaining points again from its checkpoint)
       for (const k of ["batch", "epoch", "gradients"]) {
@@ -368,7 +368,8 @@ async function pageJob(id) {
         }
       }
       redraw(); showJob();
-      if (state.epoch.length !== epochsBefore) histograms().catch(() => {});
+      // the histograms of the start come with the first points, the others with each epoch's end
+      if (state.epoch.length !== epochsBefore || (batchesBefore === 0 && state.batch.length)) histograms().catch(() => {});
     };
     source.addEventListener("end", () => { source.close(); });
     source.onerror = () => { /* the browser reconnects by itself */ };
@@ -451,7 +452,9 @@ async function pageCompare(a, b) {
   if (!a || !b) return;
   const [ma, mb] = await Promise.all([api(`/api/jobs/${a}/metrics`), api(`/api/jobs/${b}/metrics`)]);
   const loss = [], acc = [], grad = [];
-  for (const [id, m] of [[a, ma], [b, mb]]) {
+  const names = Object.fromEntries(jobs.map(j => [String(j.id), `${j.id} ${j.name}`]));
+  for (const [job, m] of [[a, ma], [b, mb]]) {
+    const id = names[String(job)] || job;
     loss.push({label: `${id} train`, points: m.epoch.map(p => [p.step, p.loss]), dots: true});
     if (m.epoch.some(p => "val_loss" in p)) loss.push({label: `${id} validation`, points: m.epoch.map(p => [p.step, p.val_loss]), dots: true});
     acc.push({label: `${id} train`, points: m.epoch.filter(p => "accuracy" in p).map(p => [p.step, p.accuracy]), dots: true});
