@@ -163,6 +163,18 @@ def test_the_page_refuses_traversal_and_oversized_uploads(page, live_server, tmp
                            timeout=TIMEOUT_MS)
 
 
+def test_with_a_token_the_page_works_once_opened_with_it(page, tmp_path):
+    from .conftest import LiveServer
+
+    with LiveServer(tmp_path, token="class-of-2026") as server:
+        response = page.goto(server.url + "/#/networks/lenet5")
+        assert response.status == 403
+        page.goto(server.url + "/?token=class-of-2026#/networks/lenet5")  # the address profondo ui prints
+        page.wait_for_selector("#drawing svg g.layer", timeout=TIMEOUT_MS)  # later requests carry the cookie
+        page.goto(server.url + "/#/data/digits")
+        page.wait_for_selector("#samples img", timeout=TIMEOUT_MS)
+
+
 def test_the_data_page_shows_counts_and_samples(page, live_server):
     page.goto(live_server.url + "/#/data/digits")
     page.wait_for_selector("#samples img", timeout=TIMEOUT_MS)

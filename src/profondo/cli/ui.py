@@ -121,10 +121,12 @@ def check_config(config: dict) -> dict:
 
 def job_argv(job: dict) -> list[str]:
     """``profondo train``'s arguments for a job: its network, its flags, its folder."""
+    from ..ui.jobs import ARCHITECTURE_FILE
+
     config, run_dir = job["config"], Path(job["run_dir"])
     architecture = config["architecture"]
-    if architecture == "architecture.yaml":
-        architecture = str(run_dir / "architecture.yaml")
+    if architecture == ARCHITECTURE_FILE:  # the job's own file, in its folder
+        architecture = str(run_dir / ARCHITECTURE_FILE)
     resume = job["resume"] and (run_dir / "last.ckpt").exists()
     return [architecture, *_flags(config), "--out", str(run_dir), "--quiet", "--resume" if resume else "--overwrite"]
 

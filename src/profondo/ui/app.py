@@ -40,7 +40,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .images import png_data_uri, upload_suffix
-from .jobs import LOG_NAME, JobQueue
+from .jobs import ARCHITECTURE_FILE, LOG_NAME, JobQueue
 from .store import JobStore
 
 STATIC = Path(__file__).parent / "static"
@@ -54,7 +54,7 @@ DOWNLOADS = {"best.ckpt": "application/octet-stream", "last.ckpt": "application/
              "model.onnx": "application/octet-stream", "model.edge": "application/octet-stream",
              "history.csv": "text/csv", "history.json": "application/json", "metrics.json": "application/json",
              "summary.txt": "text/plain", "curves.png": "image/png", LOG_NAME: "text/plain",
-             "architecture.yaml": "text/plain"}
+             ARCHITECTURE_FILE: "text/plain"}
 EXPORTS = {"model.onnx": "--onnx", "model.edge": "--edge"}
 BUILTIN_DATA = ("digits", "mnist", "fashion-mnist", "cifar10")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm")
@@ -262,16 +262,12 @@ class _Api:
             return error(400, str(e))
         text = config.pop("architecture_text", None)
         if text is not None:
-            config["architecture"] = "architecture.yaml"
+            config["architecture"] = ARCHITECTURE_FILE
             config["network"] = _file_name(text)
         network = config.get("network") or config["architecture"]
         name = str(body.get("name") or f"{network}-{config.get('data', '')}")[:60]
-        job = self.store.create(name, config)
-        if text is not None:
-            run_dir = Path(self.store.get(job)["run_dir"])
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "architecture.yaml").write_text(text)
-        self.queue.poll()
+        write = None if text is None else (lambda run_dir: (run_dir / ARCHITECTURE_FILE).write_text(text))
+        job = await asyncio.to_thread(self.queue.submit, name, config, write)
         return _ok(self._public(self.store.get(job)), 201)
 
     def _job(self, request: Request) -> dict:

@@ -18,12 +18,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .store import JobStore
 
 LOG_NAME = "log.txt"
-OWN_FILES = ("architecture.yaml",)  # what a job's folder holds before it starts, copied by clone
+ARCHITECTURE_FILE = "architecture.yaml"  # a job's own network (a file typed on the page), in its folder
+OWN_FILES = (ARCHITECTURE_FILE,)  # what a job's folder holds before it starts, copied by clone
 LOG_TAIL = 4000  # characters of a job's log shown with its failure
 
 
@@ -123,8 +125,9 @@ class JobQueue:
         self.store.update(job["id"], pid=proc.pid)
 
     # --- what the page asks -----------------------------------------------------------------
-    def submit(self, name: str, config: dict) -> int:
-        job = self.store.create(name, config)
+    def submit(self, name: str, config: dict, prepare: Callable[[Path], None] | None = None) -> int:
+        """Queue a job (``prepare(folder)`` writes the files it starts with) and start it if there is room."""
+        job = self.store.create(name, config, prepare)
         self.poll()
         return job
 
@@ -160,15 +163,13 @@ class JobQueue:
         """A new queued job with the same configuration (and the same architecture file, if the
         job's network was a file of its own)."""
         record = self._job(job)
-        new = self.store.create(record["name"], record["config"])
-        for name in OWN_FILES:
-            source = Path(record["run_dir"]) / name
-            if source.is_file():
-                target = Path(self.store.get(new)["run_dir"]) / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(source, target)
-        self.poll()
-        return new
+
+        def copy_own_files(run_dir: Path) -> None:
+            for name in OWN_FILES:
+                if (Path(record["run_dir"]) / name).is_file():
+                    shutil.copyfile(Path(record["run_dir"]) / name, run_dir / name)
+
+        return self.submit(record["name"], record["config"], copy_own_files)
 
     def _job(self, job: int) -> dict:
         record = self.store.get(job)

@@ -15,6 +15,7 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 DB_NAME = "jobs.sqlite"
@@ -84,14 +85,25 @@ class JobStore:
         return _Closing(db)
 
     # --- jobs ------------------------------------------------------------------------------
-    def create(self, name: str, config: dict) -> int:
-        """A new queued job; its folder is ``runs/<id>-<name>``."""
+    def create(self, name: str, config: dict, prepare: Callable[[Path], None] | None = None) -> int:
+        """A new queued job; its folder is ``runs/<id>-<name>``. ``prepare(folder)`` puts the files
+        the job starts with there (its architecture file) before any other connection, such as the
+        queue's, can see the job."""
         with self._connect() as db:
-            cur = db.execute("INSERT INTO jobs (name, config, status, created) VALUES (?, ?, 'queued', ?)",
-                             (name, json.dumps(config), time.time()))
-            job = int(cur.lastrowid)
-            run_dir = str(self.runs / f"{job}-{_safe(name)}")
-            db.execute("UPDATE jobs SET run_dir = ? WHERE id = ?", (run_dir, job))
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cur = db.execute("INSERT INTO jobs (name, config, status, created) VALUES (?, ?, 'queued', ?)",
+                                 (name, json.dumps(config), time.time()))
+                job = int(cur.lastrowid)
+                run_dir = self.runs / f"{job}-{_safe(name)}"
+                db.execute("UPDATE jobs SET run_dir = ? WHERE id = ?", (str(run_dir), job))
+                if prepare is not None:
+                    run_dir.mkdir(parents=True, exist_ok=True)
+                    prepare(run_dir)
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
         return job
 
     def get(self, job: int) -> dict | None:
