@@ -90,6 +90,10 @@ def test_hostile_texts_are_refused_with_a_message():
     assert "received bytes" in only_error(b"input: [4]")["message"]
     huge = only_error("input: [4]\nlayers:\n  - dense: {units: 1000000000000}\n")
     assert huge["line"] == 3 and "needs more memory than the limit" in huge["message"]
+    # 8 GB of weights: within the cap for files, past the budget of a live check
+    big = only_error("input: [100000]\nlayers:\n  - relu\n  - dense: {units: 20000}\n")
+    assert big == {"line": 4, "column": 5, "message": "layer 1 (dense): its weights needs more memory than the "
+                                                          "limit of 2 GiB set for this work"}
 
 
 def _mutations(rng: np.random.Generator, text: str) -> str:

@@ -11,7 +11,8 @@ with a line and column where one can be found, and the drawing of the network wh
 The messages are those ``profondo.architecture`` raises (size errors show the size rule's
 arithmetic); only the place is added here, found by reading the same text with the YAML
 reader's positions. The text is read under the limits of :mod:`profondo.architecture` (size,
-nesting, alias expansion) and the network built under :mod:`profondo.backend.limits`'s cap.
+nesting, alias expansion) and the network built within :data:`BUILD_BUDGET` bytes (or
+:mod:`profondo.backend.limits`'s cap, when lower).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ _FIELD = re.compile(r"field '([^']+)'")
 _TOP_FIELD = re.compile(r"^(?:unknown top-level field|field|missing field) '([^']+)'")
 _LINE = re.compile(r"\bline (\d+)\b")
 CACHED_TEXT = 2**18  # texts up to this many characters have their verdict remembered
+# A check builds the network (the counts come from its modules): a file may make it allocate this
+# much at most, below the cap for files (VGG-16, 138 million weights, builds within 1 GiB).
+BUILD_BUDGET = 2 * 2**30
 
 
 def _error(message: str, line: int | None = None, column: int | None = None) -> dict:
@@ -137,6 +141,7 @@ def _check_shape(input_shape: Any) -> tuple[int, ...] | None:
 @lru_cache(maxsize=16)
 def _validate(text: str, input_shape: tuple[int, ...] | None) -> dict:
     from ..architecture import MAX_TEXT_BYTES, SpecError, from_dict, loads_dict
+    from ..backend.limits import limited_growth
     from .drawing import network_layout
 
     if len(text) > MAX_TEXT_BYTES:
@@ -152,7 +157,8 @@ def _validate(text: str, input_shape: tuple[int, ...] | None) -> dict:
     if input_shape is not None and isinstance(d, dict):
         d = {**d, "input": list(input_shape)}
     try:
-        module = from_dict(d)
+        with limited_growth("the network's weights", budget=BUILD_BUDGET):
+            module = from_dict(d)
     except SpecError as e:
         line, column = _place(str(e), _compose(text))
         return {"ok": False, "layout": None, "errors": [_error(str(e), line, column)]}
