@@ -299,13 +299,15 @@ def network_layout(source: Any, input_shape: tuple[int, ...] | None = None) -> d
 
     layers = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
     totals = {"input_neurons": a.input_neurons, **a.totals()}
-    return {"name": a.name, "input_shape": list(a.input_shape),
-            "output_shape": list(a.output_shape) if not isinstance(a.output_shape[0], tuple) else
-            [list(s) for s in a.output_shape],
-            "scale": {**{k: s.name for k, s in scales.items()},
-                      "note": _scale_note(scales)},
-            "oblique": list(OBLIQUE), "width": round(x - GAP + MARGIN, 2), "height": round(height, 2),
-            "layers": layers, "edges": edges, "totals": totals}
+    out = a.output_shape
+    layout = {"name": a.name, "input_shape": list(a.input_shape),
+              "output_shape": [list(s) for s in out] if out and isinstance(out[0], tuple) else list(out),
+              "scale": {**{k: s.name for k, s in scales.items()}, "note": _scale_note(scales)},
+              "oblique": list(OBLIQUE), "width": round(x - GAP + MARGIN, 2), "height": round(height, 2),
+              "layers": layers, "edges": edges, "totals": totals}
+    header = f"{_totals_line(layout)}; {layout['scale']['note']}"  # the second title line, 10 px type
+    layout["width"] = round(max(layout["width"], 2 * MARGIN + 5.3 * len(header)), 2)
+    return layout
 
 
 def _scale_note(scales: dict[str, _Scale]) -> str:
