@@ -13,7 +13,7 @@ import profondo
 from profondo import nn
 from profondo.data import ArrayDataset, DataLoader
 from profondo.optim import SGD
-from profondo.train import Trainer
+from profondo.train import ModelCheckpoint, Trainer
 from profondo.train.monitor import GradientMonitor
 from profondo.train.tensorboard import (
     EventWriter,
@@ -103,14 +103,17 @@ def test_filters_image_tiles_the_first_layer():
     assert filters_image(np.ones((10, 7))) is None
 
 
-def _fit(tmp_path, epochs: int = 2) -> tuple[TensorBoard, GradientMonitor]:
+def _fit(tmp_path, epochs: int = 2, resume: bool = False) -> tuple[TensorBoard, GradientMonitor]:
     profondo.manual_seed(0)
     model = nn.Sequential({"conv1": nn.Conv2d(1, 4, 3), "relu": nn.ReLU(), "flat": nn.Flatten(),
                            "fc": nn.Linear(4 * 6 * 6, 3)})
     rng = np.random.default_rng(0)
     loader = DataLoader(ArrayDataset(rng.standard_normal((24, 1, 8, 8)).astype(np.float32), rng.integers(0, 3, 24)), 8)
     monitor, board = GradientMonitor(every=2), TensorBoard(tmp_path / "tb")
-    trainer = Trainer(model, SGD(model.parameters(), 0.1), callbacks=[monitor, board], progress=False)
+    trainer = Trainer(model, SGD(model.parameters(), 0.1), progress=False,
+                      callbacks=[monitor, board, ModelCheckpoint(tmp_path / "run", monitor="loss")])
+    if resume:
+        trainer.resume(tmp_path / "run" / "last.ckpt")
     trainer.fit(loader, epochs, val_loader=loader)
     assert board._catch not in trainer.gradient_hooks
     return board, monitor
@@ -132,6 +135,19 @@ def test_the_callback_writes_scalars_histograms_and_filters(tmp_path):
     assert sum(histos[("gradients/conv1", 1)]["bucket"]) == 4 * 9 + 4
     images = [(step, v["tag"]) for step, v in values if "image" in v]
     assert images == [(0, "filters/conv1"), (1, "filters/conv1"), (2, "filters/conv1")]
+
+
+def test_a_resumed_run_writes_only_its_own_steps(tmp_path):
+    first, _ = _fit(tmp_path, epochs=1)
+    second, monitor = _fit(tmp_path, epochs=2, resume=True)
+    assert first.writer.path != second.writer.path and [r["step"] for r in monitor.records] == [2, 4, 6]
+
+    def steps(board, tag):
+        return [e["step"] for e in read_events(board.writer.path) for v in e.get("values", []) if v["tag"] == tag]
+
+    assert steps(first, "gradient_norm/fc") == [2] and steps(second, "gradient_norm/fc") == [4, 6]
+    assert steps(first, "loss") == [1] and steps(second, "loss") == [2]
+    assert steps(first, "filters/conv1") == [0, 1] and steps(second, "filters/conv1") == [2]
 
 
 def test_tensorboard_reads_the_file(tmp_path):

@@ -349,19 +349,23 @@ class TensorBoard(Callback):
         self.log_dir, self.histogram_every, self.images, self.bins = Path(log_dir), histogram_every, images, bins
         self.writer: EventWriter | None = None
         self._monitor: GradientMonitor | None = None
-        self._written = 0  # records of the monitor already written
+        self._written: int | None = 0  # records of the monitor already written
         self._gradients: dict[str, np.ndarray] = {}
 
     def on_train_begin(self) -> None:
         self.writer = EventWriter(self.log_dir)
         monitors = [cb for cb in self.trainer.callbacks if isinstance(cb, GradientMonitor)]
         self._monitor = monitors[0] if monitors else None
-        self._written = len(self._monitor.records) if self._monitor else 0
+        self._written = None  # counted when the first epoch begins: a resumed monitor gets its records after this
         if self._monitor is not None and self.histogram_every and self._catch not in self.trainer.gradient_hooks:
             self.trainer.gradient_hooks.append(self._catch)
         if self.images and self.trainer.epoch == 0:
             self._filters(0)
         self.writer.flush()
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        if self._written is None:
+            self._written = len(self._monitor.records) if self._monitor is not None else 0
 
     def _catch(self, parameters) -> None:
         """At the steps the monitor records, in epochs that write histograms: keep the gradients."""

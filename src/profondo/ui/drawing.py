@@ -79,7 +79,8 @@ def _role(shape: tuple, neurons: int, is_input: bool = False) -> str:
     return {3: "volume", 2: "sequence"}.get(len(shape), "vector")
 
 
-def _family(module: Any, kind: str, role: str) -> str:
+def _family(module: Any, kind: str) -> str:
+    """The colour group of a layer: conv, pool, dense, recurrent, embedding, merge, input, other."""
     from .. import nn
 
     if module is None:
@@ -199,10 +200,10 @@ def network_layout(source: Any, input_shape: tuple[int, ...] | None = None) -> d
         previous = r.name
     for i, row in enumerate(rows):
         row["role"] = _role(tuple(row["shape"]), row["neurons"], i == 0)
-        row["family"] = _family(row["_module"], row["kind"], row["role"])
+        row["family"] = _family(row["_module"], row["kind"])
         row["label"] = _label(tuple(row["shape"]))
         row["kernel"] = _kernel(row["_module"])
-        row["inputs"] = [i for i in row["_inputs"]]
+        row["inputs"] = list(row["_inputs"])
     by_name = {row["name"]: row for row in rows}
     _receptive(rows, by_name, a.input_shape)
 

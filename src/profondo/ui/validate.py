@@ -4,9 +4,9 @@
 kind, a size that does not fit, an alias bomb, 100 MB of it), it returns a verdict, the errors
 with a line and column where one can be found, and the drawing of the network when it builds::
 
-    >>> validate_architecture_text("input: [1, 4, 4]\\nlayers:\\n  - conv: {filters: 2, size: 5}\\n")["errors"]
-    [{'line': 3, 'column': 5, 'message': 'layer 0 (conv): H_out = (4 - 5 + 2*0)/1 + 1 = 0: the window (5) is
-      larger than the padded input (4)'}]
+    >>> check = validate_architecture_text("input: [1, 4, 4]\\nlayers:\\n  - conv: {filters: 2, size: 5}\\n")
+    >>> check["ok"], check["errors"][0]["line"], check["errors"][0]["message"]
+    (False, 3, 'layer 0 (conv): H_out = (4 - 5 + 2*0)/1 + 1 = 0: the window (5) is larger than the padded input (4)')
 
 The messages are those ``profondo.architecture`` raises (size errors show the size rule's
 arithmetic); only the place is added here, found by reading the same text with the YAML
