@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -32,6 +33,7 @@ CACHED_TEXT = 2**18  # texts up to this many characters have their verdict remem
 # A check builds the network (the counts come from its modules): a file may make it allocate this
 # much at most, below the cap for files (VGG-16, 138 million weights, builds within 1 GiB).
 BUILD_BUDGET = 2 * 2**30
+_BUILDING = threading.Lock()
 
 
 def _error(message: str, line: int | None = None, column: int | None = None) -> dict:
@@ -157,7 +159,9 @@ def _validate(text: str, input_shape: tuple[int, ...] | None) -> dict:
     if input_shape is not None and isinstance(d, dict):
         d = {**d, "input": list(input_shape)}
     try:
-        with limited_growth("the network's weights", budget=BUILD_BUDGET):
+        # One build at a time: the budget lowers the whole process's address-space limit while it lasts,
+        # so two checks in two threads (a server's) must not overlap.
+        with _BUILDING, limited_growth("the network's weights", budget=BUILD_BUDGET):
             module = from_dict(d)
     except SpecError as e:
         line, column = _place(str(e), _compose(text))
