@@ -133,3 +133,12 @@ def test_save_drawing_by_suffix(tmp_path, lenet):
     ET.parse(svg)
     with pytest.raises(ValueError, match=r"expected a file name ending in \.svg or \.png, received '.*net\.pdf'"):
         save_drawing(lenet, tmp_path / "net.pdf")
+
+
+def test_receptive_fields_through_upsampling():
+    rows = {r["name"]: r for r in network_layout("conv-autoencoder-mnist")["layers"]}
+    # 3, +1*1 = 4, +2*2 = 8, +1*2 = 10, +2*4 = 18 (jump 4); upsampling by 2 halves the jump: +2*2 = 22, +2*1 = 24
+    assert [rows[n]["receptive_field"] for n in ("enc1", "pool1", "enc2", "pool2", "dec1", "up1", "dec2", "up2",
+                                                 "out")] == [[3, 3], [4, 4], [8, 8], [10, 10], [18, 18], [18, 18],
+                                                             [22, 22], [22, 22], [24, 24]]
+    assert network_layout("imdb-bigru")["layers"][1]["receptive_field"] is None  # a sequence has no image field

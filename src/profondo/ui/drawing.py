@@ -155,11 +155,14 @@ def _receptive(rows: list[dict], by_name: dict[str, dict], input_shape: tuple) -
             jump = [jump[a] * k["stride"][a] for a in (0, 1)]
         elif rf is not None and row["role"] != "op" and len(row["shape"]) != 3:
             rf = list(full)  # a dense layer or a global pooling reads every position
+        elif rf is not None and len(row["shape"]) == 3 and len(ins[0]["shape"]) == 3:
+            # no window, a new size (upsampling): neighbours of the output are closer on the input
+            jump = [jump[a] * ins[0]["shape"][1 + a] / row["shape"][1 + a] for a in (0, 1)]
         if rf is not None:
             rf = [min(rf[a], full[a]) for a in (0, 1)]
         row["_rf"], row["_jump"] = rf, jump
-    for row in rows:
-        row["receptive_field"] = row["_rf"]
+    for row in rows:  # in whole input pixels: a window that reaches into a pixel sees it
+        row["receptive_field"] = None if row["_rf"] is None else [math.ceil(v - 1e-9) for v in row["_rf"]]
 
 
 def network_layout(source: Any, input_shape: tuple[int, ...] | None = None) -> dict:
