@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from profondo import nn
@@ -142,3 +143,20 @@ def test_receptive_fields_through_upsampling():
                                                  "out")] == [[3, 3], [4, 4], [8, 8], [10, 10], [18, 18], [18, 18],
                                                              [22, 22], [22, 22], [24, 24]]
     assert network_layout("imdb-bigru")["layers"][1]["receptive_field"] is None  # a sequence has no image field
+
+
+def test_svg_and_png_draw_the_same_geometry(lenet):
+    pytest.importorskip("matplotlib")
+    from profondo.ui.drawing import png_figure
+
+    root = ET.fromstring(render_svg(lenet))
+    polygons = [[tuple(map(float, xy.split(","))) for xy in p.get("points").split()]
+                for p in root.iter("{http://www.w3.org/2000/svg}polygon")]
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    ax = png_figure(lenet).axes[0]
+    patches = [[tuple(v) for v in p.get_xy()[:-1]] for p in ax.patches]  # matplotlib closes each polygon
+    assert len(patches) == len(polygons) > 3 * 8
+    # the SVG groups them by layer, the PNG draws them in one list: the same shapes, in another order
+    for svg, png in zip(sorted(polygons), sorted(patches)):
+        assert np.allclose(svg, png, atol=0.06)  # the SVG writes one decimal
+    assert sorted(t.get_text() for t in ax.texts) == sorted(texts)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-__all__ = ["LOG_RANGE", "network_layout", "render_svg", "save_drawing"]
+__all__ = ["LOG_RANGE", "network_layout", "png_figure", "render_svg", "save_drawing"]
 
 LOG_RANGE = 20.0  # largest/smallest size of one dimension beyond which it is drawn on a log scale
 SPATIAL_PX = (6.0, 150.0)  # drawn height/width of the smallest and largest map side (log scale)
@@ -482,11 +482,12 @@ def _svg(p: dict) -> str:
             f'fill="{p["fill"]}"{weight}>{escape(p["text"])}</text>')
 
 
-def _render_png(layout: dict, path: Path) -> Path:
-    """The same primitives drawn by matplotlib (1 SVG pixel = 1 PNG pixel at 100 dpi)."""
+def png_figure(layout: dict):
+    """The drawing as a matplotlib Figure (on its own Agg canvas): the primitives of the SVG, one
+    SVG pixel one PNG pixel at 100 dpi."""
     from matplotlib.patches import Polygon
 
-    from ..train.plots import figure, save
+    from ..train.plots import figure
 
     width, height = layout["width"], layout["height"]
     fig = figure((width / 100, height / 100))
@@ -507,7 +508,7 @@ def _render_png(layout: dict, path: Path) -> Path:
         else:
             ax.text(p["x"], p["y"], p["text"], fontsize=p["size"] * pt, ha={"middle": "center"}.get(p["anchor"], "left"),
                     va="baseline", color=p["fill"], fontweight="bold" if p["bold"] else "normal")
-    return save(fig, path)
+    return fig
 
 
 def save_drawing(layout: dict, path: str | os.PathLike) -> Path:
@@ -521,5 +522,7 @@ def save_drawing(layout: dict, path: str | os.PathLike) -> Path:
         os.replace(tmp, path)
         return path
     if suffix == ".png":
-        return _render_png(layout, path)
+        from ..train.plots import save
+
+        return save(png_figure(layout), path)
     raise ValueError(f"save_drawing: expected a file name ending in .svg or .png, received {str(path)!r}")
