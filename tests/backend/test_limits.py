@@ -65,6 +65,15 @@ def test_limited_growth_refuses_an_allocation_past_the_cap_at_once():
     assert np.ones(2**27, np.uint8).size == 2**27  # the limit is gone afterwards
 
 
+def test_a_budget_lowers_the_limit_for_one_piece_of_work():
+    with pytest.raises(ResourceLimitError, match="check: needs more memory than the limit of 64 MiB set for this work"):
+        with limited_growth("outer", budget=64 * 2**20), limited_growth("check:"):
+            np.ones((2**28,), np.float32)
+    assert np.ones(2**27, np.uint8).size == 2**27  # gone afterwards, and the cap is back for the next one
+    with limited_growth("no budget"):
+        assert np.ones(2**27, np.uint8).size == 2**27
+
+
 def test_short_repr_bounds_what_it_shows():
     shared = [0] * 10
     for _ in range(30):  # 10**30 elements as a tree of shared lists

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
+import numpy as np
 import pytest
 
 from profondo import nn
@@ -133,3 +134,29 @@ def test_save_drawing_by_suffix(tmp_path, lenet):
     ET.parse(svg)
     with pytest.raises(ValueError, match=r"expected a file name ending in \.svg or \.png, received '.*net\.pdf'"):
         save_drawing(lenet, tmp_path / "net.pdf")
+
+
+def test_receptive_fields_through_upsampling():
+    rows = {r["name"]: r for r in network_layout("conv-autoencoder-mnist")["layers"]}
+    # 3, +1*1 = 4, +2*2 = 8, +1*2 = 10, +2*4 = 18 (jump 4); upsampling by 2 halves the jump: +2*2 = 22, +2*1 = 24
+    assert [rows[n]["receptive_field"] for n in ("enc1", "pool1", "enc2", "pool2", "dec1", "up1", "dec2", "up2",
+                                                 "out")] == [[3, 3], [4, 4], [8, 8], [10, 10], [18, 18], [18, 18],
+                                                             [22, 22], [22, 22], [24, 24]]
+    assert network_layout("imdb-bigru")["layers"][1]["receptive_field"] is None  # a sequence has no image field
+
+
+def test_svg_and_png_draw_the_same_geometry(lenet):
+    pytest.importorskip("matplotlib")
+    from profondo.ui.drawing import png_figure
+
+    root = ET.fromstring(render_svg(lenet))
+    polygons = [[tuple(map(float, xy.split(","))) for xy in p.get("points").split()]
+                for p in root.iter("{http://www.w3.org/2000/svg}polygon")]
+    texts = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    ax = png_figure(lenet).axes[0]
+    patches = [[tuple(v) for v in p.get_xy()[:-1]] for p in ax.patches]  # matplotlib closes each polygon
+    assert len(patches) == len(polygons) > 3 * 8
+    # the SVG groups them by layer, the PNG draws them in one list: the same shapes, in another order
+    for svg, png in zip(sorted(polygons), sorted(patches)):
+        assert np.allclose(svg, png, atol=0.06)  # the SVG writes one decimal
+    assert sorted(t.get_text() for t in ax.texts) == sorted(texts)

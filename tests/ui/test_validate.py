@@ -90,6 +90,10 @@ def test_hostile_texts_are_refused_with_a_message():
     assert "received bytes" in only_error(b"input: [4]")["message"]
     huge = only_error("input: [4]\nlayers:\n  - dense: {units: 1000000000000}\n")
     assert huge["line"] == 3 and "needs more memory than the limit" in huge["message"]
+    # 8 GB of weights: within the cap for files, past the budget of a live check
+    big = only_error("input: [100000]\nlayers:\n  - relu\n  - dense: {units: 20000}\n")
+    assert big == {"line": 4, "column": 5, "message": "layer 1 (dense): its weights needs more memory than the "
+                                                          "limit of 2 GiB set for this work"}
 
 
 def _mutations(rng: np.random.Generator, text: str) -> str:
@@ -123,3 +127,14 @@ def test_never_raises_on_random_text():
             assert isinstance(e["message"], str) and e["message"]
             assert e["line"] is None or 1 <= e["line"] <= text.count("\n") + 1, (text, e)
     assert 0 < sum(r["ok"] for r in verdicts) < len(verdicts)  # some mutations still build, most do not
+
+
+def test_checks_from_several_threads_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [f"input: [1, {n}, {n}]\nlayers:\n  - conv: {{filters: 2, size: 5}}\n  - dense: {{units: 3}}\n"
+             for n in range(3, 11)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(validate, texts))
+    assert [r["ok"] for r in results] == [False, False, True, True, True, True, True, True]  # 3 and 4 < 5
+    assert [r["layout"]["layers"][1]["shape"] for r in results[2:]] == [[2, n - 4, n - 4] for n in range(5, 11)]

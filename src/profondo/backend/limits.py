@@ -108,11 +108,14 @@ class _AddressSpace:
     """The context of :func:`limited_growth` (re-entrant: an inner one changes nothing)."""
 
     active = 0
+    budget: int | None = None  # a budget below the cap that the outermost context set (None: the cap)
 
-    def __init__(self, what: str) -> None:
-        self.what, self.previous = what, None
+    def __init__(self, what: str, budget: int | None = None) -> None:
+        self.what, self.previous, self.budget = what, None, budget
 
     def __enter__(self) -> _AddressSpace:
+        if _AddressSpace.active == 0:
+            _AddressSpace.budget = self.budget if self.budget is not None and self.budget < max_file_bytes() else None
         if _AddressSpace.active == 0 and _resource is not None:
             soft, hard = _resource.getrlimit(_resource.RLIMIT_AS)
             try:
@@ -121,7 +124,7 @@ class _AddressSpace:
             except (OSError, ValueError):
                 used = None
             if used is not None:
-                limit = used + max_file_bytes()
+                limit = used + (_AddressSpace.budget or max_file_bytes())
                 if soft != _resource.RLIM_INFINITY:
                     limit = min(limit, soft)
                 if hard != _resource.RLIM_INFINITY:
@@ -136,10 +139,16 @@ class _AddressSpace:
 
     def __exit__(self, kind, error, traceback) -> bool:
         _AddressSpace.active -= 1
+        budget = _AddressSpace.budget
+        if _AddressSpace.active == 0:
+            _AddressSpace.budget = None
         if self.previous is not None:
             _resource.setrlimit(_resource.RLIMIT_AS, self.previous)
         too_big = isinstance(error, ValueError) and any(text in str(error) for text in _TOO_BIG)
         if isinstance(error, (MemoryError, OverflowError)) or too_big:
+            if budget is not None:
+                raise ResourceLimitError(f"{self.what} needs more memory than the limit of {format_bytes(budget)} "
+                                         "set for this work") from None
             raise ResourceLimitError(f"{self.what} needs more memory than the limit of {format_bytes(max_file_bytes())} "
                                      f"(raise it with {ENV_VAR} or profondo.backend.limits.set_max_file_bytes)"
                                      ) from None
@@ -156,7 +165,7 @@ except ImportError:  # Windows
 _TOO_BIG = ("array is too big", "Maximum allowed dimension exceeded")  # NumPy's refusals of absurd sizes
 
 
-def limited_growth(what: str) -> _AddressSpace:
+def limited_growth(what: str, budget: int | None = None) -> _AddressSpace:
     """A context in which the process may grow by at most the cap, for work whose size a file
     decides (building the layers an architecture file asks for, folding an ONNX model's
     constants): an allocation beyond it fails at once, before any memory is touched, and
@@ -164,7 +173,10 @@ def limited_growth(what: str) -> _AddressSpace:
     (``RLIMIT_AS``) is lowered for the duration, so other threads see the same limit; elsewhere
     only NumPy's own refusals (MemoryError, "array is too big") are turned into the error.
 
+    ``budget`` (bytes) lowers the limit further for this work alone, when it is below the cap
+    (a live check of a file that need not hold gigabytes); contexts nested inside keep it.
+
     >>> with limited_growth("net.yaml: layer 3 (dense)"):
     ...     module = build_layer()
     """
-    return _AddressSpace(what)
+    return _AddressSpace(what, budget)

@@ -146,7 +146,7 @@ def monitor_callbacks(args: argparse.Namespace) -> list:
     if getattr(args, "tensorboard", None):
         from ..train.tensorboard import TensorBoard
 
-        callbacks.append(TensorBoard(args.tensorboard, gradients=monitor))
+        callbacks.append(TensorBoard(args.tensorboard))
     return callbacks
 
 

@@ -17,12 +17,14 @@ import numpy as np
 
 from ..data import DataLoader, DistributedSampler, Subset
 from ..train import CSVLogger, JSONLogger, ModelCheckpoint, PlotCurves, Trainer, TrainingProgress
+from ..train.monitor import PrintGradientNorms
+from ..train.tensorboard import TensorBoard
 from .reducer import DEFAULT_BUCKET_CAP_MB, GradientAllReduce
 from .world import Communicator, get_world
 
 # Callbacks that write files or print: on rank 0 only, so that N processes do not write one file
 # (or one progress line) N times.
-WRITERS = (ModelCheckpoint, CSVLogger, JSONLogger, PlotCurves, TrainingProgress)
+WRITERS = (ModelCheckpoint, CSVLogger, JSONLogger, PlotCurves, TrainingProgress, TensorBoard, PrintGradientNorms)
 
 
 def broadcast_parameters(module, comm: Communicator | None = None, root: int = 0) -> None:

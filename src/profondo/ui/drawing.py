@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-__all__ = ["LOG_RANGE", "network_layout", "render_svg", "save_drawing"]
+__all__ = ["LOG_RANGE", "network_layout", "png_figure", "render_svg", "save_drawing"]
 
 LOG_RANGE = 20.0  # largest/smallest size of one dimension beyond which it is drawn on a log scale
 SPATIAL_PX = (6.0, 150.0)  # drawn height/width of the smallest and largest map side (log scale)
@@ -79,7 +79,8 @@ def _role(shape: tuple, neurons: int, is_input: bool = False) -> str:
     return {3: "volume", 2: "sequence"}.get(len(shape), "vector")
 
 
-def _family(module: Any, kind: str, role: str) -> str:
+def _family(module: Any, kind: str) -> str:
+    """The colour group of a layer: conv, pool, dense, recurrent, embedding, merge, input, other."""
     from .. import nn
 
     if module is None:
@@ -154,11 +155,14 @@ def _receptive(rows: list[dict], by_name: dict[str, dict], input_shape: tuple) -
             jump = [jump[a] * k["stride"][a] for a in (0, 1)]
         elif rf is not None and row["role"] != "op" and len(row["shape"]) != 3:
             rf = list(full)  # a dense layer or a global pooling reads every position
+        elif rf is not None and len(row["shape"]) == 3 and len(ins[0]["shape"]) == 3:
+            # no window, a new size (upsampling): neighbours of the output are closer on the input
+            jump = [jump[a] * ins[0]["shape"][1 + a] / row["shape"][1 + a] for a in (0, 1)]
         if rf is not None:
             rf = [min(rf[a], full[a]) for a in (0, 1)]
         row["_rf"], row["_jump"] = rf, jump
-    for row in rows:
-        row["receptive_field"] = row["_rf"]
+    for row in rows:  # in whole input pixels: a window that reaches into a pixel sees it
+        row["receptive_field"] = None if row["_rf"] is None else [math.ceil(v - 1e-9) for v in row["_rf"]]
 
 
 def network_layout(source: Any, input_shape: tuple[int, ...] | None = None) -> dict:
@@ -199,10 +203,10 @@ def network_layout(source: Any, input_shape: tuple[int, ...] | None = None) -> d
         previous = r.name
     for i, row in enumerate(rows):
         row["role"] = _role(tuple(row["shape"]), row["neurons"], i == 0)
-        row["family"] = _family(row["_module"], row["kind"], row["role"])
+        row["family"] = _family(row["_module"], row["kind"])
         row["label"] = _label(tuple(row["shape"]))
         row["kernel"] = _kernel(row["_module"])
-        row["inputs"] = [i for i in row["_inputs"]]
+        row["inputs"] = list(row["_inputs"])
     by_name = {row["name"]: row for row in rows}
     _receptive(rows, by_name, a.input_shape)
 
@@ -299,13 +303,15 @@ def network_layout(source: Any, input_shape: tuple[int, ...] | None = None) -> d
 
     layers = [{k: v for k, v in row.items() if not k.startswith("_")} for row in rows]
     totals = {"input_neurons": a.input_neurons, **a.totals()}
-    return {"name": a.name, "input_shape": list(a.input_shape),
-            "output_shape": list(a.output_shape) if not isinstance(a.output_shape[0], tuple) else
-            [list(s) for s in a.output_shape],
-            "scale": {**{k: s.name for k, s in scales.items()},
-                      "note": _scale_note(scales)},
-            "oblique": list(OBLIQUE), "width": round(x - GAP + MARGIN, 2), "height": round(height, 2),
-            "layers": layers, "edges": edges, "totals": totals}
+    out = a.output_shape
+    layout = {"name": a.name, "input_shape": list(a.input_shape),
+              "output_shape": [list(s) for s in out] if out and isinstance(out[0], tuple) else list(out),
+              "scale": {**{k: s.name for k, s in scales.items()}, "note": _scale_note(scales)},
+              "oblique": list(OBLIQUE), "width": round(x - GAP + MARGIN, 2), "height": round(height, 2),
+              "layers": layers, "edges": edges, "totals": totals}
+    header = f"{_totals_line(layout)}; {layout['scale']['note']}"  # the second title line, 10 px type
+    layout["width"] = round(max(layout["width"], 2 * MARGIN + 5.3 * len(header)), 2)
+    return layout
 
 
 def _scale_note(scales: dict[str, _Scale]) -> str:
@@ -476,11 +482,12 @@ def _svg(p: dict) -> str:
             f'fill="{p["fill"]}"{weight}>{escape(p["text"])}</text>')
 
 
-def _render_png(layout: dict, path: Path) -> Path:
-    """The same primitives drawn by matplotlib (1 SVG pixel = 1 PNG pixel at 100 dpi)."""
+def png_figure(layout: dict):
+    """The drawing as a matplotlib Figure (on its own Agg canvas): the primitives of the SVG, one
+    SVG pixel one PNG pixel at 100 dpi."""
     from matplotlib.patches import Polygon
 
-    from ..train.plots import figure, save
+    from ..train.plots import figure
 
     width, height = layout["width"], layout["height"]
     fig = figure((width / 100, height / 100))
@@ -501,7 +508,7 @@ def _render_png(layout: dict, path: Path) -> Path:
         else:
             ax.text(p["x"], p["y"], p["text"], fontsize=p["size"] * pt, ha={"middle": "center"}.get(p["anchor"], "left"),
                     va="baseline", color=p["fill"], fontweight="bold" if p["bold"] else "normal")
-    return save(fig, path)
+    return fig
 
 
 def save_drawing(layout: dict, path: str | os.PathLike) -> Path:
@@ -515,5 +522,7 @@ def save_drawing(layout: dict, path: str | os.PathLike) -> Path:
         os.replace(tmp, path)
         return path
     if suffix == ".png":
-        return _render_png(layout, path)
+        from ..train.plots import save
+
+        return save(png_figure(layout), path)
     raise ValueError(f"save_drawing: expected a file name ending in .svg or .png, received {str(path)!r}")

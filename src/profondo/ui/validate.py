@@ -4,20 +4,22 @@
 kind, a size that does not fit, an alias bomb, 100 MB of it), it returns a verdict, the errors
 with a line and column where one can be found, and the drawing of the network when it builds::
 
-    >>> validate_architecture_text("input: [1, 4, 4]\\nlayers:\\n  - conv: {filters: 2, size: 5}\\n")["errors"]
-    [{'line': 3, 'column': 5, 'message': 'layer 0 (conv): H_out = (4 - 5 + 2*0)/1 + 1 = 0: the window (5) is
-      larger than the padded input (4)'}]
+    >>> check = validate_architecture_text("input: [1, 4, 4]\\nlayers:\\n  - conv: {filters: 2, size: 5}\\n")
+    >>> check["ok"], check["errors"][0]["line"], check["errors"][0]["message"]
+    (False, 3, 'layer 0 (conv): H_out = (4 - 5 + 2*0)/1 + 1 = 0: the window (5) is larger than the padded input (4)')
 
 The messages are those ``profondo.architecture`` raises (size errors show the size rule's
 arithmetic); only the place is added here, found by reading the same text with the YAML
 reader's positions. The text is read under the limits of :mod:`profondo.architecture` (size,
-nesting, alias expansion) and the network built under :mod:`profondo.backend.limits`'s cap.
+nesting, alias expansion) and the network built within :data:`BUILD_BUDGET` bytes (or
+:mod:`profondo.backend.limits`'s cap, when lower).
 """
 
 from __future__ import annotations
 
 import copy
 import re
+import threading
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +30,10 @@ _FIELD = re.compile(r"field '([^']+)'")
 _TOP_FIELD = re.compile(r"^(?:unknown top-level field|field|missing field) '([^']+)'")
 _LINE = re.compile(r"\bline (\d+)\b")
 CACHED_TEXT = 2**18  # texts up to this many characters have their verdict remembered
+# A check builds the network (the counts come from its modules): a file may make it allocate this
+# much at most, below the cap for files (VGG-16, 138 million weights, builds within 1 GiB).
+BUILD_BUDGET = 2 * 2**30
+_BUILDING = threading.Lock()
 
 
 def _error(message: str, line: int | None = None, column: int | None = None) -> dict:
@@ -137,6 +143,7 @@ def _check_shape(input_shape: Any) -> tuple[int, ...] | None:
 @lru_cache(maxsize=16)
 def _validate(text: str, input_shape: tuple[int, ...] | None) -> dict:
     from ..architecture import MAX_TEXT_BYTES, SpecError, from_dict, loads_dict
+    from ..backend.limits import limited_growth
     from .drawing import network_layout
 
     if len(text) > MAX_TEXT_BYTES:
@@ -152,7 +159,10 @@ def _validate(text: str, input_shape: tuple[int, ...] | None) -> dict:
     if input_shape is not None and isinstance(d, dict):
         d = {**d, "input": list(input_shape)}
     try:
-        module = from_dict(d)
+        # One build at a time: the budget lowers the whole process's address-space limit while it lasts,
+        # so two checks in two threads (a server's) must not overlap.
+        with _BUILDING, limited_growth("the network's weights", budget=BUILD_BUDGET):
+            module = from_dict(d)
     except SpecError as e:
         line, column = _place(str(e), _compose(text))
         return {"ok": False, "layout": None, "errors": [_error(str(e), line, column)]}
