@@ -62,17 +62,18 @@ def test_an_invalid_layer_shows_the_size_arithmetic(page, live_server):
     page.goto(live_server.url + "/#/networks/custom")
     page.wait_for_selector("#editor", timeout=TIMEOUT_MS)
     page.fill("#editor", DIGITS_NET)
-    page.wait_for_selector("#check .ok", timeout=TIMEOUT_MS)
+    page.wait_for_selector('#drawing g.layer[data-name="fc1"]', timeout=TIMEOUT_MS)  # this file's names
     bad = DIGITS_NET.replace("size: 3, stride: 1, pad: 1", "size: 11, stride: 1, pad: 1")
     page.fill("#editor", bad)
     error = page.wait_for_selector(".error-line", timeout=TIMEOUT_MS)
     assert error.get_attribute("data-line") == "4"
     assert "H_out = (8 - 11 + 2*1)/1 + 1 = 0" in error.text_content()
     assert page.eval_on_selector("#editor", "e => e.classList.contains('invalid')")
+    assert page.is_visible("#stale")  # the drawing left is the last file that built, and says so
     shoot(page, "editor-error")
     page.fill("#editor", DIGITS_NET)  # corrected: the error goes, the drawing comes back
     page.wait_for_selector("#check .ok", timeout=TIMEOUT_MS)
-    assert page.query_selector(".error-line") is None
+    assert page.query_selector(".error-line") is None and not page.is_visible("#stale")
     assert page.get_attribute('#drawing g.layer[data-name="conv1"]', "data-shape") == "8x8x8"
 
 

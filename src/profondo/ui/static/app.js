@@ -123,7 +123,8 @@ async function pageNetworks(name) {
         <p><button id="train-this">Train this network…</button></p>
       </div>
     </div>
-    <div class="card"><h2>Drawing</h2><p class="muted" id="scale-note"></p><div id="drawing" class="drawing"></div></div>
+    <div class="card"><h2>Drawing</h2><p class="errors" id="stale" hidden>The file has errors: the drawing is of its last version that built.</p>
+      <p class="muted" id="scale-note"></p><div id="drawing" class="drawing"></div></div>
     <div class="card"><h2>Per layer (profondo analysis)</h2><div id="layers"></div></div>`;
   const current = name && (zoo.includes(name) || name === "custom") ? name : "lenet5";
   document.querySelectorAll("#zoo a").forEach(a => a.classList.toggle("active", a.dataset.name === current));
@@ -164,6 +165,7 @@ function showCheck(result) {
     (e.line && lines[e.line - 1] !== undefined ? `<div class="muted">  ${e.line} | ${esc(lines[e.line - 1])}</div>` : "") + `</div>`).join("");
   $("#editor").classList.toggle("invalid", errors.length > 0);
   if (result.ok && result.layout) showLayout(result.layout, result.svg);
+  $("#stale").hidden = errors.length === 0 || !$("#drawing").innerHTML;
 }
 
 function showLayout(layout, svg) {
