@@ -422,7 +422,12 @@ async function pageInspect(id) {
         <strong>${esc(l.name)}</strong> <span class="muted">${l.shape.join("×")}</span>
         <div class="tiles">${l.maps.map(m => `<img src="${m}" alt="map">`).join("")}</div></div>`).join("");
   };
-  const run = async (promise) => { try { show(await promise); } catch (e) { $("#inspect-error").textContent = e.message; } };
+  let latest = 0;  // only the last request's answer is shown (an earlier one may arrive later)
+  const run = async (promise) => {
+    const mine = ++latest;
+    try { const r = await promise; if (mine === latest) show(r); }
+    catch (e) { if (mine === latest) $("#inspect-error").textContent = e.message; }
+  };
   $("#classify-index").onclick = () => run(api(`/api/jobs/${id}/inspect?index=${encodeURIComponent($("#test-index").value)}`, {method: "POST"}));
   $("#upload").onchange = () => {
     const file = $("#upload").files[0];
