@@ -47,11 +47,17 @@ def test_a_jobs_train_arguments(tmp_path):
     (tmp_path / "last.ckpt").write_bytes(b"")
     assert "--resume" in job_argv({**job, "resume": True}) and "--overwrite" not in job_argv({**job, "resume": True})
     assert "--resume" not in job_argv(job)  # resume only when asked
+    assert "--tensorboard" not in argv
+    tensorboard = job_argv({**job, "config": {**job["config"], "tensorboard": True}})
+    assert tensorboard[tensorboard.index("--tensorboard") + 1] == str(tmp_path / "tensorboard")
+    with pytest.raises(ValueError, match="tensorboard expected true or false"):
+        check_config({"tensorboard": "please"})
 
 
 def test_the_form_lists_every_field_with_a_kind():
     fields = train_form()
     assert [f["flag"] for f in fields][:3] == ["--data", "--epochs", "--batch-size"]
+    assert fields[-1]["name"] == "tensorboard" and fields[-1]["kind"] == "bool"
     assert all(f["kind"] in ("int", "float", "bool", "str") for f in fields)
 
 

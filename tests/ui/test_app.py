@@ -231,6 +231,27 @@ def test_the_architecture_check_reports_the_size_arithmetic(server):
     assert good["ok"] and good["svg"].startswith("<svg") and good["layout"]["layers"][1]["name"] == "conv1"
 
 
+def test_a_job_can_also_write_tensorboard_event_files(server):
+    status, job = call(server, "/api/jobs", {**TINY_JOB, "epochs": 1, "limit": 64, "tensorboard": True})
+    assert status == 201 and job["config"]["tensorboard"] is True
+    record = wait_done(server, job["id"])
+    assert record["status"] == "done", record["error"]
+    from pathlib import Path
+
+    events = list((Path(record["run_dir"]) / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1 and events[0].stat().st_size > 0
+
+
+def test_the_job_list_survives_a_restart(tmp_path):
+    with LiveServer(tmp_path) as first:
+        job = call(first, "/api/jobs", {"architecture": "lenet5", "data": "digits", "epochs": 1})[1]["id"]
+        failed = wait_done(first, job)
+    with LiveServer(tmp_path) as second:  # a new server over the same runs folder
+        jobs = call(second, "/api/jobs")[1]["jobs"]
+        assert [j["id"] for j in jobs] == [job] and jobs[0]["status"] == "failed"
+        assert jobs[0]["error"] == failed["error"] and "(1, 8, 8)" in jobs[0]["error"]
+
+
 def test_a_token_guards_every_request(tmp_path):
     with LiveServer(tmp_path, token="s3cret") as live:
         assert call(live, "/api/jobs")[0] == 403

@@ -28,6 +28,11 @@ from .common import CommandError, HelpFormatter, existing_dir, positive_int
 FORM_FIELDS = ("data", "epochs", "batch_size", "optimizer", "lr", "schedule", "weight_decay", "shift", "flip",
                "val", "limit", "test_limit", "device", "seed", "threads")
 DEFAULT_PORT = 8000
+# A switch of the form that is a folder flag of `profondo train`: the job's event files go into its folder.
+TENSORBOARD = {"name": "tensorboard", "flag": "--tensorboard", "default": False, "choices": None, "kind": "bool",
+               "help": "also write TensorBoard event files (scalars, histograms, filters) into the job's "
+                       "folder, tensorboard/ (view them with: tensorboard --logdir RUNS)"}
+TENSORBOARD_DIR = "tensorboard"
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -49,12 +54,12 @@ def train_form() -> list[dict]:
         fields.append({"name": name, "flag": a.option_strings[0], "default": a.default,
                        "choices": list(a.choices) if a.choices else None, "kind": kind,
                        "help": (a.help or "").replace("%(default)s", str(a.default))})
-    return fields
+    return [*fields, TENSORBOARD]
 
 
 def _flags(config: dict) -> list[str]:
     argv = []
-    for field in train_form():
+    for field in train_form()[:-1]:  # the train command's own flags (the tensorboard switch is the job's)
         if field["name"] not in config or config[field["name"]] in (None, ""):
             continue
         value = config[field["name"]]
@@ -87,10 +92,10 @@ def check_config(config: dict) -> dict:
 
     if not isinstance(config, dict):
         raise ValueError(f"a job's settings must be a JSON object, received {type(config).__name__}")
-    unknown = set(config) - {*FORM_FIELDS, "architecture", "architecture_text", "name"}
+    unknown = set(config) - {*FORM_FIELDS, "architecture", "architecture_text", "name", "tensorboard"}
     if unknown:
         raise ValueError(f"unknown job settings {sorted(unknown)}; expected some of "
-                         f"{['name', 'architecture', 'architecture_text', *FORM_FIELDS]}")
+                         f"{['name', 'architecture', 'architecture_text', *FORM_FIELDS, 'tensorboard']}")
     text = config.get("architecture_text")
     out: dict = {}
     if text is not None:
@@ -110,6 +115,9 @@ def check_config(config: dict) -> dict:
         out["architecture"] = name
     args = _parse_train(["lenet5", *_flags(config)])
     out.update({name: getattr(args, name) for name in FORM_FIELDS})
+    if config.get("tensorboard") not in (None, True, False):
+        raise ValueError(f"tensorboard expected true or false, received {config['tensorboard']!r}")
+    out["tensorboard"] = bool(config.get("tensorboard"))
     from .common import check_device
 
     try:
@@ -128,7 +136,9 @@ def job_argv(job: dict) -> list[str]:
     if architecture == ARCHITECTURE_FILE:  # the job's own file, in its folder
         architecture = str(run_dir / ARCHITECTURE_FILE)
     resume = job["resume"] and (run_dir / "last.ckpt").exists()
-    return [architecture, *_flags(config), "--out", str(run_dir), "--quiet", "--resume" if resume else "--overwrite"]
+    tensorboard = ["--tensorboard", str(run_dir / TENSORBOARD_DIR)] if config.get("tensorboard") else []
+    return [architecture, *_flags(config), *tensorboard, "--out", str(run_dir), "--quiet",
+            "--resume" if resume else "--overwrite"]
 
 
 def run_job(runs: str, job_id: int) -> int:
