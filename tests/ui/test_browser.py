@@ -58,7 +58,7 @@ def test_lenet5_is_drawn_with_the_analysis_numbers(page, live_server):
     shoot(page, "networks")
 
 
-def test_an_invalid_layer_shows_the_size_arithmetic(page, live_server):
+def test_an_invalid_layer_shows_the_size_arithmetic(page, live_server, tmp_path):
     page.goto(live_server.url + "/#/networks/custom")
     page.wait_for_selector("#editor", timeout=TIMEOUT_MS)
     page.fill("#editor", DIGITS_NET)
@@ -71,7 +71,9 @@ def test_an_invalid_layer_shows_the_size_arithmetic(page, live_server):
     assert page.eval_on_selector("#editor", "e => e.classList.contains('invalid')")
     assert page.is_visible("#stale")  # the drawing left is the last file that built, and says so
     shoot(page, "editor-error")
-    page.fill("#editor", DIGITS_NET)  # corrected: the error goes, the drawing comes back
+    good = tmp_path / "digits.yaml"
+    good.write_text(DIGITS_NET)
+    page.set_input_files("#open-file", str(good))  # corrected from a file: the error goes, the drawing comes back
     page.wait_for_selector("#check .ok", timeout=TIMEOUT_MS)
     assert page.query_selector(".error-line") is None and not page.is_visible("#stale")
     assert page.get_attribute('#drawing g.layer[data-name="conv1"]', "data-shape") == "8x8x8"

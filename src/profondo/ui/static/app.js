@@ -117,6 +117,7 @@ async function pageNetworks(name) {
       <div class="col card">
         <h2>Architecture file <span class="muted" id="net-name"></span></h2>
         <label><span>input shape</span><input id="input-shape" placeholder="the file's (e.g. 1,28,28)" size="16"></label>
+        <label><span>open a file</span><input type="file" id="open-file" accept=".yaml,.yml,.txt"></label>
         <textarea id="editor" spellcheck="false"></textarea>
         <div id="check" class="muted">Type: the file is checked as you type.</div>
         <div id="errors" class="errors"></div>
@@ -147,6 +148,13 @@ async function pageNetworks(name) {
     clearTimeout(timer); timer = setTimeout(check, 250);
   };
   editor.addEventListener("input", schedule);
+  $("#open-file").onchange = async () => {  // read here, in the browser: the file goes nowhere
+    const file = $("#open-file").files[0];
+    if (!file) return;
+    if (file.size > 256 * 1024) { $("#errors").textContent = `${file.name} is over 256 KiB: not an architecture file`; return; }
+    if (current !== "custom") { localStorage.setItem("profondo.custom", await file.text()); location.hash = "#/networks/custom"; return; }
+    editor.value = await file.text(); schedule();
+  };
   $("#input-shape").addEventListener("input", schedule);
   $("#train-this").onclick = () => {
     sessionStorage.setItem("profondo.train", JSON.stringify({name: current, text: editor.value}));
