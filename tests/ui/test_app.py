@@ -205,11 +205,12 @@ def test_stop_then_resume_continues_from_the_checkpoint(server):
     status, job = call(server, "/api/jobs", {**TINY_JOB, "epochs": 30, "limit": 200})
     job = job["id"]
     deadline = time.monotonic() + 60
-    while not call(server, f"/api/jobs/{job}/metrics")[1]["epoch"]:
+    while "last.ckpt" not in call(server, f"/api/jobs/{job}")[1]["files"]:  # an epoch is checkpointed
         assert time.monotonic() < deadline
         time.sleep(0.1)
     assert call(server, f"/api/jobs/{job}/stop", method="POST", data=b"")[1]["status"] == "stopped"
     done = len(call(server, f"/api/jobs/{job}/metrics")[1]["epoch"])
+    assert done >= 1
     call(server, f"/api/jobs/{job}/resume", method="POST", data=b"")
     deadline = time.monotonic() + 60
     while len(call(server, f"/api/jobs/{job}/metrics")[1]["epoch"]) <= done:
@@ -219,6 +220,8 @@ def test_stop_then_resume_continues_from_the_checkpoint(server):
     assert "--resume" in log and "resumed from" in log
     epochs = [m["step"] for m in call(server, f"/api/jobs/{job}/metrics")[1]["epoch"]]
     assert epochs == list(range(1, len(epochs) + 1))  # no epoch twice, none missing
+    steps = [m["step"] for m in call(server, f"/api/jobs/{job}/metrics")[1]["batch"]]
+    assert steps == sorted(set(steps))  # the stopped epoch's batches were replaced, not repeated
     call(server, f"/api/jobs/{job}/stop", method="POST", data=b"")
 
 
