@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .convolution import conv
 from .memory import freed_memory_kept, keep_freed_memory
 from .threads import blas_threads, get_num_threads, set_num_threads
 
