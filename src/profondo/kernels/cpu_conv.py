@@ -61,7 +61,7 @@ class _Workers:
         blas = self._controllers()
         if not blas:
             return 1
-        return max(1, min(max(c.get_num_threads() for c in blas), os.cpu_count() or 1))
+        return max(1, min(max(c.get_num_threads() for c in blas), _CPUS))
 
     def map(self, fn, tasks: list) -> list:
         workers = self.count()
@@ -83,6 +83,7 @@ class _Workers:
                     c.set_num_threads(n)
 
 
+_CPUS = os.cpu_count() or 1
 workers = _Workers()
 
 _local = threading.local()
@@ -152,11 +153,13 @@ def _blocks(n: int, per_image: int, itemsize: int, count: int) -> list[tuple[int
     return [(a, min(n, a + size)) for a in range(0, n, size)]
 
 
-def forward_blocked(x: np.ndarray, w: np.ndarray, stride, padding, dilation, out_hw) -> np.ndarray:
-    """Convolution (groups 1) by batch blocks over the worker threads; NCHW output."""
+def forward_blocked(x: np.ndarray, w: np.ndarray, stride, padding, dilation, out_hw,
+                    out: np.ndarray | None = None) -> np.ndarray:
+    """Convolution (groups 1) by batch blocks over the worker threads; NCHW output (into a
+    C-contiguous ``out`` when given)."""
     g = _Geometry(x.shape, w.shape, stride, padding, dilation, out_hw)
     n = x.shape[0]
-    y = np.empty((n, g.o, g.oh, g.ow), np.result_type(x, w))
+    y = np.empty((n, g.o, g.oh, g.ow), np.result_type(x, w)) if out is None else out
     w_mat = np.ascontiguousarray(w.reshape(g.o, g.ckk))
     tasks = [(x, w_mat, y, g, a, b) for a, b in _blocks(n, g.ckk * g.p, y.itemsize, workers.count())]
     workers.map(_forward_block, tasks)
@@ -261,7 +264,23 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
-def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 2):
+def _correlation_fits(w_shape, stride, padding, dilation) -> bool:
+    return stride == (1, 1) and all(dilation[i] * (w_shape[2 + i] - 1) >= padding[i] for i in range(2))
+
+
+def _settled(direction: str, key: tuple) -> str | None:
+    """The algorithm ``direction`` will run for this shape, if already known (forced or measured)."""
+    forced = getattr(settings, direction)
+    if forced != "auto":
+        return forced
+    return settings.measured.get((direction, key)) if settings.benchmark else _RULE[direction]
+
+
+# What "auto" runs without measuring (``benchmark = False``): the first candidate of each direction.
+_RULE = {"weight_grad": "im2col-blocked", "input_grad": "col2im-blocked"}
+
+
+def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3):
     """Run the forced algorithm, the cached choice, or (auto) each candidate ``rounds`` times in
     turn and keep the fastest; returns (algorithm, result of its last run)."""
     forced = getattr(settings, direction)
@@ -316,6 +335,15 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
                                       need_x, need_w)
     x, key = saved.x, saved.key
     gx = gw = None
+    x_forms = {"col2im-blocked", "correlation-blocked"}
+    if need_w and need_x and _settled("weight_grad", key) == "im2col-blocked" and \
+            _settled("input_grad", key) in x_forms:
+        # Both directions settled on blocks: one pass, each block's output-gradient copy shared.
+        gx, gw, form = backward_blocked(x, gy, w, stride, padding, dilation, True, True, _settled("input_grad", key))
+        settings.record(key, "weight_grad", "im2col-blocked")
+        settings.record(key, "input_grad", form)
+        saved.cols = None
+        return gx, gw
     if need_w:
         def whole_w():
             cols = saved.cols if saved.cols is not None else _whole_cols(x, w, stride, padding, dilation, gy.shape)
@@ -337,7 +365,7 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
             return lambda: backward_blocked(x, gy, w, stride, padding, dilation, True, False, form)[0]
 
         candidates = {"col2im-blocked": blocked_x("col2im-blocked"), "col2im": whole_x}
-        if stride == (1, 1) and all(dilation[i] * (w.shape[2 + i] - 1) >= padding[i] for i in range(2)):
+        if _correlation_fits(w.shape, stride, padding, dilation):
             candidates["correlation-blocked"] = blocked_x("correlation-blocked")
         algorithm, gx = _choose("input_grad", key, candidates)
         settings.record(key, "input_grad", algorithm)
