@@ -35,6 +35,11 @@ from . import im2col, register
 # A block's window matrix is kept under about this many bytes, so that it stays in the cache
 # between the copy that writes it and the product that reads it.
 BLOCK_BYTES = 1 << 21
+# Images of at least this many output pixels get one product each (written in place); smaller
+# ones are folded into one product per block and copied into place.
+STACK_FROM = 256
+# What each thread's scratch buffers may hold before they are dropped and made afresh.
+BUFFER_BYTES = 1 << 26
 
 
 # --- worker threads, each on one BLAS thread ------------------------------------------------
@@ -98,7 +103,8 @@ def _buffer(name: str, shape: tuple, dtype, zero: bool = False) -> np.ndarray:
     key = (name, shape, np.dtype(dtype))
     buf = cache.get(key)
     if buf is None:
-        if len(cache) > 64:  # shapes change (a new model, a last smaller batch): start afresh
+        # Shapes change (another model, a smaller last batch): past a bound, start afresh.
+        if sum(b.nbytes for b in cache.values()) > BUFFER_BYTES:
             cache.clear()
         buf = cache[key] = (np.zeros if zero else np.empty)(shape, dtype)
     return buf
@@ -139,7 +145,7 @@ def _cols_block(x_blk: np.ndarray, g: _Geometry) -> np.ndarray:
 def _forward_block(x, w_mat, y, g: _Geometry, a: int, b: int) -> None:
     cols = _cols_block(x[a:b], g)
     n = b - a
-    if g.p >= 256:  # one product per image, written in place in NCHW order
+    if g.p >= STACK_FROM:  # one product per image, written in place in NCHW order
         np.matmul(w_mat, cols.reshape(g.ckk, n, g.p).transpose(1, 0, 2), out=y[a:b].reshape(n, g.o, g.p))
     else:  # small images: one product for the block, then the (O, b) -> (b, O) copy
         acc = _buffer("acc", (g.o, n * g.p), x.dtype)
