@@ -119,10 +119,11 @@ def test_a_batch_larger_than_one_block_uses_several_blocks_and_workers():
 
 def test_auto_measures_once_per_shape_and_keeps_the_choice():
     rng = np.random.default_rng(4)
-    x = profondo.tensor(rng.standard_normal((4, 3, 10, 10)).astype(np.float32), requires_grad=True)
-    w = profondo.tensor(rng.standard_normal((5, 3, 3, 3)).astype(np.float32), requires_grad=True)
+    x = profondo.tensor(rng.standard_normal((16, 8, 16, 16)).astype(np.float32), requires_grad=True)
+    w = profondo.tensor(rng.standard_normal((16, 8, 3, 3)).astype(np.float32), requires_grad=True)
+    assert 16 * w.numpy().size * 16 * 16 > cpu_conv.SMALL_MACS  # large enough to be measured
     F.conv2d(x, w, padding=1).sum().backward()
-    key = (4, 3, 10, 10, 5, 3, 3, (1, 1), (1, 1), (1, 1), 1, "float32")
+    key = (16, 8, 16, 16, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1, "float32")
     chosen = settings.chosen()[key]
     assert chosen["forward"] in FORWARD and chosen["weight_grad"] in WEIGHT_GRAD
     assert chosen["input_grad"] in INPUT_GRAD
@@ -134,12 +135,21 @@ def test_auto_measures_once_per_shape_and_keeps_the_choice():
     assert settings.chosen() == {} and settings.measured == {}
 
 
+def test_auto_runs_small_products_as_one_gemm_unmeasured():
+    x = profondo.randn(4, 3, 10, 10, requires_grad=True)
+    F.conv2d(x, profondo.randn(5, 3, 3, 3, requires_grad=True), padding=1).sum().backward()
+    (key, chosen), = settings.chosen().items()
+    assert chosen == {"forward": "im2col", "weight_grad": "im2col", "input_grad": "col2im"}
+    assert settings.measured == {}
+
+
 def test_without_benchmark_auto_follows_the_fixed_rule_and_measures_nothing():
     settings.benchmark = False
-    x = profondo.zeros(2, 3, 6, 6)
-    F.conv2d(x, profondo.zeros(4, 3, 3, 3))
+    x = profondo.zeros(16, 8, 16, 16, requires_grad=True)
+    F.conv2d(x, profondo.zeros(16, 8, 3, 3, requires_grad=True), padding=1).sum().backward()
     (key, chosen), = settings.chosen().items()
-    assert chosen == {"forward": "im2col"} and settings.measured == {}  # a small product: one GEMM
+    assert chosen == {"forward": "im2col-blocked", "weight_grad": "im2col-blocked", "input_grad": "col2im-blocked"}
+    assert settings.measured == {}
 
 
 def test_grouped_and_float16_convolutions_take_the_portable_kernel():

@@ -38,6 +38,8 @@ BLOCK_BYTES = 1 << 21
 # Images of at least this many output pixels get one product each (written in place); smaller
 # ones are folded into one product per block and copied into place.
 STACK_FROM = 256
+# Products of at most this many multiply-adds run as one GEMM under "auto", unmeasured.
+SMALL_MACS = 1 << 22
 # What each thread's scratch buffers may hold before they are dropped and made afresh.
 BUFFER_BYTES = 1 << 26
 
@@ -257,7 +259,13 @@ class _Saved:
 
 
 def _key(x, w, stride, padding, dilation, groups) -> tuple:
-    return (*x.shape, w.shape[0], *w.shape[2:], stride, padding, dilation, groups, str(np.result_type(x, w)))
+    return (*x.shape, w.shape[0], *w.shape[2:], stride, padding, dilation, groups, x.dtype.name)
+
+
+def _small(x_shape, w, out_hw) -> bool:
+    """A product too small for blocks to pay (their tasks cost tens of microseconds each):
+    "auto" runs the one-GEMM form there without measuring."""
+    return x_shape[0] * w.size * out_hw[0] * out_hw[1] <= SMALL_MACS
 
 
 def _supported(x, w, groups) -> bool:
@@ -286,9 +294,10 @@ def _settled(direction: str, key: tuple) -> str | None:
 _RULE = {"weight_grad": "im2col-blocked", "input_grad": "col2im-blocked"}
 
 
-def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3):
+def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3, measure: bool = True):
     """Run the forced algorithm, the cached choice, or (auto) each candidate ``rounds`` times in
-    turn and keep the fastest; returns (algorithm, result of its last run)."""
+    turn and keep the fastest (``measure=False``, or ``benchmark = False``: the first); returns
+    (algorithm, result of its last run)."""
     forced = getattr(settings, direction)
     if forced != "auto":  # a form this layer cannot take (correlation at stride 2) runs the first candidate
         name = forced if forced in candidates else next(iter(candidates))
@@ -296,7 +305,7 @@ def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3):
     cached = settings.measured.get((direction, key))
     if cached is not None:
         return cached, candidates[cached]()
-    if not settings.benchmark or len(candidates) == 1:
+    if not (measure and settings.benchmark) or len(candidates) == 1:
         name = next(iter(candidates))
         return name, candidates[name]()
     best, results = {}, {}
@@ -322,12 +331,11 @@ def conv2d_forward(xp, x, w, stride, padding, dilation, groups, out_hw):
     def blocked():
         return forward_blocked(x, w, stride, padding, dilation, out_hw), _Saved(x, None, None, key, False)
 
-    # First the fixed rule's choice (the one ``benchmark = False`` takes): small products gain
-    # nothing from blocks, whose tasks cost tens of microseconds each.
-    work = x.shape[0] * w.shape[0] * w[0].size * out_hw[0] * out_hw[1]
-    candidates = {"im2col-blocked": blocked, "im2col": portable} if work > 1 << 22 else \
-        {"im2col": portable, "im2col-blocked": blocked}
-    algorithm, (y, saved) = _choose("forward", key, candidates)
+    # First the fixed rule's choice, the one ``benchmark = False`` and small products take.
+    small = _small(x.shape, w, out_hw)
+    candidates = {"im2col": portable, "im2col-blocked": blocked} if small else \
+        {"im2col-blocked": blocked, "im2col": portable}
+    algorithm, (y, saved) = _choose("forward", key, candidates, measure=not small)
     settings.record(key, "forward", algorithm)
     saved.padded_shape = saved.padded_shape or (x.shape[0], x.shape[1], x.shape[2] + 2 * padding[0],
                                                 x.shape[3] + 2 * padding[1])
@@ -342,7 +350,8 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
     x, key = saved.x, saved.key
     gx = gw = None
     x_forms = {"col2im-blocked", "correlation-blocked"}
-    if need_w and need_x and _settled("weight_grad", key) == "im2col-blocked" and \
+    small = _small(x.shape, w, gy.shape[2:])
+    if need_w and need_x and not small and _settled("weight_grad", key) == "im2col-blocked" and \
             _settled("input_grad", key) in x_forms:
         # Both directions settled on blocks: one pass, each block's output-gradient copy shared.
         gx, gw, form = backward_blocked(x, gy, w, stride, padding, dilation, True, True, _settled("input_grad", key))
@@ -359,7 +368,9 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
         def blocked_w():
             return backward_blocked(x, gy, w, stride, padding, dilation, False, True, "")[1]
 
-        algorithm, gw = _choose("weight_grad", key, {"im2col-blocked": blocked_w, "im2col": whole_w})
+        candidates = {"im2col": whole_w, "im2col-blocked": blocked_w} if small else \
+            {"im2col-blocked": blocked_w, "im2col": whole_w}
+        algorithm, gw = _choose("weight_grad", key, candidates, measure=not small)
         settings.record(key, "weight_grad", algorithm)
     saved.cols = None  # the weight gradient was the last reader
     if need_x:
@@ -370,10 +381,11 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
         def blocked_x(form):
             return lambda: backward_blocked(x, gy, w, stride, padding, dilation, True, False, form)[0]
 
-        candidates = {"col2im-blocked": blocked_x("col2im-blocked"), "col2im": whole_x}
+        candidates = {"col2im": whole_x, "col2im-blocked": blocked_x("col2im-blocked")} if small else \
+            {"col2im-blocked": blocked_x("col2im-blocked"), "col2im": whole_x}
         if _correlation_fits(w.shape, stride, padding, dilation):
             candidates["correlation-blocked"] = blocked_x("correlation-blocked")
-        algorithm, gx = _choose("input_grad", key, candidates)
+        algorithm, gx = _choose("input_grad", key, candidates, measure=not small)
         settings.record(key, "input_grad", algorithm)
     return gx, gw
 
