@@ -148,7 +148,8 @@ def test_without_benchmark_auto_follows_the_fixed_rule_and_measures_nothing():
     x = profondo.zeros(16, 8, 16, 16, requires_grad=True)
     F.conv2d(x, profondo.zeros(16, 8, 3, 3, requires_grad=True), padding=1).sum().backward()
     (key, chosen), = settings.chosen().items()
-    assert chosen == {"forward": "im2col-blocked", "weight_grad": "im2col-blocked", "input_grad": "col2im-blocked"}
+    assert chosen == {"forward": "im2col-blocked", "weight_grad": "im2col-blocked",
+                      "input_grad": "correlation-blocked"}
     assert settings.measured == {}
 
 
@@ -159,3 +160,11 @@ def test_grouped_and_float16_convolutions_take_the_portable_kernel():
     expected, _, _ = kernels.im2col.conv2d_forward(np, x, w, (1, 1), (1, 1), (1, 1), 2, (5, 5))
     np.testing.assert_array_equal(y, expected)
     assert settings.chosen() == {}  # nothing chosen: only groups == 1 has a choice
+
+
+def test_without_benchmark_a_strided_layer_takes_col2im_blocks():
+    settings.benchmark = False
+    x = profondo.zeros(16, 8, 32, 32, requires_grad=True)
+    F.conv2d(x, profondo.zeros(16, 8, 3, 3, requires_grad=True), stride=2, padding=1).sum().backward()
+    (key, chosen), = settings.chosen().items()
+    assert chosen["input_grad"] == "col2im-blocked" and x.grad.shape == (16, 8, 32, 32)

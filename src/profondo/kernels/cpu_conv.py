@@ -180,9 +180,9 @@ def _backward_block(x, gy, w, w_mat, gx, g: _Geometry, a, b, need_w, input_grad)
     gy_cols = _buffer("gy", (g.o, n * g.p), gy.dtype)
     gy_cols.reshape(g.o, n, g.oh, g.ow)[...] = gy[a:b].transpose(1, 0, 2, 3)
     gw = None
-    if need_w:
+    if need_w:  # transposed, (C*KH*KW, O): measured faster than (O, C*KH*KW) for these skinny products
         cols = _cols_block(x[a:b], g)
-        gw = gy_cols @ cols.T
+        gw = cols @ gy_cols.T
     if gx is None:
         return gw
     (ph, pw) = g.padding
@@ -239,7 +239,7 @@ def backward_blocked(x, gy, w, stride, padding, dilation, need_x: bool, need_w: 
         gw = parts[0]
         for p in parts[1:]:
             gw += p
-        gw = gw.reshape(w.shape)
+        gw = gw.T.reshape(w.shape)
     return gx, gw, input_grad
 
 
@@ -291,7 +291,8 @@ def _settled(direction: str, key: tuple) -> str | None:
 
 
 # What "auto" runs without measuring (``benchmark = False``): the first candidate of each direction.
-_RULE = {"weight_grad": "im2col-blocked", "input_grad": "col2im-blocked"}
+# (correlation-blocked falls back to col2im-blocked where the stride is not 1)
+_RULE = {"weight_grad": "im2col-blocked", "input_grad": "correlation-blocked"}
 
 
 def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3, measure: bool = True):
@@ -381,10 +382,11 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
         def blocked_x(form):
             return lambda: backward_blocked(x, gy, w, stride, padding, dilation, True, False, form)[0]
 
-        candidates = {"col2im": whole_x, "col2im-blocked": blocked_x("col2im-blocked")} if small else \
-            {"col2im-blocked": blocked_x("col2im-blocked"), "col2im": whole_x}
-        if _correlation_fits(w.shape, stride, padding, dilation):
+        candidates = {"col2im": whole_x} if small else {}
+        if _correlation_fits(w.shape, stride, padding, dilation):  # measured the faster blocked form
             candidates["correlation-blocked"] = blocked_x("correlation-blocked")
+        candidates["col2im-blocked"] = blocked_x("col2im-blocked")
+        candidates.setdefault("col2im", whole_x)
         algorithm, gx = _choose("input_grad", key, candidates, measure=not small)
         settings.record(key, "input_grad", algorithm)
     return gx, gw
