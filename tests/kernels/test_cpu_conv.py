@@ -3,6 +3,7 @@ PyTorch (output, input, weight and bias gradients), non-contiguous inputs, the w
 and the measured choice."""
 
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -168,3 +169,23 @@ def test_without_benchmark_a_strided_layer_takes_col2im_blocks():
     F.conv2d(x, profondo.zeros(16, 8, 3, 3, requires_grad=True), stride=2, padding=1).sum().backward()
     (key, chosen), = settings.chosen().items()
     assert chosen["input_grad"] == "col2im-blocked" and x.grad.shape == (16, 8, 32, 32)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_makes_its_own_worker_pool():
+    """The parent's pool threads do not exist in a forked child: it must not wait on them."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    _force("im2col-blocked", "im2col-blocked", "col2im-blocked")
+    x, w = np.ones((8, 4, 16, 16), np.float32), np.ones((4, 4, 3, 3), np.float32)
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        expected = cpu_conv.forward_blocked(x, w, (1, 1), (1, 1), (1, 1), (16, 16))  # the parent's pool runs
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if its convolution finishes (within 20 s) and is right
+            signal.alarm(20)
+            try:
+                y = cpu_conv.forward_blocked(x, w, (1, 1), (1, 1), (1, 1), (16, 16))
+                os._exit(0 if np.array_equal(y, expected) else 1)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

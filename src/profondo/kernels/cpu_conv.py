@@ -90,8 +90,15 @@ class _Workers:
                     c.set_num_threads(n)
 
 
+    def forget(self) -> None:
+        """After a fork: the child has none of the parent's pool threads, so it makes its own."""
+        self._pool, self._size, self._lock = None, 0, threading.Lock()
+
+
 _CPUS = os.cpu_count() or 1
 workers = _Workers()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=workers.forget)
 
 _local = threading.local()
 
