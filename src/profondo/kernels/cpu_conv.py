@@ -181,8 +181,9 @@ def forward_blocked(x: np.ndarray, w: np.ndarray, stride, padding, dilation, out
     return y
 
 
-def _backward_block(x, gy, w, w_mat, gx, g: _Geometry, a, b, need_w, input_grad):
-    """gw of the block (returned), and its slice of gx (written) by col2im or correlation."""
+def _backward_block(x, gy, correlation, w_mat, gx, g: _Geometry, a, b, need_w, input_grad):
+    """The block's part of gw, transposed (returned), and its slice of gx (written) by col2im
+    or by ``correlation`` (the flipped filters and the geometry of that convolution)."""
     n = b - a
     gy_cols = _buffer("gy", (g.o, n * g.p), gy.dtype)
     gy_cols.reshape(g.o, n, g.oh, g.ow)[...] = gy[a:b].transpose(1, 0, 2, 3)
@@ -194,7 +195,7 @@ def _backward_block(x, gy, w, w_mat, gx, g: _Geometry, a, b, need_w, input_grad)
         return gw
     (ph, pw) = g.padding
     if input_grad == "correlation-blocked":
-        flipped, back = w  # (C, O, KH, KW) flipped filters and the correlation's geometry
+        flipped, back = correlation
         cols = _cols_block(gy[a:b], back)
         np.matmul(flipped, cols.reshape(back.ckk, n, back.p).transpose(1, 0, 2),
                   out=gx[a:b].reshape(n, g.c, g.h * g.w))
@@ -224,21 +225,24 @@ def _correlation_geometry(g: _Geometry, x_shape) -> _Geometry | None:
                      (g.h, g.w))
 
 
-def backward_blocked(x, gy, w, stride, padding, dilation, need_x: bool, need_w: bool, input_grad: str):
+def backward_blocked(x: np.ndarray, gy: np.ndarray, w: np.ndarray, stride, padding, dilation, need_x: bool,
+                     need_w: bool, input_grad: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """(gx, gw, the input-gradient form that ran) by batch blocks over the worker threads;
+    ``input_grad`` "correlation-blocked" runs as "col2im-blocked" where it does not fit."""
     g = _Geometry(x.shape, w.shape, stride, padding, dilation, gy.shape[2:])
     n = x.shape[0]
     w_mat = np.ascontiguousarray(w.reshape(g.o, g.ckk))
     gx = np.empty(x.shape, gy.dtype) if need_x else None
-    w_arg = w
+    correlation = None
     if need_x and input_grad == "correlation-blocked":
         back = _correlation_geometry(g, x.shape)
         if back is None:
             input_grad = "col2im-blocked"
         else:
             flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]).reshape(g.c, back.ckk)
-            w_arg = (flipped, back)
+            correlation = (flipped, back)
     per_image = max(g.ckk * g.p, g.o * g.kh * g.kw * g.h * g.w if need_x else 0)
-    tasks = [(x, gy, w_arg, w_mat, gx, g, a, b, need_w, input_grad)
+    tasks = [(x, gy, correlation, w_mat, gx, g, a, b, need_w, input_grad)
              for a, b in _blocks(n, per_image, gy.itemsize, workers.count())]
     parts = workers.map(_backward_block, tasks)
     gw = None
@@ -255,14 +259,10 @@ class _Saved:
     """What forward keeps for backward: the input, and the portable kernel's window matrix
     when forward ran im2col (its weight gradient reuses it)."""
 
-    __slots__ = ("x", "cols", "padded_shape", "key", "portable")
+    __slots__ = ("x", "cols", "padded_shape", "key")
 
-    def __init__(self, x, cols, padded_shape, key, portable) -> None:
-        self.x, self.cols, self.padded_shape, self.key, self.portable = x, cols, padded_shape, key, portable
-
-    @property
-    def shape(self):  # tests and tools that look at what forward saved read its input's shape
-        return self.x.shape
+    def __init__(self, x, cols, padded_shape, key) -> None:
+        self.x, self.cols, self.padded_shape, self.key = x, cols, padded_shape, key
 
 
 def _key(x, w, stride, padding, dilation, groups) -> tuple:
@@ -334,10 +334,10 @@ def conv2d_forward(xp, x, w, stride, padding, dilation, groups, out_hw):
 
     def portable():
         y, cols, padded_shape = im2col.conv2d_forward(np, x, w, stride, padding, dilation, groups, out_hw)
-        return y, _Saved(x, cols, padded_shape, key, True)
+        return y, _Saved(x, cols, padded_shape, key)
 
     def blocked():
-        return forward_blocked(x, w, stride, padding, dilation, out_hw), _Saved(x, None, None, key, False)
+        return forward_blocked(x, w, stride, padding, dilation, out_hw), _Saved(x, None, None, key)
 
     # First the fixed rule's choice, the one ``benchmark = False`` and small products take.
     small = _small(x.shape, w, out_hw)
