@@ -126,8 +126,9 @@ def test_auto_measures_once_per_shape_and_keeps_the_choice():
     F.conv2d(x, w, padding=1).sum().backward()
     key = (16, 8, 16, 16, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1, "float32")
     chosen = settings.chosen()[key]
-    assert chosen["forward"] in FORWARD and chosen["weight_grad"] in WEIGHT_GRAD
-    assert chosen["input_grad"] in INPUT_GRAD
+    base = {d: a.split(cpu_conv.ONE)[0] for d, a in chosen.items()}  # " x1": blocks on one worker
+    assert base["forward"] in FORWARD and base["weight_grad"] in WEIGHT_GRAD
+    assert base["input_grad"] in INPUT_GRAD
     assert {d: settings.measured[(d, key)] for d in ("forward", "weight_grad", "input_grad")} == chosen
     settings.measured[("forward", key)] = "im2col"  # a cached choice is what runs next time
     F.conv2d(x, w, padding=1)
@@ -189,3 +190,26 @@ def test_a_forked_child_makes_its_own_worker_pool():
                 os._exit(2)
         _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_auto_also_measures_blocks_on_one_worker_and_runs_that_choice():
+    """Where the BLAS has several threads, each blocked form is measured on one worker as well;
+    a choice of one worker runs on one, and falls back to the plain form once there is only one."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if os.cpu_count() < 2:
+        pytest.skip("one CPU: no second worker to compare against")
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 8, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    key = (16, 8, 16, 16, 16, 3, 3, (1, 1), (1, 1), (1, 1), 1, "float32")
+    expected = cpu_conv.im2col.conv2d_forward(np, x, w, (1, 1), (1, 1), (1, 1), 1, (16, 16))[0]
+    with threadpoolctl.threadpool_limits(2, user_api="blas"):
+        names = list(cpu_conv._one_worker_too({"im2col-blocked": print, "im2col": print}))
+        assert names == ["im2col-blocked", "im2col", "im2col-blocked x1"]
+        settings.measured[("forward", key)] = "im2col-blocked x1"
+        y, _, _ = cpu_conv.conv2d_forward(np, x, w, (1, 1), (1, 1), (1, 1), 1, (16, 16))
+        assert settings.chosen()[key]["forward"] == "im2col-blocked x1"
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        cpu_conv.conv2d_forward(np, x, w, (1, 1), (1, 1), (1, 1), 1, (16, 16))
+        assert settings.chosen()[key]["forward"] == "im2col-blocked"
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-4)

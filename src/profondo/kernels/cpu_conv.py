@@ -22,6 +22,7 @@ candidates once per layer shape and keeps the fastest.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -70,8 +71,7 @@ class _Workers:
             return 1
         return max(1, min(max(c.get_num_threads() for c in blas), _CPUS))
 
-    def map(self, fn, tasks: list) -> list:
-        workers = self.count()
+    def map(self, fn, tasks: list, workers: int = 1) -> list:
         if workers == 1 or len(tasks) == 1:
             return [fn(*t) for t in tasks]
         blas = self._controllers()
@@ -168,16 +168,21 @@ def _blocks(n: int, per_image: int, itemsize: int, count: int) -> list[tuple[int
     return [(a, min(n, a + size)) for a in range(0, n, size)]
 
 
+def _threads(threads: int | None) -> int:
+    return workers.count() if threads is None else max(1, min(threads, workers.count()))
+
+
 def forward_blocked(x: np.ndarray, w: np.ndarray, stride, padding, dilation, out_hw,
-                    out: np.ndarray | None = None) -> np.ndarray:
-    """Convolution (groups 1) by batch blocks over the worker threads; NCHW output (into a
-    C-contiguous ``out`` when given)."""
+                    out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
+    """Convolution (groups 1) by batch blocks over the worker threads (at most ``threads``; None:
+    as many as the BLAS may use); NCHW output (into a C-contiguous ``out`` when given)."""
     g = _Geometry(x.shape, w.shape, stride, padding, dilation, out_hw)
     n = x.shape[0]
     y = np.empty((n, g.o, g.oh, g.ow), np.result_type(x, w)) if out is None else out
     w_mat = np.ascontiguousarray(w.reshape(g.o, g.ckk))
-    tasks = [(x, w_mat, y, g, a, b) for a, b in _blocks(n, g.ckk * g.p, y.itemsize, workers.count())]
-    workers.map(_forward_block, tasks)
+    count = _threads(threads)
+    tasks = [(x, w_mat, y, g, a, b) for a, b in _blocks(n, g.ckk * g.p, y.itemsize, count)]
+    workers.map(_forward_block, tasks, count)
     return y
 
 
@@ -226,7 +231,8 @@ def _correlation_geometry(g: _Geometry, x_shape) -> _Geometry | None:
 
 
 def backward_blocked(x: np.ndarray, gy: np.ndarray, w: np.ndarray, stride, padding, dilation, need_x: bool,
-                     need_w: bool, input_grad: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+                     need_w: bool, input_grad: str, threads: int | None = None,
+                     ) -> tuple[np.ndarray | None, np.ndarray | None, str]:
     """(gx, gw, the input-gradient form that ran) by batch blocks over the worker threads;
     ``input_grad`` "correlation-blocked" runs as "col2im-blocked" where it does not fit."""
     g = _Geometry(x.shape, w.shape, stride, padding, dilation, gy.shape[2:])
@@ -242,9 +248,10 @@ def backward_blocked(x: np.ndarray, gy: np.ndarray, w: np.ndarray, stride, paddi
             flipped = np.ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1]).reshape(g.c, back.ckk)
             correlation = (flipped, back)
     per_image = max(g.ckk * g.p, g.o * g.kh * g.kw * g.h * g.w if need_x else 0)
+    count = _threads(threads)
     tasks = [(x, gy, correlation, w_mat, gx, g, a, b, need_w, input_grad)
-             for a, b in _blocks(n, per_image, gy.itemsize, workers.count())]
-    parts = workers.map(_backward_block, tasks)
+             for a, b in _blocks(n, per_image, gy.itemsize, count)]
+    parts = workers.map(_backward_block, tasks, count)
     gw = None
     if need_w:
         gw = parts[0]
@@ -302,6 +309,22 @@ def _settled(direction: str, key: tuple) -> str | None:
 _RULE = {"weight_grad": "im2col-blocked", "input_grad": "correlation-blocked"}
 
 
+# A measured choice ending in this ran its blocks on one worker thread: on a machine whose other
+# cores are busy, workers that wait for each other can lose to one.
+ONE = " x1"
+
+
+def _one_worker_too(candidates: dict) -> dict:
+    """The candidates, and each blocked one again on a single worker, where there are several."""
+    if workers.count() == 1:
+        return candidates
+    more = dict(candidates)
+    for name, fn in candidates.items():
+        if name.endswith("-blocked"):
+            more[name + ONE] = functools.partial(fn, 1)
+    return more
+
+
 def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3, measure: bool = True):
     """Run the forced algorithm, the cached choice, or (auto) each candidate ``rounds`` times in
     turn and keep the fastest (``measure=False``, or ``benchmark = False``: the first); returns
@@ -311,7 +334,9 @@ def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3, measu
         name = forced if forced in candidates else next(iter(candidates))
         return name, candidates[name]()
     cached = settings.measured.get((direction, key))
-    if cached is not None:
+    if cached is not None and cached not in candidates:  # measured on one worker of several; now one
+        cached = cached.split(ONE)[0]
+    if cached in candidates:
         return cached, candidates[cached]()
     if not (measure and settings.benchmark) or len(candidates) == 1:
         name = next(iter(candidates))
@@ -336,14 +361,14 @@ def conv2d_forward(xp, x, w, stride, padding, dilation, groups, out_hw):
         y, cols, padded_shape = im2col.conv2d_forward(np, x, w, stride, padding, dilation, groups, out_hw)
         return y, _Saved(x, cols, padded_shape, key)
 
-    def blocked():
-        return forward_blocked(x, w, stride, padding, dilation, out_hw), _Saved(x, None, None, key)
+    def blocked(threads=None):
+        return forward_blocked(x, w, stride, padding, dilation, out_hw, threads=threads), _Saved(x, None, None, key)
 
     # First the fixed rule's choice, the one ``benchmark = False`` and small products take.
     small = _small(x.shape, w, out_hw)
     candidates = {"im2col": portable, "im2col-blocked": blocked} if small else \
         {"im2col-blocked": blocked, "im2col": portable}
-    algorithm, (y, saved) = _choose("forward", key, candidates, measure=not small)
+    algorithm, (y, saved) = _choose("forward", key, _one_worker_too(candidates), measure=not small)
     settings.record(key, "forward", algorithm)
     saved.padded_shape = saved.padded_shape or (x.shape[0], x.shape[1], x.shape[2] + 2 * padding[0],
                                                 x.shape[3] + 2 * padding[1])
@@ -359,12 +384,15 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
     gx = gw = None
     x_forms = {"col2im-blocked", "correlation-blocked"}
     small = _small(x.shape, w, gy.shape[2:])
-    if need_w and need_x and not small and _settled("weight_grad", key) == "im2col-blocked" and \
-            _settled("input_grad", key) in x_forms:
+    w_form, x_form = _settled("weight_grad", key), _settled("input_grad", key)
+    if need_w and need_x and not small and w_form and x_form and w_form.split(ONE)[0] == "im2col-blocked" and \
+            x_form.split(ONE)[0] in x_forms:
         # Both directions settled on blocks: one pass, each block's output-gradient copy shared.
-        gx, gw, form = backward_blocked(x, gy, w, stride, padding, dilation, True, True, _settled("input_grad", key))
-        settings.record(key, "weight_grad", "im2col-blocked")
-        settings.record(key, "input_grad", form)
+        one = ONE in w_form or ONE in x_form
+        gx, gw, form = backward_blocked(x, gy, w, stride, padding, dilation, True, True, x_form.split(ONE)[0],
+                                        threads=1 if one else None)
+        settings.record(key, "weight_grad", w_form)
+        settings.record(key, "input_grad", form + (ONE if one else ""))
         saved.cols = None
         return gx, gw
     if need_w:
@@ -373,12 +401,12 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
             return im2col.conv2d_backward(np, gy, w, cols, padded_shape, stride, padding, dilation, 1,
                                           False, True)[1]
 
-        def blocked_w():
-            return backward_blocked(x, gy, w, stride, padding, dilation, False, True, "")[1]
+        def blocked_w(threads=None):
+            return backward_blocked(x, gy, w, stride, padding, dilation, False, True, "", threads)[1]
 
         candidates = {"im2col": whole_w, "im2col-blocked": blocked_w} if small else \
             {"im2col-blocked": blocked_w, "im2col": whole_w}
-        algorithm, gw = _choose("weight_grad", key, candidates, measure=not small)
+        algorithm, gw = _choose("weight_grad", key, _one_worker_too(candidates), measure=not small)
         settings.record(key, "weight_grad", algorithm)
     saved.cols = None  # the weight gradient was the last reader
     if need_x:
@@ -387,14 +415,15 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
                                           True, False)[0]
 
         def blocked_x(form):
-            return lambda: backward_blocked(x, gy, w, stride, padding, dilation, True, False, form)[0]
+            return lambda threads=None: backward_blocked(x, gy, w, stride, padding, dilation, True, False, form,
+                                                         threads)[0]
 
         candidates = {"col2im": whole_x} if small else {}
         if _correlation_fits(w.shape, stride, padding, dilation):  # measured the faster blocked form
             candidates["correlation-blocked"] = blocked_x("correlation-blocked")
         candidates["col2im-blocked"] = blocked_x("col2im-blocked")
         candidates.setdefault("col2im", whole_x)
-        algorithm, gx = _choose("input_grad", key, candidates, measure=not small)
+        algorithm, gx = _choose("input_grad", key, _one_worker_too(candidates), measure=not small)
         settings.record(key, "input_grad", algorithm)
     return gx, gw
 
