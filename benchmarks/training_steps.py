@@ -2,7 +2,11 @@
 
 Each workload is one training step (forward, cross-entropy, backward, SGD-momentum update)
 on random float32 data of the right shape. The two frameworks alternate, repeat after
-repeat, on the same machine in the same process, and the table reports medians.
+repeat, on the same machine in the same process, and the table reports medians. For the
+convolutional rows W3 and W7 it also prints the FLOPs of a step against the SGEMM peak
+measured in the same run (a 2048x2048 float32 matmul) and the algorithm each convolution
+chose (``profondo.backend.conv``); W6 times inference of the training model and of its
+frozen edge plan.
 
     bash benchmarks/run.sh            # unsets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE, then runs this
     python benchmarks/training_steps.py --rows W1,W5 --repeats 7
