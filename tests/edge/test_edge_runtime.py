@@ -39,7 +39,7 @@ def test_runtime_imports_nothing_but_numpy():
                          cwd=source.parent.parent.parent.parent)  # not on profondo's path
     assert out.stdout.strip() == "[]"
     imports = [line.split()[1] for line in source.read_text().splitlines() if line.startswith(("import ", "from "))]
-    assert set(imports) <= {"__future__", "json", "os", "tempfile", "collections.abc", "numpy"}
+    assert set(imports) <= {"__future__", "json", "os", "tempfile", "time", "collections.abc", "numpy"}
 
 
 @pytest.mark.parametrize("name", SMALL_ZOO)
@@ -182,3 +182,28 @@ def test_upsample_kernel_uses_pytorchs_nearest_rows(upsample):
     x = np.random.default_rng(0).standard_normal((3, 2, 5, 6)).astype(np.float32)
     edge = freeze(net, (2, 5, 6))
     np.testing.assert_allclose(edge(x), net(profondo.tensor(x)).numpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", ["im2col", "im2col-blocked", "auto"])
+def test_convolution_forms_of_a_frozen_plan_agree(form, monkeypatch):
+    """Forced to either convolution form, or measuring both over its first calls, a frozen plan
+    gives the eager model's output on every call."""
+    from profondo.backend import conv as settings
+
+    monkeypatch.setattr(settings, "forward", form)
+    profondo.manual_seed(0)
+    model = randomize_batch_norms(zoo.load("convnetjs-cifar10"))
+    edge = freeze(model)
+    x = _inputs(model.spec.input, n=5)
+    expected = _eager(model, x)
+    for _ in range(8):  # past the six measured calls of "auto"
+        np.testing.assert_allclose(edge(x), expected, rtol=0, atol=1e-5)
+
+
+def test_a_standalone_runtime_runs_every_convolution_as_one_gemm(monkeypatch):
+    monkeypatch.setattr(runtime_module, "CONV_BLOCKS", None)
+    profondo.manual_seed(0)
+    model = zoo.load("lenet5")
+    edge = EdgeModel(freeze(model).plan, freeze(model).arrays)
+    x = _inputs(model.spec.input)
+    np.testing.assert_allclose(edge(x), _eager(model, x), rtol=0, atol=1e-5)

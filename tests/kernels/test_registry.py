@@ -12,7 +12,7 @@ import profondo.functional as F
 from profondo import kernels
 from profondo.functional.conv import Conv2d
 from profondo.functional.pooling import MaxPool2d
-from profondo.kernels import im2col
+from profondo.kernels import cpu_conv, im2col
 
 
 @pytest.fixture(autouse=True)
@@ -34,21 +34,23 @@ class FakeArrayModule(types.ModuleType):
         return getattr(np, name)
 
 
-def test_numpy_gets_the_portable_kernels():
-    assert kernels.get("conv2d_forward", np) is im2col.conv2d_forward
+def test_numpy_gets_the_cpu_convolution_and_the_portable_pooling():
+    assert kernels.get("conv2d_forward", np) is cpu_conv.conv2d_forward
+    assert kernels.get("conv2d_backward", "cpu") is cpu_conv.conv2d_backward
     assert kernels.get("pool2d_backward", "cpu") is im2col.pool2d_backward
-    assert kernels.registered("conv2d_forward") == ["any"]
+    assert kernels.registered("conv2d_forward") == ["any", "cpu"]
+    assert kernels.registered("pool2d_backward") == ["any"]
 
 
 def test_a_device_kernel_is_preferred_and_the_portable_one_returns_when_it_goes():
-    cpu_version = kernels.register("conv2d_forward", "cpu")(lambda *a: "cpu version")
-    assert kernels.get("conv2d_forward", np) is cpu_version
-    assert kernels.get("conv2d_forward", profondo.device("cpu")) is cpu_version
-    assert kernels.registered("conv2d_forward") == ["any", "cpu"]
-    kernels.unregister("conv2d_forward", "cpu")
-    assert kernels.get("conv2d_forward", np) is im2col.conv2d_forward
-    with pytest.raises(KeyError, match="no kernel 'conv2d_forward' registered for device type 'cpu'"):
-        kernels.unregister("conv2d_forward", "cpu")
+    cpu_version = kernels.register("pool2d_windows", "cpu")(lambda *a: "cpu version")
+    assert kernels.get("pool2d_windows", np) is cpu_version
+    assert kernels.get("pool2d_windows", profondo.device("cpu")) is cpu_version
+    assert kernels.registered("pool2d_windows") == ["any", "cpu"]
+    kernels.unregister("pool2d_windows", "cpu")
+    assert kernels.get("pool2d_windows", np) is im2col.pool2d_windows
+    with pytest.raises(KeyError, match="no kernel 'pool2d_windows' registered for device type 'cpu'"):
+        kernels.unregister("pool2d_windows", "cpu")
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -78,7 +80,7 @@ def test_a_fake_device_gets_its_own_kernel_and_the_portable_rest():
     fake_conv = kernels.register("conv2d_forward", "fake")(lambda *a: "fake conv")
     assert kernels.get("conv2d_forward", fake) is fake_conv
     assert kernels.get("conv2d_forward", "fake") is fake_conv
-    assert kernels.get("conv2d_forward", np) is im2col.conv2d_forward
+    assert kernels.get("conv2d_forward", np) is cpu_conv.conv2d_forward
     assert kernels.get("pool2d_windows", fake) is im2col.pool2d_windows  # no fake one: the portable kernel
 
 

@@ -1,14 +1,16 @@
 """Devices: "cpu" computes with NumPy, "cuda[:N]" with CuPy when it is importable.
 
 A tensor's device is read off its array's type, so nothing is stored twice. CPU threads
-(:func:`set_num_threads`) and the heap tuning for training (:func:`keep_freed_memory`) live
-here too; importing the package changes neither.
+(:func:`set_num_threads`), the heap tuning for training (:func:`keep_freed_memory`) and the
+CPU convolution's algorithm switch (``conv``, see ``convolution.py``) live here too;
+importing the package changes none of them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .convolution import conv
 from .memory import freed_memory_kept, keep_freed_memory
 from .threads import blas_threads, get_num_threads, set_num_threads
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -148,12 +149,23 @@ def _conv(step, arrays, shapes, slots):
     acc2 = acc.reshape(o, n * oh * ow)
     act, src = _activation(step.get("act")), step["inputs"][0]
     rescale = quant.on or not np.all(w_scale == 1)
+    # A float plan without groups may also run as the training kernels' batch blocks over the
+    # worker threads; which form runs is measured on the first call (see profondo.backend.conv).
+    blockable = CONV_BLOCKS is not None and not rescale and g == 1 and n > 0
+    bias_nchw = None if bias is None else bias.reshape(1, o, 1, 1)
 
     def bind(out):
         out_view = out.reshape(n, o, oh, ow)
         acc_nchw = acc.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
 
-        def run():
+        def blocked():
+            CONV_BLOCKS["forward"](slots[src], weight, (sh, sw), (ph, pw), (dh, dw), (oh, ow), out=out_view)
+            if bias_nchw is not None:
+                np.add(out_view, bias_nchw, out=out_view)
+            if act is not None:
+                act(out_view)
+
+        def gemm():
             if direct:
                 np.copyto(cols_view, _windows(slots[src], kh, kw, oh, ow, (sh, sw), (dh, dw)))
             else:
@@ -167,9 +179,42 @@ def _conv(step, arrays, shapes, slots):
             if act is not None:
                 act(acc2)
             np.copyto(out_view, acc_nchw)
-        return run
+        if not blockable:
+            return gemm
+        return _measured_choice({"im2col": gemm, "im2col-blocked": blocked})
 
     return (n, o, oh, ow), bind
+
+
+# Set by ``profondo.edge`` when this file runs inside profondo: the training kernels' batch-block
+# convolution (``forward``) and the algorithm switch (``settings``: () -> (forced form, benchmark)).
+# A copy of this file on its own has neither and runs every convolution as one GEMM.
+CONV_BLOCKS: dict | None = None
+
+
+def _measured_choice(forms: dict[str, Callable[[], None]]) -> Callable[[], None]:
+    """A step that runs the form ``profondo.backend.conv.forward`` forces or, at "auto", times
+    every form on its first three calls in turn and keeps the fastest (each call's output is
+    right whichever form ran)."""
+    forced, benchmark = CONV_BLOCKS["settings"]()
+    if forced in forms:
+        return forms[forced]
+    if not benchmark:
+        return forms["im2col"]
+    best = dict.fromkeys(forms, float("inf"))
+    state = {"calls": 0, "run": None}
+
+    def run():
+        if state["run"] is not None:
+            return state["run"]()
+        name = list(forms)[state["calls"] % len(forms)]
+        start = time.perf_counter()
+        forms[name]()
+        best[name] = min(best[name], time.perf_counter() - start)
+        state["calls"] += 1
+        if state["calls"] == 3 * len(forms):
+            state["run"] = forms[min(best, key=best.get)]
+    return run
 
 
 def _linear(step, arrays, shapes, slots):
