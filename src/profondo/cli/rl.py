@@ -139,7 +139,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           description="Deep Q-learning. An option left out takes the run file's value, else the "
                                       "default shown.")
     p.add_argument("env", metavar="ENV|FILE", help="gymnasium environment id (CartPole-v1, MinAtar/Breakout-v1, "
-                                                   "ALE/Pong-v5) or a run file (YAML), e.g. rl/runs/minatar-breakout.yaml")
+                                                   "ALE/Pong-v5) or a run file (YAML), e.g. rl/recipes/minatar-breakout.yaml")
     p.add_argument("--network", help="architecture file of the Q-network (default, sized to the environment: "
                                      "networks/cartpole.yaml, cartpole_pixels.yaml with --pixels, minatar.yaml for "
                                      "MinAtar, atari.yaml for ALE)")
