@@ -162,6 +162,18 @@ def plot(report: dict, path: str) -> None:
     save(fig, path)
 
 
+def plot_checkpoint(checkpoint: str, path: str, levels: list[str]) -> None:
+    """The learning curve of a ``profondo rl dqn`` run from its checkpoint's history (a run cut short
+    keeps its curve there), with labelled levels ``LABEL=VALUE``."""
+    from profondo.io.checkpoint import read_checkpoint
+    from profondo.rl.history import History, plot_learning_curve
+
+    meta = read_checkpoint(checkpoint).meta
+    lines = {label: float(value) for label, _, value in (item.rpartition("=") for item in levels)}
+    plot_learning_curve(History.from_dict(meta["history"]), path, f"DQN on {meta['env']} (seed {meta['seed']}), "
+                        f"{meta['steps']:,} steps", levels=lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--framework", choices=["profondo", "sb3", "both"], default="both")
@@ -172,7 +184,12 @@ def main() -> None:
     p.add_argument("--eval-episodes", type=int, default=10)
     p.add_argument("--json", help="append the rows to this JSON file (a list)")
     p.add_argument("--plot", nargs=2, metavar=("JSON", "PNG"), help="draw the runs of a results file and exit")
+    p.add_argument("--curve", nargs=2, metavar=("CKPT", "PNG"), help="draw a run's learning curve from its checkpoint")
+    p.add_argument("--level", action="append", default=[], metavar="LABEL=VALUE", help="a level on --curve")
     a = p.parse_args()
+    if a.curve:
+        plot_checkpoint(*a.curve, a.level)
+        return
     if a.plot:
         plot(json.loads(Path(a.plot[0]).read_text()), a.plot[1])
         return
