@@ -129,3 +129,17 @@ def test_dqn_on_minatar_with_the_packaged_network_and_a_frame_strip(tmp_path, ca
     assert arch["pixels"] and arch["frame_stack"] == 1
     assert (out / "frames.png").read_bytes()[:4] == b"\x89PNG" and (out / "learning_curve.png").exists()
     assert run(["eval", str(out / "last.ckpt"), "--episodes", "1"]) == 0
+
+
+def test_the_packaged_minatar_recipe_pins_its_settings():
+    from pathlib import Path
+
+    from profondo.cli import rl as rl_cli
+
+    recipe = Path(rl_cli.__file__).resolve().parent.parent / "rl" / "recipes" / "minatar-breakout.yaml"
+    env_id, env_args, options = rl_cli._run_file(recipe)
+    assert env_id == "MinAtar/Breakout-v1" and env_args == {}
+    # Young and Tian's setting, not CartPole's bursts of updates and decaying learning rate
+    assert (options["train_every"], options["gradient_steps"], options["lr_end"], options["target_update"]) == \
+        (1, 1, None, 1000)
+    assert Path(options["network"]).resolve() == recipe.parent.parent / "networks" / "minatar.yaml"
