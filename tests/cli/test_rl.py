@@ -47,14 +47,17 @@ def test_dqn_run_file_resume_and_eval(tmp_path, capsys):
                                        "  - dense: {units: 2}\n")
     run_file = tmp_path / "cartpole.yaml"
     run_file.write_text("env: CartPole-v1\nnetwork: net.yaml\nsteps: 300\nlearning-starts: 100\nbatch_size: 16\n"
-                        "eval_every: 150\neval_episodes: 2\nfinal_episodes: 3\nepsilon_decay: 200\n")
+                        "eval_every: 150\neval_episodes: 2\nfinal_episodes: 3\nepsilon_decay: 200\nframes: false\n"
+                        "double: true\n")
     out = tmp_path / "run"
     assert run(["dqn", str(run_file), "--out", str(out), "--quiet", "--target-update", "50"]) == 0
     printed = capsys.readouterr().out
     assert "target every 50 steps" in printed and "double DQN" in printed  # file < command line
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 300 and metrics["options"]["batch_size"] == 16 and metrics["eval_episodes"] == 3
-    assert metrics["weights"] == "best"
+    assert set(metrics) >= {"last_mean_return", "best_mean_return"}  # both the final and the selected weights
+    assert metrics["eval_mean_return"] == metrics["last_mean_return"]
+    assert "last weights (last.ckpt)" in printed and "best weights (best.ckpt)" in printed
     history = json.loads((out / "history.json").read_text())
     assert [e[0] for e in history["evaluations"]] == [150, 300]
     assert {p.name for p in out.iterdir()} >= {"last.ckpt", "best.ckpt", "metrics.json", "history.json"}
@@ -105,6 +108,38 @@ def test_dqn_from_rendered_frames(tmp_path, capsys):
             "--eval-every", "0", "--final-episodes", "1", "--out", str(out), "--quiet"]
     assert run(argv) == 0
     assert "observations (2, 36, 36) uint8" in capsys.readouterr().out
-    assert json.loads((out / "metrics.json").read_text())["weights"] == "last"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "last_mean_return" in metrics and "best_mean_return" not in metrics  # no evaluation, no best
+    assert (out / "frames.png").read_bytes()[:4] == b"\x89PNG"
     assert run(["eval", str(out / "last.ckpt"), "--episodes", "1"]) == 0
     assert "over 1 episodes" in capsys.readouterr().out
+
+
+def test_dqn_on_minatar_with_the_packaged_network_and_a_frame_strip(tmp_path, capsys):
+    pytest.importorskip("gymnasium")
+    pytest.importorskip("minatar")
+    out = tmp_path / "run"
+    argv = ["dqn", "MinAtar/Breakout-v1", "--steps", "60", "--learning-starts", "20", "--batch-size", "8",
+            "--buffer-size", "100", "--eval-every", "30", "--eval-episodes", "1", "--final-episodes", "2",
+            "--out", str(out), "--quiet"]
+    assert run(argv) == 0
+    printed = capsys.readouterr().out
+    assert "observations (4, 10, 10) uint8, 3 actions" in printed  # channels first, no frame stack
+    arch = json.loads((out / "metrics.json").read_text())["options"]
+    assert arch["pixels"] and arch["frame_stack"] == 1
+    assert (out / "frames.png").read_bytes()[:4] == b"\x89PNG" and (out / "learning_curve.png").exists()
+    assert run(["eval", str(out / "last.ckpt"), "--episodes", "1"]) == 0
+
+
+def test_the_packaged_minatar_recipe_pins_its_settings():
+    from pathlib import Path
+
+    from profondo.cli import rl as rl_cli
+
+    recipe = Path(rl_cli.__file__).resolve().parent.parent / "rl" / "recipes" / "minatar-breakout.yaml"
+    env_id, env_args, options = rl_cli._run_file(recipe)
+    assert env_id == "MinAtar/Breakout-v1" and env_args == {}
+    # Young and Tian's setting, not CartPole's bursts of updates and decaying learning rate
+    assert (options["train_every"], options["gradient_steps"], options["lr_end"], options["target_update"]) == \
+        (1, 1, None, 1000)
+    assert Path(options["network"]).resolve() == recipe.parent.parent / "networks" / "minatar.yaml"

@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import profondo
-from profondo import nn
+from profondo import nn, rl
 from profondo.rl import DQN, DQNConfig, EpsilonSchedule, evaluate
 
 
@@ -19,13 +21,18 @@ def _same(a, b):
     return all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def _per_step(**kwargs) -> DQNConfig:
+    """A config with one update per environment step, Double DQN and a constant learning rate."""
+    return DQNConfig(**{"train_every": 1, "gradient_steps": 1, "double": True, "lr_end": None, **kwargs})
+
+
 def _transition(rng, n=6):
     return rng.random(n).astype(np.float32), int(rng.integers(2)), float(rng.random()), \
         rng.random(n).astype(np.float32), bool(rng.random() < 0.2)
 
 
 def test_hard_target_update_every_n_steps():
-    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.05, batch_size=4, buffer_size=16, learning_starts=4,
+    agent = DQN(_mlp(), 2, (6,), config=_per_step(lr=0.05, batch_size=4, buffer_size=16, learning_starts=4,
                                                   target_update=5), seed=0)
     rng = np.random.default_rng(0)
     assert _same(_params(agent.target), _params(agent.online))  # starts as a copy
@@ -44,7 +51,7 @@ def test_hard_target_update_every_n_steps():
 
 
 def test_soft_target_update_is_polyak_averaging():
-    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.05, batch_size=4, buffer_size=16, learning_starts=1,
+    agent = DQN(_mlp(), 2, (6,), config=_per_step(lr=0.05, batch_size=4, buffer_size=16, learning_starts=1,
                                                   target_update=1, tau=0.25), seed=0)
     rng = np.random.default_rng(1)
     for _ in range(6):
@@ -70,7 +77,7 @@ def test_td_targets_vanilla_and_double_by_hand():
 
 def test_update_matches_pytorch():
     torch = pytest.importorskip("torch")
-    agent = DQN(_mlp(4, 8, 3), 3, (4,), config=DQNConfig(lr=0.01, gamma=0.9, batch_size=8, buffer_size=8,
+    agent = DQN(_mlp(4, 8, 3), 3, (4,), config=_per_step(lr=0.01, gamma=0.9, batch_size=8, buffer_size=8,
                                                          double=True, max_grad_norm=0.5), seed=5)
     rng = np.random.default_rng(2)
     for _ in range(8):
@@ -101,7 +108,7 @@ def test_update_matches_pytorch():
 
 def test_dqn_solves_a_tiny_environment(corridor):
     env = corridor(n=6, one_hot=True)
-    config = DQNConfig(lr=0.01, gamma=0.95, batch_size=32, buffer_size=1000, learning_starts=100,
+    config = _per_step(lr=0.01, gamma=0.95, batch_size=32, buffer_size=1000, learning_starts=100,
                        target_update=50, epsilon=EpsilonSchedule(1.0, 0.05, 400))
     agent = DQN(_mlp(), 2, (6,), config=config, seed=0)
     history = agent.fit(env, 1000, seed=0)
@@ -113,9 +120,9 @@ def test_dqn_solves_a_tiny_environment(corridor):
 
 def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
     # 10-step episodes (the goal is out of reach), so step 200 is an episode boundary
-    def agent():
-        config = DQNConfig(lr=0.01, batch_size=8, buffer_size=300, learning_starts=20, target_update=30,
-                           epsilon=EpsilonSchedule(1.0, 0.1, 300))
+    def agent():  # with every schedule: learning rate, exploration, Polyak target, bursts of updates
+        config = DQNConfig(lr=0.01, lr_end=0.001, double=True, batch_size=8, buffer_size=300, learning_starts=20, target_update=2,
+                           tau=0.1, train_every=2, gradient_steps=2, epsilon=EpsilonSchedule(1.0, 0.1, 300))
         return DQN(_mlp(40), 2, (40,), config=config, seed=1)
 
     def env():
@@ -124,7 +131,14 @@ def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
     straight = agent()
     h_straight = straight.fit(env(), 400, seed=4)
     first = agent()
-    first.fit(env(), 200, seed=4, checkpoint=tmp_path / "last.ckpt")
+
+    class Kill:  # the process dies right after step 200's checkpoint
+        def update(self, n, **values):
+            if first.steps == 200:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        first.fit(env(), 400, seed=4, checkpoint=tmp_path / "last.ckpt", checkpoint_every=200, progress=Kill())
     resumed = agent()
     history = resumed.load(tmp_path / "last.ckpt")
     assert (resumed.steps, resumed.episodes, len(resumed.buffer)) == (200, 20, 200)
@@ -133,11 +147,52 @@ def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
     assert _same(_params(resumed.online), _params(straight.online))
     assert _same(_params(resumed.target), _params(straight.target))
     assert np.array_equal(resumed.buffer.obs, straight.buffer.obs)
+    assert resumed.optimizer.param_groups[0]["lr"] == straight.optimizer.param_groups[0]["lr"]
+    assert resumed.rng.bit_generator.state == straight.rng.bit_generator.state
+
+
+def test_learning_rate_falls_linearly_over_the_run():
+    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.01, lr_end=0.001), seed=0)
+    assert [agent.learning_rate(t, 100) for t in (0, 50, 100, 200)] == pytest.approx([0.01, 0.0055, 0.001, 0.001])
+    agent.config.lr_decay = 10  # a fixed span wins over the run's length
+    assert agent.learning_rate(5, 100) == pytest.approx(0.0055)
+    agent.config.lr_end = None
+    assert agent.learning_rate(50, 100) == 0.01
+
+
+def test_gradient_steps_run_in_bursts():
+    config = DQNConfig(batch_size=4, buffer_size=64, learning_starts=8, train_every=4, gradient_steps=3,
+                       target_update=1000)
+    agent = DQN(_mlp(), 2, (6,), config=config, seed=0)
+    rng = np.random.default_rng(0)
+    counts = []
+    for _ in range(16):
+        agent.observe(*_transition(rng))
+        counts.append(agent.updates)
+    assert counts[6:] == [0, 3, 3, 3, 3, 6, 6, 6, 6, 9]  # steps 8, 12, 16: three updates each
+
+
+def test_dqn_learns_cartpole_in_a_few_thousand_steps():
+    gym = pytest.importorskip("gymnasium")
+    from profondo import architecture
+    from profondo.rl import make_env
+
+    arch = architecture.load_dict(Path(rl.__file__).with_name("networks") / "cartpole.yaml")
+    profondo.manual_seed(0)
+    config = DQNConfig(epsilon=EpsilonSchedule(1.0, 0.04, 1500))  # the defaults, exploring over fewer steps
+    agent = DQN(architecture.from_dict(arch), 2, (4,), config=config, seed=0)
+    env = make_env("CartPole-v1")
+    agent.fit(env, 3000, seed=0)
+    returns = evaluate(gym.make("CartPole-v1"), agent.greedy, episodes=10, seed=123)
+    rng = np.random.default_rng(0)
+    random = evaluate(gym.make("CartPole-v1"), lambda obs: int(rng.integers(2)), episodes=10, seed=123)
+    assert agent.updates == 1024  # 8 bursts of 128 from step 1024 on
+    assert random.mean() < 40 and returns.mean() > 150, (random.mean(), returns.mean())  # random: about 22
 
 
 def test_evaluations_keep_the_best_weights_and_can_stop_early(tmp_path, corridor):
     env, eval_env = corridor(n=6, one_hot=True), corridor(n=6, one_hot=True)
-    config = DQNConfig(lr=0.01, gamma=0.95, batch_size=32, buffer_size=1000, learning_starts=100,
+    config = _per_step(lr=0.01, gamma=0.95, batch_size=32, buffer_size=1000, learning_starts=100,
                        target_update=50, epsilon=EpsilonSchedule(1.0, 0.05, 400))
     agent = DQN(_mlp(), 2, (6,), config=config, seed=0)
     history = agent.fit(env, 3000, seed=0, eval_env=eval_env, eval_every=200, eval_episodes=2, stop_return=0.96,
@@ -167,7 +222,7 @@ def test_uint8_observations_are_scaled():
 
 def test_the_defaults_are_those_of_the_command_line_cartpole_run():
     c = DQNConfig()  # `profondo rl dqn CartPole-v1` reads its defaults from here
-    assert (c.lr, c.gamma, c.batch_size, c.buffer_size, c.learning_starts, c.train_every) == \
-        (1e-3, 0.99, 64, 50_000, 1_000, 1)
-    assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (500, 1.0, True, 1.0, 10.0)
-    assert (c.epsilon.start, c.epsilon.end, c.epsilon.decay, c.epsilon.kind) == (1.0, 0.05, 10_000, "linear")
+    assert (c.lr, c.lr_end, c.lr_decay, c.gamma, c.batch_size, c.buffer_size, c.learning_starts, c.train_every,
+            c.gradient_steps) == (2.3e-3, 0.0, None, 0.99, 64, 100_000, 1_000, 256, 128)
+    assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (10, 1.0, False, 1.0, 10.0)
+    assert (c.epsilon.start, c.epsilon.end, c.epsilon.decay, c.epsilon.kind) == (1.0, 0.04, 8_000, "linear")

@@ -1,59 +1,74 @@
+"""Pixel observations through gymnasium's wrappers: shapes, stacking order, and one DQN update on them."""
+
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from profondo.rl import DQN, DQNConfig, EpsilonSchedule, FramePreprocessor, resize, to_grayscale
+from profondo import architecture, manual_seed, rl
+from profondo.rl import DQN, DQNConfig, EpsilonSchedule, make_env, pixel_env
+
+gym = pytest.importorskip("gymnasium")
+NETWORKS = Path(rl.__file__).with_name("networks")
 
 
-def test_grayscale_uses_bt601_luma():
-    frame = np.zeros((2, 3, 3), np.uint8)
-    frame[0, 0] = [255, 0, 0]
-    frame[0, 1] = [0, 255, 0]
-    frame[0, 2] = [0, 0, 255]
-    frame[1] = 200
-    gray = to_grayscale(frame)
-    assert gray.shape == (2, 3)
-    np.testing.assert_allclose(gray[0], [0.299 * 255, 0.587 * 255, 0.114 * 255], rtol=1e-6)
-    np.testing.assert_allclose(gray[1], 200, rtol=1e-6)
-    with pytest.raises(ValueError, match=r"\(H, W, 3\) RGB frame, received shape \(4, 4\)"):
-        to_grayscale(np.zeros((4, 4)))
+def _network(name: str, obs_shape, n_actions: int):
+    """A packaged architecture file with its input and output set to the environment's (as the CLI does)."""
+    arch = architecture.load_dict(NETWORKS / name)
+    arch["input"], arch["layers"][-1]["dense"]["units"] = list(obs_shape), int(n_actions)
+    manual_seed(0)
+    return architecture.from_dict(arch)
 
 
-def test_resize_averages_the_covered_area():
-    image = np.arange(36, dtype=np.float32).reshape(6, 6)
-    np.testing.assert_allclose(resize(image, (2, 3)), image.reshape(2, 3, 3, 2).mean(axis=(1, 3)))
-    # 3 -> 2: output pixel 0 covers input [0, 1.5): 1 * x0 + 0.5 * x1, weighted by 1/1.5
-    row = np.array([[0.0, 3.0, 6.0]], np.float32)
-    np.testing.assert_allclose(resize(row, (1, 2)), [[(0 + 0.5 * 3) / 1.5, (0.5 * 3 + 6) / 1.5]])
-    np.testing.assert_array_equal(resize(np.eye(2, dtype=np.float32), (4, 4)), np.kron(np.eye(2), np.ones((2, 2))))
-    rgb = np.random.default_rng(0).random((8, 10, 3))
-    np.testing.assert_allclose(resize(rgb, (4, 5)), rgb.reshape(4, 2, 5, 2, 3).mean(axis=(1, 3)), rtol=1e-5)
+def _a_few_updates(env, net, n_actions: int) -> DQN:
+    config = DQNConfig(batch_size=8, buffer_size=64, learning_starts=8, target_update=10, train_every=1, gradient_steps=1,
+                       epsilon=EpsilonSchedule(1.0, 0.5, 20))
+    agent = DQN(net, n_actions, env.observation_space.shape, np.uint8, config, seed=0)
+    before = [p.data.copy() for p in net.parameters()]
+    history = agent.fit(env, 24, seed=0)
+    assert (agent.steps, agent.updates) == (24, 17) and agent.buffer.obs.dtype == np.uint8
+    assert len(history.returns) == agent.episodes
+    assert any(not np.array_equal(b, p.data) for b, p in zip(before, net.parameters()))
+    return agent
 
 
-def test_frame_stack_keeps_the_latest_frames_in_order():
-    pre = FramePreprocessor(size=(2, 2), stack=3)
-    frames = [np.full((4, 4, 3), v, np.uint8) for v in (10, 20, 30, 40)]
-    first = pre.reset(frames[0])
-    assert first.shape == (3, 2, 2) and first.dtype == np.uint8 and (first == 10).all()
-    pre.step(frames[1])
-    pre.step(frames[2])
-    obs = pre.step(frames[3])
-    assert obs[:, 0, 0].tolist() == [20, 30, 40]  # oldest first, newest last
-    obs[...] = 0  # the returned stack is a copy
-    assert pre.frames[:, 0, 0].tolist() == [20, 30, 40]
-    color = FramePreprocessor(size=(2, 2), stack=2, grayscale=False)
-    assert color.reset(frames[0]).shape == (6, 2, 2)
+def test_minatar_grids_become_channels_first_uint8():
+    pytest.importorskip("minatar")
+    env = pixel_env(make_env("MinAtar/Breakout-v1"), stack=1)
+    obs, _ = env.reset(seed=0)
+    raw = env.unwrapped.game.state()  # (10, 10, 4) booleans: paddle, ball, trail, bricks
+    assert obs.shape == (4, 10, 10) == env.observation_space.shape and obs.dtype == np.uint8
+    np.testing.assert_array_equal(obs, raw.transpose(2, 0, 1).astype(np.uint8) * 255)
+    stacked = pixel_env(make_env("MinAtar/Breakout-v1"), stack=2)
+    first, _ = stacked.reset(seed=0)
+    second = stacked.step(1)[0]
+    assert second.shape == (8, 10, 10)
+    np.testing.assert_array_equal(second[:4], first[4:])  # oldest first: the previous frame moved down
+    net = _network("minatar.yaml", obs.shape, env.action_space.n)
+    agent = _a_few_updates(env, net, env.action_space.n)
+    assert agent.q_values(obs[None]).shape == (1, 3)
+
+
+def test_atari_through_atari_preprocessing_and_frame_stack():
+    pytest.importorskip("ale_py")
+    env = pixel_env(make_env("ALE/Pong-v5", frameskip=1), size=84, stack=4)
+    obs, _ = env.reset(seed=0)
+    assert obs.shape == (4, 84, 84) == env.observation_space.shape and obs.dtype == np.uint8
+    obs2 = env.step(0)[0]
+    np.testing.assert_array_equal(obs2[:3], obs[1:])
+    with pytest.raises(ValueError, match="make it with frameskip=1"):
+        pixel_env(make_env("ALE/Pong-v5"))
+    net = _network("atari.yaml", obs.shape, env.action_space.n)
+    with rl.dqn.no_grad():
+        assert net(rl.dqn.Tensor(obs[None] / np.float32(255))).shape == (1, env.action_space.n)
 
 
 @pytest.fixture
 def rendered_cartpole():
-    gym = pytest.importorskip("gymnasium")
     pytest.importorskip("pygame")  # gymnasium draws CartPole's frames with pygame
-    from profondo.rl import PixelObservation
 
-    def make(size=(84, 84), stack=4):
-        return PixelObservation(gym.make("CartPole-v1", render_mode="rgb_array"), size=size, stack=stack)
+    def make(size=84, stack=4):
+        return pixel_env(make_env("CartPole-v1", render_mode="rgb_array"), size=size, stack=stack)
 
     return make
 
@@ -74,25 +89,19 @@ def test_pixel_observations_from_rendered_frames(rendered_cartpole):
 
 
 def test_convolutional_q_network_on_rendered_frames(rendered_cartpole):
-    from profondo import architecture, manual_seed, rl
-
-    manual_seed(0)
-    net = architecture.load(Path(rl.__file__).with_name("networks") / "cartpole_pixels.yaml")
     env = rendered_cartpole()
     obs, _ = env.reset(seed=0)
+    net = _network("cartpole_pixels.yaml", obs.shape, 2)
     agent = DQN(net, 2, obs.shape, np.uint8, DQNConfig(batch_size=2, buffer_size=2), seed=0)
     assert agent.q_values(obs[None]).shape == (1, 2)
-    # a few DQN updates on small frames with a small convolutional network
     manual_seed(0)
     small = architecture.loads("input: [2, 36, 36]\nlayers:\n  - conv: {filters: 4, size: 6, stride: 3, activation: relu}\n"
-                       "  - dense: {units: 2}")
-    env = rendered_cartpole(size=(36, 36), stack=2)
-    config = DQNConfig(batch_size=8, buffer_size=64, learning_starts=8, target_update=10,
-                       epsilon=EpsilonSchedule(1.0, 0.5, 20))
-    agent = DQN(small, 2, env.observation_space.shape, np.uint8, config, seed=0)
-    before = {k: v.clone() for k, v in small.state_dict().items()}
-    history = agent.fit(env, 24, seed=0)
-    assert (agent.steps, agent.updates) == (24, 17) and agent.buffer.obs.dtype == np.uint8
-    assert len(history.returns) == agent.episodes
-    assert any(not np.array_equal(before[k], v) for k, v in small.state_dict().items())
-    env.close()
+                               "  - dense: {units: 2}")
+    _a_few_updates(rendered_cartpole(size=36, stack=2), small, 2)
+
+
+def test_vector_observations_need_a_render_mode():
+    with pytest.raises(ValueError, match="make the environment with render_mode='rgb_array'"):
+        pixel_env(make_env("CartPole-v1"))
+    with pytest.raises(ValueError, match="stack and size must be at least 1"):
+        pixel_env(make_env("CartPole-v1"), stack=0)

@@ -292,7 +292,8 @@ def test_the_language_loops_step_through_train_step(step_calls):
 def test_the_dqn_update_steps_through_train_step(step_calls):
     from profondo.rl import DQN, DQNConfig
 
-    agent = DQN(_net(), 3, (5,), config=DQNConfig(batch_size=4, buffer_size=8, learning_starts=4), seed=0)
+    agent = DQN(_net(), 3, (5,), config=DQNConfig(batch_size=4, buffer_size=8, learning_starts=4,
+                                                           train_every=1, gradient_steps=1), seed=0)
     rng = np.random.default_rng(0)
     for _ in range(6):
         agent.observe(rng.standard_normal(5), int(rng.integers(3)), 1.0, rng.standard_normal(5), False)

@@ -10,7 +10,7 @@
 
 Options given on the command line override the file, which overrides the defaults. The
 defaults of the agents' settings are those of the library (``DQNConfig``, ``EpsilonSchedule``,
-``QLearning``, ``DQN.fit``, ``PixelObservation``); ``--help`` shows them.
+``QLearning``, ``DQN.fit``, ``pixel_env``); ``--help`` shows them.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ FINAL_SEED_OFFSET = 2_000_000  # final evaluations play episodes that training n
 # and evaluation sizes, which the library leaves to its caller. Q-learning explores down to
 # 0.01, below the library's 0.05, over half of the episodes.
 Q_RECIPE = {"episodes": 20_000, "epsilon_end": 0.01, "epsilon_decay": None, "eval_episodes": 1000}
-DQN_RECIPE = {"steps": 100_000, "network": None, "eval_every": 5_000, "eval_episodes": 20, "final_episodes": 100,
-              "pixels": False, "threads": DEFAULT_THREADS}
+DQN_RECIPE = {"steps": 50_000, "network": None, "eval_every": 2_500, "eval_episodes": 10, "final_episodes": 100,
+              "pixels": False, "frames": True, "threads": DEFAULT_THREADS}
 
 
 def _epsilon_defaults(schedule) -> dict:
@@ -75,16 +75,15 @@ def dqn_config_options() -> list[str]:
 
 def dqn_defaults() -> dict:
     """Every option of ``dqn`` (and of a run file) with its default: ``DQNConfig``'s, ``DQN.fit``'s,
-    ``PixelObservation``'s, then the recipe's."""
+    ``pixel_env``'s, then the recipe's."""
     from ..rl.dqn import DQN, DQNConfig
-    from ..rl.preprocess import PixelObservation
+    from ..rl.preprocess import pixel_env
 
     config = DQNConfig()
     return {**{name: getattr(config, name) for name in dqn_config_options()}, **_epsilon_defaults(config.epsilon),
             "stop_return": library_default(DQN.fit, "stop_return"),
             "checkpoint_every": library_default(DQN.fit, "checkpoint_every"),
-            "frame_size": library_default(PixelObservation, "size")[0],
-            "frame_stack": library_default(PixelObservation, "stack"), **DQN_RECIPE}
+            "frame_size": library_default(pixel_env, "size"), "frame_stack": None, **DQN_RECIPE}
 
 
 def _env_flags(p: argparse.ArgumentParser) -> None:
@@ -139,17 +138,22 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                           help="deep Q-learning with replay, a target network and Double DQN",
                           description="Deep Q-learning. An option left out takes the run file's value, else the "
                                       "default shown.")
-    p.add_argument("env", metavar="ENV|FILE", help="gymnasium environment id (CartPole-v1) or a run file (YAML)")
-    p.add_argument("--network", help="architecture file of the Q-network (default: networks/cartpole.yaml, "
-                                     "or networks/cartpole_pixels.yaml with --pixels, sized to the environment)")
+    p.add_argument("env", metavar="ENV|FILE", help="gymnasium environment id (CartPole-v1, MinAtar/Breakout-v1, "
+                                                   "ALE/Pong-v5) or a run file (YAML), e.g. rl/recipes/minatar-breakout.yaml")
+    p.add_argument("--network", help="architecture file of the Q-network (default, sized to the environment: "
+                                     "networks/cartpole.yaml, cartpole_pixels.yaml with --pixels, minatar.yaml for "
+                                     "MinAtar, atari.yaml for ALE)")
     options = [
         ("--steps", positive_int, "environment steps of training"),
         ("--lr", positive_float, "Adam learning rate"),
+        ("--lr-end", non_negative_float, "learning rate reached linearly after --lr-decay steps (None: constant)"),
+        ("--lr-decay", positive_int, "steps over which the learning rate falls to --lr-end (None: --steps)"),
         ("--gamma", unit_interval, "discount factor"),
         ("--batch-size", positive_int, "transitions per update"),
         ("--buffer-size", positive_int, "replay capacity (transitions)"),
         ("--learning-starts", non_negative_int, "steps of experience before the first update"),
         ("--train-every", positive_int, "environment steps between updates"),
+        ("--gradient-steps", positive_int, "updates in a row every --train-every steps"),
         ("--target-update", positive_int, "steps between target-network updates"),
         ("--tau", unit_interval, "target <- tau*online + (1-tau)*target (1: hard copy)"),
         ("--double", None, "Double DQN targets"),
@@ -168,15 +172,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-episodes", type=positive_int, help=with_default("episodes per evaluation during training",
                                                                   d["eval_episodes"]))
     p.add_argument("--final-episodes", type=positive_int, help=with_default(
-        "episodes of the final evaluation of the best weights", d["final_episodes"]))
+        "episodes of the final evaluations of the last and of the best weights", d["final_episodes"]))
     p.add_argument("--stop-return", type=float, help=with_default(
         "stop once an evaluation reaches this mean return", "never" if d["stop_return"] is None else d["stop_return"]))
     p.add_argument("--pixels", action=argparse.BooleanOptionalAction, default=None,
-                   help=with_default("learn from rendered frames (grayscale, resized, stacked) with a convolutional "
-                                     "network; a transition keeps 2 x stack x size^2 bytes, so size --buffer-size "
-                                     "to the memory", d["pixels"]))
+                   help=with_default("learn from frames with a convolutional network, through gymnasium's "
+                                     "wrappers: rendered frames (grayscale, resized, stacked); always on for image "
+                                     "observations: Atari (ALE/..., AtariPreprocessing + frame stack) and MinAtar "
+                                     "(MinAtar/..., its grids channels first). A transition keeps 2 x its "
+                                     "observation's bytes, so size --buffer-size to the memory", d["pixels"]))
     p.add_argument("--frame-size", type=positive_int, help=with_default("side of the square resized frames", d["frame_size"]))
-    p.add_argument("--frame-stack", type=positive_int, help=with_default("frames stacked per observation", d["frame_stack"]))
+    p.add_argument("--frame-stack", type=positive_int, help=with_default("frames stacked per observation", "1 for MinAtar's grids, else 4"))
+    p.add_argument("--frames", action=argparse.BooleanOptionalAction, default=None, help=with_default(
+        "after training, draw 8 frames of one greedy episode of the final weights (frames.png)", d["frames"]))
     p.add_argument("--checkpoint-every", type=positive_int, help=with_default(
         "steps between checkpoints (written at episode ends)", d["checkpoint_every"]))
     add_flag(p, "threads", None, help=with_default("CPU BLAS threads (small Q-networks run fastest on one; 0 leaves "
@@ -282,7 +290,17 @@ def _run_file(path: Path) -> tuple[str, dict, dict]:
     return data["env"], dict(data.get("env_args") or {}), options
 
 
-def _architecture(network, pixels: bool, obs_shape: tuple[int, ...], n_actions: int) -> dict:
+def _default_network(env_id: str, pixels: bool, native: bool) -> str:
+    """The packaged Q-network for an environment: Mnih et al.'s CNN for Atari, Young and Tian's
+    for MinAtar's grids, a small CNN for rendered frames, an MLP for state vectors."""
+    if env_id.startswith("ALE/"):
+        return "atari.yaml"
+    if native:
+        return "minatar.yaml"
+    return "cartpole_pixels.yaml" if pixels else "cartpole.yaml"
+
+
+def _architecture(network, default: str, obs_shape: tuple[int, ...], n_actions: int) -> dict:
     """The Q-network's architecture file: the one given (path or inline), or a packaged one
     whose input and output sizes are set to the environment's."""
     from ..architecture import load_dict
@@ -291,28 +309,32 @@ def _architecture(network, pixels: bool, obs_shape: tuple[int, ...], n_actions: 
         return network
     if network:
         return load_dict(Path(network))
-    arch = load_dict(NETWORKS / ("cartpole_pixels.yaml" if pixels else "cartpole.yaml"))
+    arch = load_dict(NETWORKS / default)
     arch["input"] = list(obs_shape)
     arch["layers"][-1]["dense"]["units"] = n_actions
     return arch
 
 
-def _dqn_env(env_id: str, env_args: dict, o: dict):
-    """The environment, wrapped in :class:`PixelObservation` with ``pixels`` (which is switched on
-    when the observations are images already)."""
+def _dqn_env(env_id: str, env_args: dict, o: dict, render_mode: str | None = None):
+    """The environment, through :func:`~profondo.rl.preprocess.pixel_env` with ``pixels`` (which is
+    switched on when the observations are images already: Atari, MinAtar). Sets ``o["native"]``
+    and, when left out, ``o["frame_stack"]`` (1 for MinAtar's grids, else 4)."""
     from ..rl.env import make_env
-    from ..rl.preprocess import PixelObservation
+    from ..rl.preprocess import is_image_space, pixel_env
 
-    env = make_env(env_id, **env_args)
-    space = env.observation_space
-    native = len(getattr(space, "shape", None) or ()) == 3 and space.dtype == np.uint8
-    o["pixels"] = bool(o["pixels"] or native)
+    if env_id.startswith("ALE/"):
+        env_args = {"frameskip": 1, **env_args}  # AtariPreprocessing skips the frames
+    env = make_env(env_id, render_mode=render_mode, **env_args)
+    native = is_image_space(env.observation_space)
+    o["pixels"], o["native"] = bool(o["pixels"] or native), native
+    if o["frame_stack"] is None:
+        o["frame_stack"] = 1 if native and not env_id.startswith("ALE/") else 4
     if not o["pixels"]:
         return env
-    if not native:
+    if not native and render_mode != "rgb_array":
         env.close()
         env = make_env(env_id, render_mode="rgb_array", **env_args)
-    return PixelObservation(env, (o["frame_size"], o["frame_size"]), o["frame_stack"])
+    return pixel_env(env, o["frame_size"], o["frame_stack"])
 
 
 def _dqn_setup(env_id: str, env_args: dict, o: dict, seed: int):
@@ -331,7 +353,7 @@ def _dqn_setup(env_id: str, env_args: dict, o: dict, seed: int):
     n_actions, _ = discrete_size(env.action_space, "action", env_id)
     obs_shape = tuple(space.shape)
     manual_seed(seed)  # the network's initial weights
-    arch = _architecture(o["network"], o["pixels"], obs_shape, n_actions)
+    arch = _architecture(o["network"], _default_network(env_id, o["pixels"], o["native"]), obs_shape, n_actions)
     if tuple(arch.get("input") or ()) != obs_shape:
         raise ValueError(f"the Q-network's file declares input {arch.get('input')}, the {env_id} observations "
                          f"{'after preprocessing ' if o['pixels'] else ''}have shape {list(obs_shape)}")
@@ -375,7 +397,8 @@ def cmd_dqn(args) -> int:
         print(f"resumed from {last} at step {agent.steps} ({agent.episodes} episodes)")
     c = agent.config
     print(f"dqn on {env_id}: observations {agent.buffer.obs_shape} {agent.buffer.obs.dtype}, {agent.n_actions} "
-          f"actions, {o['steps']} steps, lr {c.lr}, batch {c.batch_size}, replay {c.buffer_size}, target every "
+          f"actions, {o['steps']} steps, lr {c.lr}{'' if c.lr_end is None else f' -> {c.lr_end}'}, batch "
+          f"{c.batch_size}, {c.gradient_steps} update(s) every {c.train_every} steps, replay {c.buffer_size}, target every "
           f"{c.target_update} steps (tau {c.tau}), {'double ' if c.double else ''}DQN, epsilon {c.epsilon.start} -> "
           f"{c.epsilon.end} over {c.epsilon.decay} steps, seed {args.seed}")
     bar = _progress(o["steps"], f"dqn {env_id}", args.quiet)
@@ -386,22 +409,56 @@ def cmd_dqn(args) -> int:
                             checkpoint=last, checkpoint_every=o["checkpoint_every"], history=history)
         seconds = time.perf_counter() - started
         bar.close()
-        weights = "last"
+        # both the weights training ended with (last.ckpt) and the best evaluation's (best.ckpt)
+        # play the same fresh episodes, never seen in training
+        final_seed = args.seed + FINAL_SEED_OFFSET
+        scores = {"last": evaluate(eval_env, agent.greedy, o["final_episodes"], seed=final_seed)}
+        last_state = agent.online.state_arrays()
         if agent.best_state is not None or best.exists():
             from ..io.checkpoint import read_checkpoint
 
             agent.online.load_state_dict(agent.best_state or read_checkpoint(best).group("model"))
-            weights = "best"
-        returns = evaluate(eval_env, agent.greedy, o["final_episodes"], seed=args.seed + FINAL_SEED_OFFSET)
-    print(f"{weights} weights, greedy policy: {_report(returns)}; {seconds / 60:.1f} min of training "
-          f"({agent.steps} steps, {agent.episodes} episodes, {agent.updates} updates)")
+            scores["best"] = evaluate(eval_env, agent.greedy, o["final_episodes"], seed=final_seed)
+            agent.online.load_state_dict(last_state)
+    for weights, returns in scores.items():
+        print(f"{weights} weights ({weights}.ckpt), greedy policy: {_report(returns)}")
+    print(f"{seconds / 60:.1f} min of training ({agent.steps} steps, {agent.episodes} episodes, "
+          f"{agent.updates} updates, {agent.steps / max(seconds, 1e-9):.0f} steps/s)")
+    if o["frames"]:
+        _frame_strip(env_id, env_args, o, agent, out, args.seed)
+    last_returns = scores["last"]
     _finish(out, history, f"DQN on {env_id}", {
         "algorithm": "dqn", "env": env_id, "env_args": env_args, "options": o, "seed": args.seed,
-        "train_seconds": seconds, "steps": agent.steps, "episodes": agent.episodes, "weights": weights,
-        "eval_episodes": len(returns), "eval_mean_return": float(returns.mean()),
-        "eval_std_return": float(returns.std())})
-    print(f"checkpoints (last.ckpt, best.ckpt), learning curve and metrics in {out}/")
+        "train_seconds": seconds, "steps": agent.steps, "episodes": agent.episodes, "updates": agent.updates,
+        "eval_episodes": len(last_returns), "eval_mean_return": float(last_returns.mean()),
+        "eval_std_return": float(last_returns.std()),
+        **{f"{w}_mean_return": float(r.mean()) for w, r in scores.items()},
+        **{f"{w}_std_return": float(r.std()) for w, r in scores.items()},
+        "steps_to_stop_return": _first_reaching(history, o["stop_return"])})
+    print(f"checkpoints (last.ckpt, best.ckpt), learning curve, frame strip and metrics in {out}/")
     return 0
+
+
+def _first_reaching(history, level: float | None) -> int | None:
+    """The step of the first periodic evaluation whose mean return reached ``level``."""
+    if level is None:
+        return None
+    return next((int(step) for step, mean, _ in history.evaluations if mean >= level), None)
+
+
+def _frame_strip(env_id: str, env_args: dict, o: dict, agent, out: Path, seed: int) -> None:
+    """frames.png: one greedy episode of the final weights, 8 rendered frames spread over it."""
+    from ..rl.history import play_frames, plot_frame_strip
+
+    try:
+        env = _dqn_env(env_id, env_args, dict(o), render_mode="rgb_array")
+        frames, total = play_frames(env, agent.greedy, seed=seed + FINAL_SEED_OFFSET)
+        env.close()
+        path = plot_frame_strip(frames, out / "frames.png", f"{env_id}, greedy, final weights: return {total:g}, "
+                                f"{len(frames) - 1} steps")
+        print(f"frame strip of one greedy episode (return {total:g}) in {path}")
+    except (ImportError, ValueError) as e:
+        print(f"profondo: no frame strip: {e}", file=sys.stderr)
 
 
 # --- eval --------------------------------------------------------------------------------------------

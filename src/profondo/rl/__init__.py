@@ -14,11 +14,10 @@ interface and ``observation_space``/``action_space``.
 from .dqn import DQN, DQNConfig
 from .env import INSTALL_HINT, evaluate, make_env, require_gymnasium
 from .history import History, plot_learning_curve
-from .preprocess import FramePreprocessor, PixelObservation, resize, to_grayscale
+from .preprocess import pixel_env
 from .replay import Batch, ReplayBuffer
 from .schedule import EpsilonSchedule
 from .tabular import QLearning, q_update
 
-__all__ = ["DQN", "INSTALL_HINT", "Batch", "DQNConfig", "EpsilonSchedule", "FramePreprocessor", "History",
-           "PixelObservation", "QLearning", "ReplayBuffer", "evaluate", "make_env", "plot_learning_curve",
-           "q_update", "require_gymnasium", "resize", "to_grayscale"]
+__all__ = ["DQN", "INSTALL_HINT", "Batch", "DQNConfig", "EpsilonSchedule", "History", "QLearning", "ReplayBuffer",
+           "evaluate", "make_env", "pixel_env", "plot_learning_curve", "q_update", "require_gymnasium"]

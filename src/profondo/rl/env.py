@@ -39,6 +39,8 @@ def make_env(name: str, render_mode: str | None = None, **kwargs):
     >>> env = make_env("FrozenLake-v1", is_slippery=True)
     """
     gym = require_gymnasium()
+    if isinstance(name, str) and ":" not in name and name not in gym.registry:
+        _register_optional(gym, name)
     if not isinstance(name, str) or ":" in name or name not in gym.registry:
         text = name if isinstance(name, str) else ""
         stem = text.split(":")[-1].split("-")[0].lower()
@@ -51,6 +53,23 @@ def make_env(name: str, render_mode: str | None = None, **kwargs):
         return gym.make(name, render_mode=render_mode, **kwargs)
     except gym.error.Error as e:
         raise ValueError(f"gymnasium could not make environment {name!r}: {e}") from None
+
+
+def _register_optional(gym, name: str) -> None:
+    """Register the Atari (``ALE/``, ale-py) or MinAtar (``MinAtar/``, minatar) environments on their
+    first use: these two known packages, never a module named by the id."""
+    try:
+        if name.startswith("ALE/"):
+            import ale_py
+
+            gym.register_envs(ale_py)
+        elif name.startswith("MinAtar/"):
+            from minatar.gym import register_envs
+
+            register_envs()
+    except ImportError:
+        package = "ale-py" if name.startswith("ALE/") else "minatar"
+        raise ImportError(f"{name} needs the optional package {package}: pip install {package}") from None
 
 
 def parse_env_args(items: list[str] | None) -> dict:

@@ -45,9 +45,11 @@ class History:
                    [tuple(e) for e in d.get("evaluations", [])])
 
 
-def plot_learning_curve(history: History, path: str | os.PathLike, title: str = "", window: int = 100) -> Path:
+def plot_learning_curve(history: History, path: str | os.PathLike, title: str = "", window: int = 100,
+                        levels: dict[str, float] | None = None) -> Path:
     """Episode returns against environment steps, their moving mean over ``window`` episodes
-    and the greedy evaluations, as a PNG (needs matplotlib)."""
+    and the greedy evaluations, as a PNG (needs matplotlib). ``levels``: labelled horizontal
+    lines (a random policy's return, a published result)."""
     from ..train.plots import figure, save
 
     steps, returns = np.asarray(history.steps), np.asarray(history.returns)
@@ -64,10 +66,45 @@ def plot_learning_curve(history: History, path: str | os.PathLike, title: str = 
         ev = np.asarray(history.evaluations, dtype=float)
         ax.errorbar(ev[:, 0], ev[:, 1], yerr=ev[:, 2], fmt="o-", color="tab:orange", ms=4, capsize=2,
                     label="greedy evaluation")
+    for (label, value), style in zip((levels or {}).items(), ("--", ":", "-.", "--")):
+        ax.axhline(value, color="gray", ls=style, lw=1, label=label)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
+    fig.tight_layout()
+    return save(fig, path)
+
+
+def play_frames(env, policy, seed: int | None = None, max_steps: int = 10_000) -> tuple[list[np.ndarray], float]:
+    """One episode of ``policy(observation) -> action`` on ``env`` (made with
+    ``render_mode="rgb_array"``): the rendered frames (the first before any action) and the return."""
+    obs, _ = env.reset(seed=seed)
+    frames, total = [np.asarray(env.render())], 0.0
+    for _ in range(max_steps):
+        obs, reward, terminated, truncated, _ = env.step(policy(obs))
+        frames.append(np.asarray(env.render()))
+        total += float(reward)
+        if terminated or truncated:
+            break
+    return frames, total
+
+
+def plot_frame_strip(frames: list[np.ndarray], path: str | os.PathLike, title: str = "", count: int = 8) -> Path:
+    """``count`` frames evenly spaced over an episode, side by side, as a PNG (needs matplotlib)."""
+    from ..train.plots import figure, save
+
+    if not frames:
+        raise ValueError("plot_frame_strip: no frames to draw")
+    picks = np.unique(np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int))
+    fig = figure((2.0 * len(picks), 2.4))
+    axes = np.atleast_1d(fig.subplots(1, len(picks)))
+    for ax, i in zip(axes, picks):
+        frame = np.asarray(frames[i])
+        ax.imshow(frame, interpolation="nearest", cmap="gray" if frame.ndim == 2 else None)
+        ax.set_title(f"step {i}", fontsize=8)
+        ax.axis("off")
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return save(fig, path)

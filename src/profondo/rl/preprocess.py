@@ -1,140 +1,103 @@
-"""Image observations for convolutional Q-networks: grayscale, resize, frame stacking.
+"""Pixel observations through gymnasium's own wrappers: what a convolutional Q-network sees.
 
-Pure NumPy. :class:`FramePreprocessor` turns each RGB frame (H, W, 3) into a stack of the
-last ``stack`` grayscale frames of ``size``, shaped (stack, h, w) as Conv2d expects, kept
-as uint8 so a replay buffer of frames costs one byte a pixel.
+Three kinds of environment give frames, and :func:`pixel_env` stacks gymnasium's wrappers for
+each (channels first, uint8, so a replay buffer keeps one byte a pixel):
+
+- Atari (``ALE/...``, from ``ale-py``): ``AtariPreprocessing`` (no-op starts, frame skip with
+  max-pooling of the last two frames, grayscale, resize) then ``FrameStackObservation``,
+  as in Mnih et al. (2015): (stack, size, size).
+- native image observations (H, W, C) such as MinAtar's (``MinAtar/...``: 10x10 grids with
+  one boolean channel per kind of object): moved to (C, H, W), booleans to {0, 255};
+  with ``stack > 1`` the last ``stack`` observations are concatenated along the channels.
+- any other environment made with ``render_mode="rgb_array"`` (CartPole): its rendered frames
+  through ``AddRenderObservation``, ``GrayscaleObservation``, ``ResizeObservation`` and
+  ``FrameStackObservation``: (stack, size, size).
+
+>>> env = pixel_env(make_env("CartPole-v1", render_mode="rgb_array"), size=84, stack=4)
+>>> obs, info = env.reset(seed=0)            # (4, 84, 84) uint8
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-_LUMA = np.array([0.299, 0.587, 0.114], np.float32)  # ITU-R BT.601, as PIL and OpenCV
+from .env import require_gymnasium
 
 
-def to_grayscale(frame: np.ndarray) -> np.ndarray:
-    """(H, W, 3) RGB -> (H, W) luminance, float32 in the input's range.
+def is_image_space(space) -> bool:
+    """An (H, W, C) observation space of uint8 or bool pixels (Atari's RGB screen, MinAtar's grids)."""
+    shape = getattr(space, "shape", None) or ()
+    return len(shape) == 3 and np.dtype(space.dtype) in (np.uint8, np.bool_)
 
-    >>> float(to_grayscale(np.full((2, 2, 3), 255, np.uint8))[0, 0])
-    255.0
+
+def is_atari(env) -> bool:
+    spec = getattr(env, "spec", None)
+    return spec is not None and str(spec.id).startswith("ALE/")
+
+
+def _channels_first(env):
+    """(H, W, C) uint8/bool observations -> (C, H, W) uint8 (booleans as 0/255)."""
+    gym = require_gymnasium()
+    from gymnasium.wrappers import TransformObservation
+
+    h, w, c = env.observation_space.shape
+    boolean = np.dtype(env.observation_space.dtype) == np.bool_
+
+    def move(obs: np.ndarray) -> np.ndarray:
+        obs = np.asarray(obs).transpose(2, 0, 1)
+        return obs.astype(np.uint8) * np.uint8(255) if boolean else np.ascontiguousarray(obs)
+
+    return TransformObservation(env, move, gym.spaces.Box(0, 255, (c, h, w), np.uint8))
+
+
+def _merge_stack(env):
+    """``FrameStackObservation``'s (stack, C, H, W) -> (stack * C, H, W), oldest first."""
+    gym = require_gymnasium()
+    from gymnasium.wrappers import TransformObservation
+
+    s, c, h, w = env.observation_space.shape
+    return TransformObservation(env, lambda obs: np.asarray(obs).reshape(s * c, h, w),
+                                gym.spaces.Box(0, 255, (s * c, h, w), np.uint8))
+
+
+def pixel_env(env, size: int = 84, stack: int = 4, grayscale: bool = True):
+    """``env`` wrapped so that its observations are channels-first uint8 frame stacks (see the module).
+
+    ``size`` (the side of the square resized frame) and ``grayscale`` apply to Atari screens and
+    rendered frames; native small grids (MinAtar) keep their size and channels.
     """
-    if frame.ndim != 3 or frame.shape[-1] not in (3, 4):
-        raise ValueError(f"to_grayscale: expected an (H, W, 3) RGB frame, received shape {frame.shape}")
-    return frame[..., :3].astype(np.float32) @ _LUMA
+    require_gymnasium()
+    from gymnasium.wrappers import (
+        AddRenderObservation,
+        AtariPreprocessing,
+        FrameStackObservation,
+        GrayscaleObservation,
+        ResizeObservation,
+    )
+
+    if stack < 1 or size < 1:
+        raise ValueError(f"pixel_env: stack and size must be at least 1, received stack={stack}, size={size}")
+    if is_atari(env):
+        if getattr(env.unwrapped, "_frameskip", 1) != 1:
+            raise ValueError(f"pixel_env: {env.spec.id} skips frames itself; make it with frameskip=1 so that "
+                             "AtariPreprocessing skips 4 and max-pools the last two")
+        env = AtariPreprocessing(env, frame_skip=4, screen_size=size, grayscale_obs=grayscale)
+        if not grayscale:
+            env = _channels_first(env)
+        env = FrameStackObservation(env, stack)
+        return _merge_stack(env) if not grayscale else env
+    if is_image_space(env.observation_space):
+        env = _channels_first(env)
+        return env if stack == 1 else _merge_stack(FrameStackObservation(env, stack))
+    if getattr(env, "render_mode", None) != "rgb_array":
+        raise ValueError(f"pixel_env: observations {env.observation_space} are not images, so frames come from "
+                         f"env.render(); make the environment with render_mode='rgb_array' "
+                         f"(received render_mode={getattr(env, 'render_mode', None)!r})")
+    env = AddRenderObservation(env, render_only=True)
+    if grayscale:
+        env = ResizeObservation(GrayscaleObservation(env), (size, size))
+        return FrameStackObservation(env, stack)
+    env = _channels_first(ResizeObservation(env, (size, size)))
+    return _merge_stack(FrameStackObservation(env, stack))
 
 
-@lru_cache(maxsize=16)
-def _area_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) weights: output pixel i averages the input interval [i, i+1) * n_in/n_out."""
-    edges = np.arange(n_out + 1) * (n_in / n_out)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    cells = np.arange(n_in)[None, :]
-    overlap = np.clip(np.minimum(hi, cells + 1) - np.maximum(lo, cells), 0, None)
-    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
-def resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an (H, W) or (H, W, C) image to ``size = (h, w)`` by area averaging (float32).
-
-    Each output pixel is the mean of the input area it covers (fractional overlaps weighted),
-    as two small matrix products; upscaling repeats pixels.
-
-    >>> resize(np.arange(16.0).reshape(4, 4), (2, 2))
-    array([[ 2.5,  4.5],
-           [10.5, 12.5]], dtype=float32)
-    """
-    h, w = (int(s) for s in size)
-    if image.ndim not in (2, 3) or h < 1 or w < 1:
-        raise ValueError(f"resize: expected an (H, W) or (H, W, C) image and a positive (h, w), received "
-                         f"image shape {image.shape} and size {size}")
-    rows, cols = _area_matrix(image.shape[0], h), _area_matrix(image.shape[1], w)
-    image = image.astype(np.float32, copy=False)
-    if image.ndim == 2:
-        return rows @ image @ cols.T
-    return np.einsum("hH,HWc,wW->hwc", rows, image, cols, optimize=True)
-
-
-class FramePreprocessor:
-    """RGB frames -> (stack, h, w) uint8 stacks of the latest grayscale, resized frames.
-
-    ``reset(frame)`` starts an episode (the stack is filled with copies of the first frame);
-    ``step(frame)`` shifts the newest frame in. With ``grayscale=False`` the channels of each
-    frame are kept: (stack * 3, h, w).
-
-    >>> pre = FramePreprocessor(size=(84, 84), stack=4)
-    >>> pre.reset(np.zeros((400, 600, 3), np.uint8)).shape
-    (4, 84, 84)
-    """
-
-    def __init__(self, size: tuple[int, int] = (84, 84), stack: int = 4, grayscale: bool = True) -> None:
-        if stack < 1:
-            raise ValueError(f"FramePreprocessor: stack must be at least 1, received {stack}")
-        self.size, self.stack, self.grayscale = (int(size[0]), int(size[1])), int(stack), grayscale
-        self.channels = 1 if grayscale else 3
-        self.frames = np.zeros((self.stack * self.channels, *self.size), np.uint8)
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        return self.frames.shape
-
-    def process(self, frame: np.ndarray) -> np.ndarray:
-        """One frame -> (channels, h, w) uint8."""
-        if frame.ndim != 3:
-            raise ValueError(f"FramePreprocessor: expected an (H, W, C) frame, received shape {frame.shape}")
-        image = to_grayscale(frame) if self.grayscale else frame[..., :3]
-        out = resize(image, self.size)
-        out = out[None] if self.grayscale else out.transpose(2, 0, 1)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-    def reset(self, frame: np.ndarray) -> np.ndarray:
-        self.frames[...] = np.tile(self.process(frame), (self.stack, 1, 1))
-        return self.frames.copy()
-
-    def step(self, frame: np.ndarray) -> np.ndarray:
-        c = self.channels
-        self.frames[:-c] = self.frames[c:]
-        self.frames[-c:] = self.process(frame)
-        return self.frames.copy()
-
-
-class PixelObservation:
-    """An environment wrapper whose observations are preprocessed frame stacks.
-
-    The frames are the environment's own image observations (an (H, W, 3) uint8 Box, as in
-    Atari) or, for any other environment made with ``render_mode="rgb_array"``, its rendered
-    frames, so a vector-state task such as CartPole can be learnt from pixels.
-
-    >>> env = PixelObservation(make_env("CartPole-v1", render_mode="rgb_array"), size=(84, 84), stack=4)
-    >>> obs, info = env.reset(seed=0)            # (4, 84, 84) uint8
-    """
-
-    def __init__(self, env, size: tuple[int, int] = (84, 84), stack: int = 4, grayscale: bool = True) -> None:
-        from .env import require_gymnasium
-
-        self.env, self.preprocessor = env, FramePreprocessor(size, stack, grayscale)
-        space = env.observation_space
-        self.from_render = not (len(getattr(space, "shape", None) or ()) == 3 and space.dtype == np.uint8)
-        if self.from_render and getattr(env, "render_mode", None) != "rgb_array":
-            raise ValueError(f"PixelObservation: observations {space} are not images, so frames come from "
-                             f"env.render(); make the environment with render_mode='rgb_array' "
-                             f"(received render_mode={getattr(env, 'render_mode', None)!r})")
-        self.observation_space = require_gymnasium().spaces.Box(0, 255, self.preprocessor.shape, np.uint8)
-        self.action_space = env.action_space
-
-    def _frame(self, obs) -> np.ndarray:
-        return self.env.render() if self.from_render else obs
-
-    def reset(self, **kwargs):
-        obs, info = self.env.reset(**kwargs)
-        return self.preprocessor.reset(self._frame(obs)), info
-
-    def step(self, action):
-        obs, reward, terminated, truncated, info = self.env.step(action)
-        return self.preprocessor.step(self._frame(obs)), reward, terminated, truncated, info
-
-    def __getattr__(self, name: str):  # spec, unwrapped, np_random, close, render: the wrapped env's
-        if name == "env":
-            raise AttributeError(name)
-        return getattr(self.env, name)
