@@ -221,3 +221,60 @@ def test_errors_name_the_operator_and_the_shapes():
         R.lstm_sequence(x, h, c, w_ih, w_hh, b)
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
         R.rnn_sequence(x, h, randn(rng, 5, 3), randn(rng, 5, 5), nonlinearity="sigmoid")
+
+
+# --- a batch split across threads gives what one part gives ------------------------------------------
+@pytest.fixture
+def three_parts(monkeypatch):
+    """Split every batch into three uneven parts, whatever the BLAS thread count."""
+    def parts(xp, batch):
+        bounds = [0, batch // 2, batch // 2 + max(1, batch // 4), batch]
+        return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+    monkeypatch.setattr(R, "_row_parts", parts)
+
+
+def _lstm_run(arrays, mask, reverse, g):
+    inputs = [profondo.tensor(a, requires_grad=True) for a in arrays]
+    outs = R.lstm_sequence(*inputs, mask=mask, reverse=reverse)
+    sum(((o * profondo.tensor(w)).sum() for o, w in zip(outs, g)), start=0).backward()
+    return [o.numpy() for o in outs] + [t.grad.numpy() for t in inputs]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_split_batch_equals_one_part(monkeypatch, reverse, masked):
+    rng = np.random.default_rng(11)
+    steps, batch = 5, 9
+    arrays = [a.astype(np.float64) for a in _inputs(rng, "lstm", steps=steps, batch=batch, features=3, hidden=4)]
+    mask = (np.arange(steps)[:, None] < rng.integers(1, steps + 1, batch)[None, :]) if masked else None
+    g = [rng.standard_normal(s) for s in ((steps, batch, 4), (batch, 4), (batch, 4))]
+    monkeypatch.setattr(R, "_row_parts", lambda xp, n: [slice(0, n)])
+    whole = _lstm_run(arrays, mask, reverse, g)
+    monkeypatch.setattr(R, "_row_parts", lambda xp, n: [slice(0, 4), slice(4, 6), slice(6, n)])
+    split = _lstm_run(arrays, mask, reverse, g)
+    for a, b in zip(whole, split):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)
+
+
+def test_lstm_split_batch_gradcheck(three_parts):
+    rng = np.random.default_rng(12)
+    arrays = _inputs(rng, "lstm", steps=4, batch=6, features=3, hidden=2)
+    mask = np.arange(4)[:, None] < np.array([4, 2, 3, 1, 4, 3])[None, :]
+    for reverse in (False, True):
+        fn = _sequence("lstm", mask=mask, reverse=reverse)
+        assert profondo.gradcheck(lambda *a, fn=fn: fn(*a)[0].sum() + fn(*a)[2].sum(), arrays)
+
+
+def test_lstm_split_batch_matches_pytorch(three_parts):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(13)
+    arrays = _inputs(rng, "lstm", steps=6, batch=10, features=5, hidden=4)
+    g = [rng.standard_normal(s).astype(np.float32) for s in ((6, 10, 4), (10, 4), (10, 4))]
+    ours = _lstm_run(arrays, None, False, g)
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    outs = _torch_sequence("lstm", False)(*ts)
+    sum((o * torch.tensor(w)).sum() for o, w in zip(outs, g)).backward()
+    theirs = [o.detach().numpy() for o in outs] + [t.grad.numpy() for t in ts]
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

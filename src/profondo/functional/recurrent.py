@@ -22,7 +22,10 @@ rows of the weights by 0.5 once per call, so one tanh covers all gates of a step
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..autograd import Function
+from ..backend.threads import row_split, run_split
 
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -68,12 +71,18 @@ def _sigmoid_scale(xp, kind: str, hidden: int, dtype):
     return s
 
 
+def _row_parts(xp, batch: int) -> list[slice]:
+    """How a layer's batch is split across threads: by BLAS thread on the CPU, not on a GPU."""
+    return row_split(batch) if xp is np else [slice(0, batch)]
+
+
 # --- LSTM kernels ----------------------------------------------------------------------------
-def _lstm_forward(xp, gx, h0, c0, whh_t, mask):
+def _lstm_forward(xp, gx, h0, c0, whh_t, mask, out=None):
     """Run the LSTM over pre-scaled input gates ``gx`` (T, N, 4H), in place.
 
     Returns the states ``sh``, ``sc`` (T+1, N, H) with the initial state at index 0, the
-    gate activations (``gx`` itself, now holding i, f, g, o) and tanh(c) (T, N, H).
+    gate activations (``gx`` itself, now holding i, f, g, o) and tanh(c) (T, N, H); ``out``
+    gives (sh, sc, tc) to write into (views of a larger batch, when the batch is split).
     """
     steps, batch, four_h = gx.shape
     hidden = four_h // 4
@@ -82,20 +91,25 @@ def _lstm_forward(xp, gx, h0, c0, whh_t, mask):
     a[2 * hidden:3 * hidden] = 1
     b = xp.full(four_h, 0.5, dtype)
     b[2 * hidden:3 * hidden] = 0
-    sh = xp.empty((steps + 1, batch, hidden), dtype)
-    sc = xp.empty((steps + 1, batch, hidden), dtype)
-    tc = xp.empty((steps, batch, hidden), dtype)
+    if out is None:
+        out = (xp.empty((steps + 1, batch, hidden), dtype), xp.empty((steps + 1, batch, hidden), dtype),
+               xp.empty((steps, batch, hidden), dtype))
+    sh, sc, tc = out
+    prod = xp.empty((batch, four_h), dtype) if whh_t is not None else None
+    ig = xp.empty((batch, hidden), dtype)
     sh[0], sc[0] = h0, c0
     for k in range(steps):
         g = gx[k]
         if whh_t is not None:
-            g += sh[k] @ whh_t
+            xp.matmul(sh[k], whh_t, out=prod)
+            g += prod
         xp.tanh(g, out=g)
         g *= a
         g += b  # now i, f, g, o
         c = sc[k + 1]
         xp.multiply(g[:, hidden:2 * hidden], sc[k], out=c)
-        c += g[:, :hidden] * g[:, 2 * hidden:3 * hidden]
+        xp.multiply(g[:, :hidden], g[:, 2 * hidden:3 * hidden], out=ig)
+        c += ig
         xp.tanh(c, out=tc[k])
         xp.multiply(g[:, 3 * hidden:], tc[k], out=sh[k + 1])
         if mask is not None:  # masked rows keep their previous state
@@ -105,19 +119,20 @@ def _lstm_forward(xp, gx, h0, c0, whh_t, mask):
     return sh, sc, gx, tc
 
 
-def _lstm_backward(xp, gy, gh, gc, sc, acts, tc, w_hh, mask):
+def _lstm_backward(xp, gy, gh, gc, sc, acts, tc, w_hh, mask, dg=None):
     """Gradients w.r.t. the gate pre-activations (T, N, 4H), h0 and c0.
 
     Per step, on arrays small enough to stay in cache: dh arrives from the output and the
     next step; dc' = dc + dh * o * (1 - tanh(c')^2); the gate gradients are
     (dc' g, dc' c, dc' i, dh tanh(c')) times the activation derivatives, which are
     y(1-y) for the sigmoid gates and 1-y^2 for g, i.e. (1-y)(y+e) with e = 1 on g only.
+    ``dg`` is the array to write the gate gradients into (a view, when the batch is split).
     """
     steps, batch, four_h = acts.shape
     hidden = four_h // 4
     e = xp.zeros(four_h, acts.dtype)
     e[2 * hidden:3 * hidden] = 1
-    dg = xp.empty_like(acts)
+    dg = xp.empty_like(acts) if dg is None else dg
     deriv, shifted = xp.empty((batch, four_h), acts.dtype), xp.empty((batch, four_h), acts.dtype)
     tmp = xp.empty((batch, hidden), acts.dtype)
     dh, dc = gh.copy(), gc.copy()
@@ -374,13 +389,30 @@ class LSTMSequence(_Sequence):
         x2, gx, whh_t, s = self._prepare(x, w_ih, w_hh, biases)
         if biases:
             gx += (biases[0] + biases[1]) * s
-        sh, sc, acts, tc = _lstm_forward(self.xp, gx, h0, c0, whh_t, self.mask)
-        self.save_for_backward(x2, w_ih, w_hh, sh, sc, acts, tc)
+        xp, mask = self.xp, self.mask
+        steps, batch, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
+        sh, sc = xp.empty((2, steps + 1, batch, hidden), x.dtype)
+        tc = xp.empty((steps, batch, hidden), x.dtype)
+
+        def rows(r):
+            _lstm_forward(xp, gx[:, r], h0[r], c0[r], whh_t, None if mask is None else mask[:, r],
+                          out=(sh[:, r], sc[:, r], tc[:, r]))
+
+        run_split(rows, _row_parts(xp, batch))
+        self.save_for_backward(x2, w_ih, w_hh, sh, sc, gx, tc)
         return self._output(sh), sh[-1], sc[-1]
 
     def backward(self, gy, gh, gc):
         x2, w_ih, w_hh, sh, sc, acts, tc = self.saved
-        dg, dh0, dc0 = _lstm_backward(self.xp, self._grad_y(gy), gh, gc, sc, acts, tc, w_hh, self.mask)
+        xp, mask, gy = self.xp, self.mask, self._grad_y(gy)
+        dg = xp.empty_like(acts)
+
+        def rows(r):
+            return _lstm_backward(xp, gy[:, r], gh[r], gc[r], sc[:, r], acts[:, r], tc[:, r], w_hh,
+                                  None if mask is None else mask[:, r], dg=dg[:, r])[1:]
+
+        parts = run_split(rows, _row_parts(xp, acts.shape[1]))
+        dh0, dc0 = parts[0] if len(parts) == 1 else (xp.concatenate(d) for d in zip(*parts))
         dx, *rest = self._weight_grads(x2, w_ih, dg, dg, sh)
         return (dx, dh0, dc0, *rest)
 
