@@ -9,23 +9,33 @@ import profondo
 from profondo.backend import threads
 
 
+def _blas():
+    """NumPy's OpenBLAS thread setting, driven directly (skips elsewhere)."""
+    from profondo.backend import threads
+
+    blas = threads._blas_controller()
+    if not blas:
+        pytest.skip("needs threadpoolctl and NumPy on OpenBLAS")
+    return blas
+
+
 def test_row_split_one_part_per_blas_thread():
-    pytest.importorskip("threadpoolctl")
-    before = profondo.get_num_threads()
+    blas = _blas()
+    before = blas.get_num_threads()
     try:
-        profondo.set_num_threads(3)
+        blas.set_num_threads(3)
         assert threads.row_split(20, min_rows=4) == [slice(0, 6), slice(6, 13), slice(13, 20)]
         assert threads.row_split(20) == [slice(0, 10), slice(10, 20)]  # at least 8 rows each
         assert threads.row_split(15) == [slice(0, 15)]
-        profondo.set_num_threads(1)
+        blas.set_num_threads(1)
         assert threads.row_split(64) == [slice(0, 64)]
     finally:
-        profondo.set_num_threads(before)
+        blas.set_num_threads(before)
 
 
 def test_run_split_runs_parts_on_threads_with_one_blas_thread_each():
-    pytest.importorskip("threadpoolctl")
-    before = profondo.get_num_threads()
+    blas = _blas()
+    before = blas.get_num_threads()
     seen = []
 
     def work(part):
@@ -33,7 +43,7 @@ def test_run_split_runs_parts_on_threads_with_one_blas_thread_each():
         return part * 10
 
     try:
-        profondo.set_num_threads(2)
+        blas.set_num_threads(2)
         assert threads.run_split(work, [1, 2, 3]) == [10, 20, 30]
         assert {blas for _, blas in seen} == {1}
         assert any(name.startswith("profondo-rows") for name, _ in seen)
@@ -42,12 +52,12 @@ def test_run_split_runs_parts_on_threads_with_one_blas_thread_each():
         assert threads.run_split(work, [4]) == [40]  # one part: here, the BLAS left alone
         assert seen == [(threading.current_thread().name, 2)]
     finally:
-        profondo.set_num_threads(before)
+        blas.set_num_threads(before)
 
 
 def test_run_split_restores_the_blas_when_a_part_raises():
-    pytest.importorskip("threadpoolctl")
-    before = profondo.get_num_threads()
+    blas = _blas()
+    before = blas.get_num_threads()
 
     def work(part):
         if part == 2:
@@ -55,21 +65,21 @@ def test_run_split_restores_the_blas_when_a_part_raises():
         return part
 
     try:
-        profondo.set_num_threads(2)
+        blas.set_num_threads(2)
         with pytest.raises(ValueError, match="part 2 failed"):
             threads.run_split(work, [1, 2])
         assert profondo.get_num_threads() == 2
         assert threads.run_split(work, [1, 3]) == [1, 3]  # the lock was released
     finally:
-        profondo.set_num_threads(before)
+        blas.set_num_threads(before)
 
 
 def test_nested_split_runs_serially():
-    pytest.importorskip("threadpoolctl")
-    before = profondo.get_num_threads()
+    blas = _blas()
+    before = blas.get_num_threads()
     try:
-        profondo.set_num_threads(2)
+        blas.set_num_threads(2)
         inner = threads.run_split(lambda p: threads.run_split(lambda q: (p, q), [0, 1]), [0, 1])
         assert inner == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
     finally:
-        profondo.set_num_threads(before)
+        blas.set_num_threads(before)

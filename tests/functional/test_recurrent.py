@@ -13,6 +13,16 @@ from tests.functional.harness import Case, operator_tests
 GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
 
+def _blas():
+    """NumPy's OpenBLAS thread setting, driven directly (skips elsewhere)."""
+    from profondo.backend import threads
+
+    blas = threads._blas_controller()
+    if not blas:
+        pytest.skip("needs threadpoolctl and NumPy on OpenBLAS")
+    return blas
+
+
 def _weights(rng, kind, features, hidden, scale=0.5):
     g = GATES[kind] * hidden
     return [randn(rng, g, features, scale=scale), randn(rng, g, hidden, scale=scale), randn(rng, g, scale=scale),
@@ -227,11 +237,25 @@ def test_errors_name_the_operator_and_the_shapes():
 @pytest.fixture
 def three_parts(monkeypatch):
     """Split every batch into three uneven parts, whatever the BLAS thread count."""
-    def parts(xp, batch):
+    def parts(xp, batch, *weight_shape):
         bounds = [0, batch // 2, batch // 2 + max(1, batch // 4), batch]
         return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     monkeypatch.setattr(R, "_row_parts", parts)
+
+
+def test_small_layers_and_gpus_run_in_one_part():
+    blas = _blas()
+    before = blas.get_num_threads()
+    try:
+        blas.set_num_threads(2)
+        assert R._row_parts(np, 32, 1024, 256) == [slice(0, 16), slice(16, 32)]  # 16 x 256 x 1024 per part
+        assert R._row_parts(np, 32, 256, 64) == [slice(0, 16), slice(16, 32)]  # 16 rows reach 2^18
+        assert R._row_parts(np, 31, 256, 64) == [slice(0, 31)]
+        assert R._row_parts(np, 512, 16, 4) == [slice(0, 512)]
+        assert R._row_parts(object(), 32, 1024, 256) == [slice(0, 32)]
+    finally:
+        blas.set_num_threads(before)
 
 
 def _lstm_run(arrays, mask, reverse, g):
@@ -249,9 +273,9 @@ def test_lstm_split_batch_equals_one_part(monkeypatch, reverse, masked):
     arrays = [a.astype(np.float64) for a in _inputs(rng, "lstm", steps=steps, batch=batch, features=3, hidden=4)]
     mask = (np.arange(steps)[:, None] < rng.integers(1, steps + 1, batch)[None, :]) if masked else None
     g = [rng.standard_normal(s) for s in ((steps, batch, 4), (batch, 4), (batch, 4))]
-    monkeypatch.setattr(R, "_row_parts", lambda xp, n: [slice(0, n)])
+    monkeypatch.setattr(R, "_row_parts", lambda xp, n, *shape: [slice(0, n)])
     whole = _lstm_run(arrays, mask, reverse, g)
-    monkeypatch.setattr(R, "_row_parts", lambda xp, n: [slice(0, 4), slice(4, 6), slice(6, n)])
+    monkeypatch.setattr(R, "_row_parts", lambda xp, n, *shape: [slice(0, 4), slice(4, 6), slice(6, n)])
     split = _lstm_run(arrays, mask, reverse, g)
     for a, b in zip(whole, split):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)

@@ -8,6 +8,16 @@ import profondo
 from profondo.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, sequence_mask
 
 
+def _blas():
+    """NumPy's OpenBLAS thread setting, driven directly (skips elsewhere)."""
+    from profondo.backend import threads
+
+    blas = threads._blas_controller()
+    if not blas:
+        pytest.skip("needs threadpoolctl and NumPy on OpenBLAS")
+    return blas
+
+
 def _state(t):
     return {k: v.detach().numpy() for k, v in t.state_dict().items()}
 
@@ -186,33 +196,42 @@ def test_has_recurrent():
 
 
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_lstm_batch_split_across_blas_threads_matches_torch(batch_first):
-    """A batch of 24 on 2 BLAS threads runs as two halves on two threads: same as PyTorch,
+def test_lstm_batch_split_across_blas_threads_matches_torch(batch_first, monkeypatch):
+    """A batch of 32 on 2 BLAS threads runs as two halves on two threads: same as PyTorch,
     with two layers, both directions, initial states and lengths."""
     torch = pytest.importorskip("torch")
-    pytest.importorskip("threadpoolctl")
     from profondo.backend import threads
+    from profondo.functional import recurrent
 
+    split_into = []
+
+    def spy(fn, parts):
+        split_into.append(len(parts))
+        return threads.run_split(fn, parts)
+
+    monkeypatch.setattr(recurrent, "run_split", spy)
     torch.manual_seed(2)
-    theirs = torch.nn.LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=batch_first)
-    ours = LSTM(4, 6, num_layers=2, bidirectional=True, batch_first=batch_first)
+    theirs = torch.nn.LSTM(4, 64, num_layers=2, bidirectional=True, batch_first=batch_first)
+    ours = LSTM(4, 64, num_layers=2, bidirectional=True, batch_first=batch_first)
     ours.load_state_dict(_state(theirs))
     rng = np.random.default_rng(3)
-    batch, steps = 24, 7
+    batch, steps = 32, 7
     lengths = rng.integers(1, steps + 1, batch)
     x = rng.standard_normal((batch, steps, 4) if batch_first else (steps, batch, 4)).astype(np.float32)
-    h0, c0 = (rng.standard_normal((4, batch, 6)).astype(np.float32) for _ in range(2))
-    before = profondo.get_num_threads()
+    h0, c0 = (rng.standard_normal((4, batch, 64)).astype(np.float32) for _ in range(2))
+    blas = _blas()
+    before = blas.get_num_threads()
     try:
-        profondo.set_num_threads(2)
-        assert len(threads.row_split(batch)) == 2
+        blas.set_num_threads(2)
+        assert len(threads.row_split(batch, min_rows=16)) == 2  # what a layer of 64 takes
         xp = profondo.tensor(x, requires_grad=True)
         hp, cp = profondo.tensor(h0, requires_grad=True), profondo.tensor(c0, requires_grad=True)
         yp, (hn, cn) = ours(xp, (hp, cp), lengths=lengths)
         g = rng.standard_normal(yp.shape).astype(np.float32)
         ((yp * profondo.tensor(g)).sum() + hn.sum() + (cn * cn).sum()).backward()
     finally:
-        profondo.set_num_threads(before)
+        blas.set_num_threads(before)
+    assert split_into == [2] * 8  # 2 layers x 2 directions, forward and backward
     xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
     packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=batch_first,
                                                      enforce_sorted=False)

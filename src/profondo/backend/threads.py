@@ -66,23 +66,57 @@ def blas_threads(n: int | None):
 # --- splitting a batch across threads --------------------------------------------------------
 # Rows of a recurrent layer are independent, so a sequence can run as two half-batches on two
 # threads, each doing its own small products and element-wise work (NumPy releases the GIL in
-# both). Inside the split the BLAS runs one thread per caller: OpenBLAS's own threads on a
-# 32-row product gain little, and where another process keeps a core busy they wait for each
-# other (a 64-step LSTM forward was measured 36 ms on one BLAS thread, up to 990 ms on two).
+# both), where OpenBLAS alone would thread only the products. Inside the split the BLAS runs one
+# thread per caller. Measured on 2 cores, the forward of a 64-step LSTM of 256 over a batch of
+# 32: 24 ms as two halves, 36 ms whole on one or two BLAS threads; and while other processes
+# kept the cores busy, up to 990 ms whole on two BLAS threads, whose threads wait for each other.
 _pool = None
 _split_lock = threading.Lock()  # one split at a time: another caller (or a nested one) runs serially
-_blas = None  # the threadpoolctl controller of NumPy's BLAS; False when there is none
+_blas = None  # NumPy's OpenBLAS thread setting (_OpenBLAS); False when there is none to drive
+
+
+class _OpenBLAS:
+    """openblas_get_num_threads / openblas_set_num_threads of the OpenBLAS NumPy links, called
+    directly: threadpoolctl's own setter makes the calling thread the only one whose later
+    limits count, which a layer running in some thread must not decide for the program."""
+
+    def __init__(self, path: str) -> None:
+        import ctypes
+
+        lib = ctypes.CDLL(path)
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_", "_64"):
+                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                put = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+                if get is not None and put is not None:
+                    self._get, self._set = get, put
+                    return
+        raise OSError(f"no openblas_set_num_threads in {path}")
+
+    def get_num_threads(self) -> int:
+        return int(self._get())
+
+    def set_num_threads(self, n: int) -> None:
+        self._set(int(n))
 
 
 def _blas_controller():
+    """The OpenBLAS NumPy uses (the one in NumPy's folder when other libraries loaded their
+    own, as PyTorch and SciPy do), or False: no threadpoolctl to find it, or another BLAS."""
     global _blas
     if _blas is None:
         try:
-            from threadpoolctl import ThreadpoolController
+            import os
 
-            controllers = ThreadpoolController().select(user_api="blas").lib_controllers
-            _blas = controllers[0] if len(controllers) == 1 else False
-        except Exception:  # threadpoolctl missing, or a BLAS it cannot drive
+            import numpy as np
+            from threadpoolctl import threadpool_info
+
+            found = [i for i in threadpool_info() if i.get("internal_api") == "openblas"]
+            home = os.path.dirname(os.path.dirname(os.path.realpath(np.__file__)))
+            mine = [i for i in found if os.path.realpath(i["filepath"]).startswith(os.path.join(home, "numpy"))]
+            chosen = mine if len(mine) == 1 else found
+            _blas = _OpenBLAS(chosen[0]["filepath"]) if len(chosen) == 1 else False
+        except Exception:  # threadpoolctl missing, or a library it cannot describe
             _blas = False
     return _blas
 
@@ -116,8 +150,9 @@ def _run_split(fn, parts: list) -> list:
     blas = _blas_controller()
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="profondo-rows")
-    threads = blas.get_num_threads()
-    blas.set_num_threads(1)
+    threads = blas.get_num_threads() if blas else 1
+    if threads > 1:
+        blas.set_num_threads(1)
     try:
         futures = [_pool.submit(fn, p) for p in parts[1:]]
         try:
@@ -126,4 +161,5 @@ def _run_split(fn, parts: list) -> list:
             wait(futures)  # no part may still be writing when this returns or raises
         return [first] + [f.result() for f in futures]
     finally:
-        blas.set_num_threads(threads)
+        if threads > 1:
+            blas.set_num_threads(threads)

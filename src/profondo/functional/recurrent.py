@@ -71,9 +71,13 @@ def _sigmoid_scale(xp, kind: str, hidden: int, dtype):
     return s
 
 
-def _row_parts(xp, batch: int) -> list[slice]:
-    """How a layer's batch is split across threads: by BLAS thread on the CPU, not on a GPU."""
-    return row_split(batch) if xp is np else [slice(0, batch)]
+def _row_parts(xp, batch: int, rows_of_weights: int, hidden: int) -> list[slice]:
+    """How a layer's batch is split across threads: by BLAS thread on the CPU, not on a GPU,
+    and only where each part's product per step has at least 2^18 multiply-adds (where
+    OpenBLAS itself starts threading), so that small layers do not pay for the threads."""
+    if xp is not np:
+        return [slice(0, batch)]
+    return row_split(batch, min_rows=max(8, -(-(1 << 18) // max(1, rows_of_weights * hidden))))
 
 
 # --- LSTM kernels ----------------------------------------------------------------------------
@@ -398,7 +402,7 @@ class LSTMSequence(_Sequence):
             _lstm_forward(xp, gx[:, r], h0[r], c0[r], whh_t, None if mask is None else mask[:, r],
                           out=(sh[:, r], sc[:, r], tc[:, r]))
 
-        run_split(rows, _row_parts(xp, batch))
+        run_split(rows, _row_parts(xp, batch, *w_hh.shape))
         self.save_for_backward(x2, w_ih, w_hh, sh, sc, gx, tc)
         return self._output(sh), sh[-1], sc[-1]
 
@@ -411,7 +415,7 @@ class LSTMSequence(_Sequence):
             return _lstm_backward(xp, gy[:, r], gh[r], gc[r], sc[:, r], acts[:, r], tc[:, r], w_hh,
                                   None if mask is None else mask[:, r], dg=dg[:, r])[1:]
 
-        parts = run_split(rows, _row_parts(xp, acts.shape[1]))
+        parts = run_split(rows, _row_parts(xp, acts.shape[1], *w_hh.shape))
         dh0, dc0 = parts[0] if len(parts) == 1 else (xp.concatenate(d) for d in zip(*parts))
         dx, *rest = self._weight_grads(x2, w_ih, dg, dg, sh)
         return (dx, dh0, dc0, *rest)
