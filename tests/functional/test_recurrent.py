@@ -302,3 +302,35 @@ def test_lstm_split_batch_matches_pytorch(three_parts):
     theirs = [o.detach().numpy() for o in outs] + [t.grad.numpy() for t in ts]
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn_tanh"])
+def test_weight_gradients_split_by_rows_equal_one_product(monkeypatch, kind):
+    """The whole-sequence products dx, dW_ih, dW_hh computed in three row shares on threads."""
+    rng = np.random.default_rng(14)
+    arrays = [a.astype(np.float64) for a in _inputs(rng, kind, steps=5, batch=7, features=3, hidden=4)]
+    results = []
+    for chunks in (1, 3):
+        monkeypatch.setattr(R, "_product_parts", lambda xp, macs, chunks=chunks: chunks)
+        inputs = [profondo.tensor(a, requires_grad=True) for a in arrays]
+        outs = _sequence(kind, reverse=True)(*inputs)
+        sum(((o * profondo.tensor(np.cos(np.arange(o.numel())).reshape(o.shape))).sum() for o in outs), start=0).backward()
+        results.append([t.grad.numpy() for t in inputs])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-13)
+    monkeypatch.setattr(R, "_product_parts", lambda xp, macs: 3)
+    assert profondo.gradcheck(lambda *a: _sequence(kind)(*a)[0].sum(), _inputs(rng, kind, steps=3, batch=4))
+
+
+def test_weight_gradient_products_split_only_when_large():
+    blas = _blas()
+    before = blas.get_num_threads()
+    try:
+        blas.set_num_threads(2)
+        assert R._product_parts(np, 805_306_368) == 2  # W4: 2,048 rows, 1024 x (64 + 256 + 64)
+        assert R._product_parts(np, (1 << 22) - 1) == 1
+        assert R._product_parts(object(), 805_306_368) == 1
+        blas.set_num_threads(1)
+        assert R._product_parts(np, 805_306_368) == 1
+    finally:
+        blas.set_num_threads(before)

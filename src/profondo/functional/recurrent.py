@@ -80,6 +80,14 @@ def _row_parts(xp, batch: int, rows_of_weights: int, hidden: int) -> list[slice]
     return row_split(batch, min_rows=max(8, -(-(1 << 18) // max(1, rows_of_weights * hidden))))
 
 
+def _product_parts(xp, macs: int) -> int:
+    """Into how many row shares the whole-sequence weight-gradient products go: one per BLAS
+    thread on the CPU from 2^22 multiply-adds (a layer of 256 over 2,048 rows has 8 * 2^20)."""
+    if xp is not np or macs < 1 << 22:
+        return 1
+    return len(row_split(8, min_rows=1))
+
+
 # --- LSTM kernels ----------------------------------------------------------------------------
 def _lstm_forward(xp, gx, h0, c0, whh_t, mask, out=None):
     """Run the LSTM over pre-scaled input gates ``gx`` (T, N, 4H), in place.
@@ -365,18 +373,42 @@ class _Sequence(Function):
         return gy[::-1] if self.reverse else gy
 
     def _weight_grads(self, x2, w_ih, dgi, dgh, sh):
-        """dx, dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of every step."""
-        needs = self.needs_input_grad
+        """dx, dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of every step.
+
+        The three products are one GEMM each over the whole sequence; on several BLAS threads
+        each thread computes its share of the output rows of all three, on one BLAS thread
+        (see backend.threads: where another process keeps a core busy, OpenBLAS's own threads
+        wait for each other, and the pool's threads sleep instead).
+        """
+        xp, needs = self.xp, self.needs_input_grad
         steps, batch, width = dgi.shape
         dgi2, dgh2 = dgi.reshape(-1, width), dgh.reshape(-1, width)
-        dx = None
+        n = len(needs)
+        h2 = sh[:-1].reshape(steps * batch, -1)
+        products = []  # (out, a, b): out = a @ b, split by the rows of out
+        dx = dw_ih = dw_hh = None
         if needs[0]:
-            dx = (dgi2 @ w_ih).reshape(steps, batch, -1)
+            dx = xp.empty((steps * batch, w_ih.shape[1]), dgi.dtype)
+            products.append((dx, dgi2, w_ih))
+        if needs[n - (4 if self.has_bias else 2)]:
+            dw_ih = xp.empty((width, x2.shape[1]), dgi.dtype)
+            products.append((dw_ih, dgi2.T, x2))
+        if needs[n - (3 if self.has_bias else 1)]:
+            dw_hh = xp.empty((width, h2.shape[1]), dgi.dtype)
+            products.append((dw_hh, dgh2.T, h2))
+        macs = sum(out.size * a.shape[1] for out, a, _ in products)
+        chunks = _product_parts(xp, macs)
+
+        def share(k):
+            for out, a, b in products:
+                rows = slice(out.shape[0] * k // chunks, out.shape[0] * (k + 1) // chunks)
+                xp.matmul(a[rows], b, out=out[rows])
+
+        run_split(share, list(range(chunks)))
+        if dx is not None:
+            dx = dx.reshape(steps, batch, -1)
             if self.reverse:
                 dx = dx[::-1]
-        n = len(needs)
-        dw_ih = dgi2.T @ x2 if needs[n - (4 if self.has_bias else 2)] else None
-        dw_hh = dgh2.T @ sh[:-1].reshape(steps * batch, -1) if needs[n - (3 if self.has_bias else 1)] else None
         grads = (dx, dw_ih, dw_hh)
         if self.has_bias:
             db_ih = dgi2.sum(0) if needs[-2] else None
