@@ -83,3 +83,22 @@ def test_nested_split_runs_serially():
         assert inner == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
     finally:
         blas.set_num_threads(before)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_splits_on_threads_of_its_own():
+    import os
+
+    blas = _blas()
+    before = blas.get_num_threads()
+    try:
+        blas.set_num_threads(2)
+        assert threads.run_split(lambda p: p, [1, 2]) == [1, 2]  # the parent's pool now exists
+        pid = os.fork()
+        if pid == 0:  # the child: an inherited pool would never run the second part
+            ok = threads.run_split(lambda p: p + 1, [1, 2]) == [2, 3]
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    finally:
+        blas.set_num_threads(before)

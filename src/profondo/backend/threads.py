@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import os
 import threading
 
 _NEEDS_THREADPOOLCTL = ("needs threadpoolctl, which is not installed: pip install threadpoolctl "
@@ -75,6 +76,17 @@ _split_lock = threading.Lock()  # one split at a time: another caller (or a nest
 _blas = None  # NumPy's OpenBLAS thread setting (_OpenBLAS); False when there is none to drive
 
 
+def _forget_pool_after_fork() -> None:
+    """A forked child has none of its parent's threads: a pool inherited from the parent would
+    take work that no thread ever runs, so the child starts its own when it first splits."""
+    global _pool, _split_lock
+    _pool, _split_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 class _OpenBLAS:
     """openblas_get_num_threads / openblas_set_num_threads of the OpenBLAS NumPy links, called
     directly: threadpoolctl's own setter makes the calling thread the only one whose later
@@ -106,8 +118,6 @@ def _blas_controller():
     global _blas
     if _blas is None:
         try:
-            import os
-
             import numpy as np
             from threadpoolctl import threadpool_info
 
