@@ -8,16 +8,6 @@ import profondo
 from profondo.nn.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, sequence_mask
 
 
-def _blas():
-    """NumPy's OpenBLAS thread setting, driven directly (skips elsewhere)."""
-    from profondo.backend import threads
-
-    blas = threads._blas_controller()
-    if not blas:
-        pytest.skip("needs threadpoolctl and NumPy on OpenBLAS")
-    return blas
-
-
 def _state(t):
     return {k: v.detach().numpy() for k, v in t.state_dict().items()}
 
@@ -193,55 +183,3 @@ def test_has_recurrent():
 
     assert has_recurrent(Sequential(Recurrent("gru", 4, 8), Linear(8, 2))) and has_recurrent(LSTMCell(2, 3))
     assert not has_recurrent(Sequential(Linear(8, 2)))
-
-
-@pytest.mark.parametrize("batch_first", [False, True])
-def test_lstm_batch_split_across_blas_threads_matches_torch(batch_first, monkeypatch):
-    """A batch of 32 on 2 BLAS threads runs as two halves on two threads: same as PyTorch,
-    with two layers, both directions, initial states and lengths."""
-    torch = pytest.importorskip("torch")
-    from profondo.backend import threads
-    from profondo.functional import recurrent
-
-    split_into = []
-
-    def spy(fn, parts):
-        if fn.__name__ == "rows":  # the recurrences (not the weight-gradient products)
-            split_into.append(len(parts))
-        return threads.run_split(fn, parts)
-
-    monkeypatch.setattr(recurrent, "run_split", spy)
-    torch.manual_seed(2)
-    theirs = torch.nn.LSTM(4, 64, num_layers=2, bidirectional=True, batch_first=batch_first)
-    ours = LSTM(4, 64, num_layers=2, bidirectional=True, batch_first=batch_first)
-    ours.load_state_dict(_state(theirs))
-    rng = np.random.default_rng(3)
-    batch, steps = 32, 7
-    lengths = rng.integers(1, steps + 1, batch)
-    x = rng.standard_normal((batch, steps, 4) if batch_first else (steps, batch, 4)).astype(np.float32)
-    h0, c0 = (rng.standard_normal((4, batch, 64)).astype(np.float32) for _ in range(2))
-    blas = _blas()
-    before = blas.get_num_threads()
-    try:
-        blas.set_num_threads(2)
-        assert len(threads.row_split(batch, min_rows=16)) == 2  # what a layer of 64 takes
-        xp = profondo.tensor(x, requires_grad=True)
-        hp, cp = profondo.tensor(h0, requires_grad=True), profondo.tensor(c0, requires_grad=True)
-        yp, (hn, cn) = ours(xp, (hp, cp), lengths=lengths)
-        g = rng.standard_normal(yp.shape).astype(np.float32)
-        ((yp * profondo.tensor(g)).sum() + hn.sum() + (cn * cn).sum()).backward()
-    finally:
-        blas.set_num_threads(before)
-    assert split_into == [2] * 8  # 2 layers x 2 directions, forward and backward
-    xt, ht, ct = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
-    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), batch_first=batch_first,
-                                                     enforce_sorted=False)
-    yt, (hnt, cnt) = theirs(packed, (ht, ct))
-    yt, _ = torch.nn.utils.rnn.pad_packed_sequence(yt, batch_first=batch_first, total_length=steps)
-    ((yt * torch.tensor(g)).sum() + hnt.sum() + (cnt * cnt).sum()).backward()
-    for p, t in ((yp, yt), (hn, hnt), (cn, cnt)):
-        np.testing.assert_allclose(p.numpy(), t.detach().numpy(), atol=1e-5)
-    for p, t in ((xp, xt), (hp, ht), (cp, ct)):
-        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), atol=1e-5)
-    for (k, p), (_, t) in zip(ours.named_parameters(), theirs.named_parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), atol=1e-4, err_msg=k)

@@ -22,10 +22,7 @@ rows of the weights by 0.5 once per call, so one tanh covers all gates of a step
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function
-from ..backend.threads import row_split, run_split
 
 _GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
 
@@ -71,30 +68,12 @@ def _sigmoid_scale(xp, kind: str, hidden: int, dtype):
     return s
 
 
-def _row_parts(xp, batch: int, rows_of_weights: int, hidden: int) -> list[slice]:
-    """How a layer's batch is split across threads: by BLAS thread on the CPU, not on a GPU,
-    and only where each part's product per step has at least 2^18 multiply-adds (where
-    OpenBLAS itself starts threading), so that small layers do not pay for the threads."""
-    if xp is not np:
-        return [slice(0, batch)]
-    return row_split(batch, min_rows=max(8, -(-(1 << 18) // max(1, rows_of_weights * hidden))))
-
-
-def _product_parts(xp, macs: int) -> int:
-    """Into how many row shares the whole-sequence weight-gradient products go: one per BLAS
-    thread on the CPU from 2^22 multiply-adds (a layer of 256 over 2,048 rows has 8 * 2^20)."""
-    if xp is not np or macs < 1 << 22:
-        return 1
-    return len(row_split(8, min_rows=1))
-
-
 # --- LSTM kernels ----------------------------------------------------------------------------
-def _lstm_forward(xp, gx, h0, c0, whh_t, mask, out=None):
+def _lstm_forward(xp, gx, h0, c0, whh_t, mask):
     """Run the LSTM over pre-scaled input gates ``gx`` (T, N, 4H), in place.
 
     Returns the states ``sh``, ``sc`` (T+1, N, H) with the initial state at index 0, the
-    gate activations (``gx`` itself, now holding i, f, g, o) and tanh(c) (T, N, H); ``out``
-    gives (sh, sc, tc) to write into (views of a larger batch, when the batch is split).
+    gate activations (``gx`` itself, now holding i, f, g, o) and tanh(c) (T, N, H).
     """
     steps, batch, four_h = gx.shape
     hidden = four_h // 4
@@ -103,25 +82,20 @@ def _lstm_forward(xp, gx, h0, c0, whh_t, mask, out=None):
     a[2 * hidden:3 * hidden] = 1
     b = xp.full(four_h, 0.5, dtype)
     b[2 * hidden:3 * hidden] = 0
-    if out is None:
-        out = (xp.empty((steps + 1, batch, hidden), dtype), xp.empty((steps + 1, batch, hidden), dtype),
-               xp.empty((steps, batch, hidden), dtype))
-    sh, sc, tc = out
-    prod = xp.empty((batch, four_h), dtype) if whh_t is not None else None
-    ig = xp.empty((batch, hidden), dtype)
+    sh = xp.empty((steps + 1, batch, hidden), dtype)
+    sc = xp.empty((steps + 1, batch, hidden), dtype)
+    tc = xp.empty((steps, batch, hidden), dtype)
     sh[0], sc[0] = h0, c0
     for k in range(steps):
         g = gx[k]
         if whh_t is not None:
-            xp.matmul(sh[k], whh_t, out=prod)
-            g += prod
+            g += sh[k] @ whh_t
         xp.tanh(g, out=g)
         g *= a
         g += b  # now i, f, g, o
         c = sc[k + 1]
         xp.multiply(g[:, hidden:2 * hidden], sc[k], out=c)
-        xp.multiply(g[:, :hidden], g[:, 2 * hidden:3 * hidden], out=ig)
-        c += ig
+        c += g[:, :hidden] * g[:, 2 * hidden:3 * hidden]
         xp.tanh(c, out=tc[k])
         xp.multiply(g[:, 3 * hidden:], tc[k], out=sh[k + 1])
         if mask is not None:  # masked rows keep their previous state
@@ -131,20 +105,19 @@ def _lstm_forward(xp, gx, h0, c0, whh_t, mask, out=None):
     return sh, sc, gx, tc
 
 
-def _lstm_backward(xp, gy, gh, gc, sc, acts, tc, w_hh, mask, dg=None):
+def _lstm_backward(xp, gy, gh, gc, sc, acts, tc, w_hh, mask):
     """Gradients w.r.t. the gate pre-activations (T, N, 4H), h0 and c0.
 
     Per step, on arrays small enough to stay in cache: dh arrives from the output and the
     next step; dc' = dc + dh * o * (1 - tanh(c')^2); the gate gradients are
     (dc' g, dc' c, dc' i, dh tanh(c')) times the activation derivatives, which are
     y(1-y) for the sigmoid gates and 1-y^2 for g, i.e. (1-y)(y+e) with e = 1 on g only.
-    ``dg`` is the array to write the gate gradients into (a view, when the batch is split).
     """
     steps, batch, four_h = acts.shape
     hidden = four_h // 4
     e = xp.zeros(four_h, acts.dtype)
     e[2 * hidden:3 * hidden] = 1
-    dg = xp.empty_like(acts) if dg is None else dg
+    dg = xp.empty_like(acts)
     deriv, shifted = xp.empty((batch, four_h), acts.dtype), xp.empty((batch, four_h), acts.dtype)
     tmp = xp.empty((batch, hidden), acts.dtype)
     dh, dc = gh.copy(), gc.copy()
@@ -373,42 +346,18 @@ class _Sequence(Function):
         return gy[::-1] if self.reverse else gy
 
     def _weight_grads(self, x2, w_ih, dgi, dgh, sh):
-        """dx, dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of every step.
-
-        The three products are one GEMM each over the whole sequence; on several BLAS threads
-        each thread computes its share of the output rows of all three, on one BLAS thread
-        (see backend.threads: where another process keeps a core busy, OpenBLAS's own threads
-        wait for each other, and the pool's threads sleep instead).
-        """
-        xp, needs = self.xp, self.needs_input_grad
+        """dx, dW_ih, dW_hh, db_ih, db_hh from the pre-activation gradients of every step."""
+        needs = self.needs_input_grad
         steps, batch, width = dgi.shape
         dgi2, dgh2 = dgi.reshape(-1, width), dgh.reshape(-1, width)
-        n = len(needs)
-        h2 = sh[:-1].reshape(steps * batch, -1)
-        products = []  # (out, a, b): out = a @ b, split by the rows of out
-        dx = dw_ih = dw_hh = None
+        dx = None
         if needs[0]:
-            dx = xp.empty((steps * batch, w_ih.shape[1]), dgi.dtype)
-            products.append((dx, dgi2, w_ih))
-        if needs[n - (4 if self.has_bias else 2)]:
-            dw_ih = xp.empty((width, x2.shape[1]), dgi.dtype)
-            products.append((dw_ih, dgi2.T, x2))
-        if needs[n - (3 if self.has_bias else 1)]:
-            dw_hh = xp.empty((width, h2.shape[1]), dgi.dtype)
-            products.append((dw_hh, dgh2.T, h2))
-        macs = sum(out.size * a.shape[1] for out, a, _ in products)
-        chunks = _product_parts(xp, macs)
-
-        def share(k):
-            for out, a, b in products:
-                rows = slice(out.shape[0] * k // chunks, out.shape[0] * (k + 1) // chunks)
-                xp.matmul(a[rows], b, out=out[rows])
-
-        run_split(share, list(range(chunks)))
-        if dx is not None:
-            dx = dx.reshape(steps, batch, -1)
+            dx = (dgi2 @ w_ih).reshape(steps, batch, -1)
             if self.reverse:
                 dx = dx[::-1]
+        n = len(needs)
+        dw_ih = dgi2.T @ x2 if needs[n - (4 if self.has_bias else 2)] else None
+        dw_hh = dgh2.T @ sh[:-1].reshape(steps * batch, -1) if needs[n - (3 if self.has_bias else 1)] else None
         grads = (dx, dw_ih, dw_hh)
         if self.has_bias:
             db_ih = dgi2.sum(0) if needs[-2] else None
@@ -425,30 +374,13 @@ class LSTMSequence(_Sequence):
         x2, gx, whh_t, s = self._prepare(x, w_ih, w_hh, biases)
         if biases:
             gx += (biases[0] + biases[1]) * s
-        xp, mask = self.xp, self.mask
-        steps, batch, hidden = x.shape[0], x.shape[1], w_hh.shape[1]
-        sh, sc = xp.empty((2, steps + 1, batch, hidden), x.dtype)
-        tc = xp.empty((steps, batch, hidden), x.dtype)
-
-        def rows(r):
-            _lstm_forward(xp, gx[:, r], h0[r], c0[r], whh_t, None if mask is None else mask[:, r],
-                          out=(sh[:, r], sc[:, r], tc[:, r]))
-
-        run_split(rows, _row_parts(xp, batch, *w_hh.shape))
-        self.save_for_backward(x2, w_ih, w_hh, sh, sc, gx, tc)
+        sh, sc, acts, tc = _lstm_forward(self.xp, gx, h0, c0, whh_t, self.mask)
+        self.save_for_backward(x2, w_ih, w_hh, sh, sc, acts, tc)
         return self._output(sh), sh[-1], sc[-1]
 
     def backward(self, gy, gh, gc):
         x2, w_ih, w_hh, sh, sc, acts, tc = self.saved
-        xp, mask, gy = self.xp, self.mask, self._grad_y(gy)
-        dg = xp.empty_like(acts)
-
-        def rows(r):
-            return _lstm_backward(xp, gy[:, r], gh[r], gc[r], sc[:, r], acts[:, r], tc[:, r], w_hh,
-                                  None if mask is None else mask[:, r], dg=dg[:, r])[1:]
-
-        parts = run_split(rows, _row_parts(xp, acts.shape[1], *w_hh.shape))
-        dh0, dc0 = parts[0] if len(parts) == 1 else (xp.concatenate(d) for d in zip(*parts))
+        dg, dh0, dc0 = _lstm_backward(self.xp, self._grad_y(gy), gh, gc, sc, acts, tc, w_hh, self.mask)
         dx, *rest = self._weight_grads(x2, w_ih, dg, dg, sh)
         return (dx, dh0, dc0, *rest)
 
