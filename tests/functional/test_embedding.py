@@ -63,3 +63,18 @@ def test_index_out_of_range(indices):
 def test_indices_must_be_integers():
     with pytest.raises(TypeError, match="embedding: indices must be integers, received dtype float32"):
         F.embedding(profondo.tensor([0.0, 1.0]), profondo.ones(V, D))
+
+
+def test_many_repeated_indices_sum_as_add_at():
+    """A language model's batch: thousands of indices into a few rows, some rows never read,
+    and an upstream gradient that is not contiguous."""
+    rng = np.random.default_rng(4)
+    indices = rng.integers(0, 40, (64, 32))
+    indices[indices == 7] = 8  # row 7 is never read: its gradient stays zero
+    w = profondo.tensor(rng.standard_normal((50, 16)), requires_grad=True)
+    g = rng.standard_normal((32, 64, 16)).transpose(1, 0, 2)
+    (F.embedding(indices, w) * profondo.tensor(g)).sum().backward()
+    expected = np.zeros((50, 16))
+    np.add.at(expected, indices.reshape(-1), g.reshape(-1, 16))
+    np.testing.assert_allclose(w.grad.numpy(), expected, rtol=1e-12, atol=1e-12)
+    assert not w.grad.numpy()[7].any() and not w.grad.numpy()[40:].any()

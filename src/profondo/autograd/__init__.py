@@ -279,31 +279,33 @@ class Function:
 
     def apply(self, *inputs):
         """Run forward on the inputs' arrays and, when a gradient is needed, record the call."""
-        from ..tensor import Tensor, as_tensor
-
-        first = None
+        # Every operator call of every step passes here: the common case (Tensors in, CPU,
+        # one output) is kept to a few attribute reads.
+        Tensor = _Tensor or _tensor_class()
+        tensors = inputs
         for t in inputs:
-            if isinstance(t, Tensor):
-                first = t
+            if not isinstance(t, Tensor):
+                tensors = _as_tensors(inputs, Tensor)
                 break
-        like = first.data if first is not None else None
-        tensors = tuple(t if isinstance(t, Tensor) else as_tensor(t, like=like) for t in inputs)
-        data0 = tensors[0].data if tensors else like
+        data0 = tensors[0].data if tensors else None
         self.xp = _cupy if (_cupy is not None and isinstance(data0, _cupy.ndarray)) else np
-        needs = tuple(t.requires_grad for t in tensors)
-        record = any(needs) and _grad_enabled()
-        if record:
-            self.needs_input_grad = needs
+        record = False
+        if _grad_enabled():
+            needs = tuple([t.requires_grad for t in tensors])
+            if True in needs:
+                record = True
+                self.needs_input_grad = needs
         self.saved = ()
-        out = self.forward(*(t.data for t in tensors))
+        out = self.forward(*[t.data for t in tensors])
+        creator = self if record else None
         if isinstance(out, tuple):
             self.n_outputs = len(out)
             if record:
                 self.output_meta = tuple((o.shape, o.dtype) for o in out)
-            results = tuple(Tensor._wrap(o, self if record else None, i) for i, o in enumerate(out))
+            results = tuple(Tensor._wrap(o, creator, i) for i, o in enumerate(out))
         else:
             self.n_outputs = 1
-            results = Tensor._wrap(out, self if record else None, 0)
+            results = Tensor._wrap(out, creator, 0)
         if record:
             self.inputs = tensors
             self._epoch = _mutations
@@ -324,6 +326,27 @@ class Function:
         self.xp = _cupy if (_cupy is not None and isinstance(inputs[0], _cupy.ndarray)) else np
         self.saved = ()
         return self.forward(*inputs)
+
+
+_Tensor = None
+
+
+def _tensor_class():
+    """profondo.Tensor (imported on first use: tensor.py imports this module)."""
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
+
+def _as_tensors(inputs, Tensor) -> tuple:
+    """The inputs as Tensors: arrays and numbers take the dtype and device of the first Tensor."""
+    from ..tensor import as_tensor
+
+    like = next((t.data for t in inputs if isinstance(t, Tensor)), None)
+    return tuple(t if isinstance(t, Tensor) else as_tensor(t, like=like) for t in inputs)
 
 
 def unwrap(x):
@@ -431,7 +454,8 @@ def backward(root, grad=None, retain_graph: bool | None = None, create_graph: bo
         for t, g, needed in zip(fn.inputs, grads_in, fn.needs_input_grad):
             if not needed or g is None:
                 continue
-            g = _unbroadcast(g, t.data.shape)
+            if g.shape != t.data.shape:
+                g = _unbroadcast(g, t.data.shape)
             parent = t.creator
             if parent is None:
                 if _leaf_hooks and id(t) in _leaf_hooks:
@@ -524,8 +548,7 @@ def _buffer(a) -> int:
 
 def _accumulate(t, g, held: set) -> None:
     """Add ``g`` into ``t.grad``, which must own its array: optimizers update it in place."""
-    from ..tensor import Tensor
-
+    Tensor = _Tensor or _tensor_class()
     if g.dtype != t.data.dtype:
         g = g.astype(t.data.dtype)
     if t.grad is not None:  # out of place: t.grad's array may be referenced elsewhere
@@ -533,11 +556,12 @@ def _accumulate(t, g, held: set) -> None:
         return
     # Pass-through operators (add, reshape, sum's broadcast) hand the same buffer to several
     # tensors, or a read-only broadcast view: such a gradient is copied before it is kept.
-    key = _buffer(g)
-    if key in held or not getattr(g.flags, "writeable", True) or any(
-            s == 0 and n > 1 for s, n in zip(g.strides, g.shape)):
+    base = g.base
+    key = id(g) if base is None else id(base)
+    if key in held or not getattr(g.flags, "writeable", True) or (0 in g.strides and any(
+            s == 0 and n > 1 for s, n in zip(g.strides, g.shape))):
         g = g.copy()
-        key = _buffer(g)
+        key = id(g)
     held.add(key)
     t.grad = Tensor(g)
 

@@ -319,10 +319,12 @@ class Linear(Function):
         needs = self.needs_input_grad
         gx = gy @ w if needs[0] else None
         gw = gb = None
+        if gy.ndim != 2:  # fold the leading axes into one (a matrix needs no reshape)
+            gy, x = gy.reshape(-1, gy.shape[-1]), x.reshape(-1, x.shape[-1])
         if needs[1]:
-            gw = gy.reshape(-1, gy.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+            gw = gy.T @ x
         if len(needs) > 2 and needs[2]:
-            gb = gy.reshape(-1, gy.shape[-1]).sum(0)
+            gb = gy.sum(0)
         return gx, gw, gb
 
 

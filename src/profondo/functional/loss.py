@@ -68,10 +68,13 @@ class CrossEntropy(Function):
         labels = self.labels
         keep = _check_labels("cross_entropy", logits, labels, self.ignore_index)
         n_classes = logits.shape[1]
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        logp = shifted - xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        logp = logits - logits.max(axis=1, keepdims=True)
+        logp -= xp.log(xp.exp(logp).sum(axis=1, keepdims=True))  # in place: logp is this operator's own array
         safe = xp.where(keep, labels, 0) if keep is not None else labels
-        nll = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
+        if logp.ndim == 2:  # plain indexing: take_along_axis costs more than the arithmetic here
+            nll = -logp[xp.arange(logp.shape[0]), safe]
+        else:
+            nll = -xp.take_along_axis(logp, xp.expand_dims(safe, 1), axis=1)[:, 0]
         eps = self.label_smoothing
         if eps:
             nll = (1 - eps) * nll - (eps / n_classes) * logp.sum(axis=1)
@@ -98,8 +101,8 @@ class CrossEntropy(Function):
             grad *= xp.expand_dims(keep, 1)
         if self.reduction == "none":
             return grad * xp.expand_dims(gy, 1)
-        scale = gy if self.reduction == "sum" else gy / max(self.count, 1)
-        return grad * scale
+        grad *= gy if self.reduction == "sum" else gy / max(self.count, 1)  # grad is a fresh array
+        return grad
 
     def composite(self, logits):
         from .activation import log_softmax
