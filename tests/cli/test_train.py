@@ -210,3 +210,29 @@ def test_predict_inverts_and_centres_a_photo_of_a_dark_digit(tmp_path, capsys):
     assert np.corrcoef(img.ravel(), digit.ravel())[0, 1] > 0.8
     kept = read_image(str(tmp_path / "photo.png"), (1, 28, 28), invert=False)[0]
     assert np.corrcoef(kept.ravel(), digit.ravel())[0, 1] < 0.2
+
+
+def test_train_and_eval_on_an_image_folder(tmp_path, capsys):
+    image = pytest.importorskip("PIL.Image")
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "shapes"
+    for label, name in enumerate(("dark", "light")):  # two classes a linear model separates
+        (folder / name).mkdir(parents=True)
+        for i in range(10):
+            pixels = rng.integers(0, 100, (8, 8)) + 150 * label
+            image.fromarray(pixels.astype(np.uint8)).save(folder / name / f"{i}.png")
+    net = tmp_path / "net.yaml"
+    net.write_text("input: [1, 8, 8]\nlayers:\n  - dense: {units: 2}\n")
+    out = tmp_path / "run"
+    assert main(["train", str(net), "--data", str(folder), "--epochs", "1", "--batch-size", "4", "--val", "0",
+                 "--shift", "0", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1 and metrics["classes"] == ["dark", "light"]
+    capsys.readouterr()
+    assert main(["eval", str(out / "last.ckpt"), "--quiet"]) == 0  # reads the folder the run recorded
+    assert "dark" in capsys.readouterr().out
+    (tmp_path / "wide.yaml").write_text("input: [1, 16, 16]\nlayers:\n  - dense: {units: 2}\n")
+    assert main(["train", str(tmp_path / "wide.yaml"), "--data", str(folder), "--out", str(tmp_path / "r2"),
+                 "--quiet"]) == 1
+    assert f"the network expects inputs of shape (1, 16, 16), {folder} has images of shape (1, 8, 8)" \
+        in capsys.readouterr().err

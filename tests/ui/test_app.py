@@ -262,3 +262,35 @@ def test_a_token_guards_every_request(tmp_path):
         assert call(live, "/api/jobs?token=s3cret")[0] == 200
         assert call(live, "/api/jobs", headers={"Authorization": "token s3cret"})[0] == 200
         assert call(live, "/static/app.js")[0] == 403
+
+
+def test_a_job_trains_on_an_image_folder_of_the_data_dir(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "data"
+    for label, name in enumerate(("dark", "light")):
+        (data / "tones" / name).mkdir(parents=True)
+        for i in range(10):
+            Image.fromarray((rng.integers(0, 100, (8, 8)) + 150 * label).astype(np.uint8)).save(
+                data / "tones" / name / f"{i}.png")
+    (data / "outside").mkdir()
+    net = DIGITS_NET.replace("units: 10", "units: 2")
+    with LiveServer(tmp_path / "runs", data_dir=str(data)) as live:
+        assert "tones" in call(live, "/api/form")[1]["data"]
+        status, job = call(live, "/api/jobs", {"architecture_text": net, "data": "tones", "epochs": 1,
+                                               "batch_size": 4, "val": 0, "shift": 0})
+        assert status == 201, job
+        assert job["config"]["data"] == str((data / "tones").resolve()) and job["name"] == "digits-cnn-tones"
+        record = wait_done(live, job["id"])
+        assert record["status"] == "done", record["error"]
+        status, result = call(live, f"/api/jobs/{job['id']}/inspect?index=0", method="POST", data=b"")
+        assert status == 200 and result["label"] in (0, 1), result
+        status, confusion = call(live, f"/api/jobs/{job['id']}/confusion")
+        assert status == 200 and confusion["classes"] == ["dark", "light"], confusion
+        assert call(live, "/api/jobs", {"architecture_text": net, "data": "../runs"})[0] == 403
+        assert call(live, "/api/jobs", {"architecture_text": net, "data": str(tmp_path / "runs")})[0] == 403
+        assert call(live, "/api/jobs", {"architecture_text": net, "data": "nothing"})[0] == 404
+        status, body = call(live, "/api/jobs", {"architecture_text": net, "data": "outside"})
+        assert status == 422 and "no class sub-folders" in body["error"]

@@ -189,7 +189,8 @@ def prepare_run_folder(out: Path, resume: bool, overwrite: bool, files: Iterable
 
 # --- the shared flags ----------------------------------------------------------------------------
 _FLAGS: dict[str, dict[str, Any]] = {
-    "data": dict(help="data set: mnist, fashion-mnist, cifar10 or digits"),
+    "data": dict(help="data set: mnist, fashion-mnist, cifar10, digits, or the path of an image folder "
+                      "(one sub-folder per class)"),
     "data_dir": dict(metavar="DIR", type=existing_dir, help="where the data files are (default: the installed package, then "
                                          "$PROFONDO_DATA or ~/.cache/profondo)"),
     "epochs": dict(type=positive_int, help="passes over the training data"),

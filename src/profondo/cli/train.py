@@ -473,8 +473,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", formatter_class=HelpFormatter,
                        help="accuracy and confusion matrix of a checkpoint or .edge plan on a data set")
     p.add_argument("checkpoint", help="a .ckpt written by profondo train, finetune or import, or an .edge plan")
-    add_flag(p, "data", help="data set: mnist, fashion-mnist, cifar10 or digits (default: the one the checkpoint "
-                             "was trained on)")
+    add_flag(p, "data", help="data set: mnist, fashion-mnist, cifar10, digits or an image folder's path "
+                             "(default: the one the checkpoint was trained on)")
     add_flag(p, "data_dir")
     p.add_argument("--split", default="test", choices=("train", "test"), help="the part of the data set")
     add_flag(p, "device", device_default())

@@ -218,16 +218,20 @@ class _Api:
         return _ok(await asyncio.to_thread(_drawn, text, _shape(body.get("input"))))
 
     async def form(self, request: Request) -> Response:
+        # A job trains on a built-in set or on an image folder of --data (named as the data list names it).
+        folders = await asyncio.to_thread(self._folders)
         return _ok({"fields": self.services.train_form, "zoo": self.services.zoo(),
-                    "data": list(BUILTIN_DATA)})
+                    "data": [*BUILTIN_DATA, *folders]})
 
     # --- data -------------------------------------------------------------------------------
+    def _folders(self) -> list[str]:
+        if self.data_root is None or not self.data_root.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.data_root)) for p in self.data_root.iterdir()
+                      if p.is_dir() and _class_folders(p))
+
     async def data_list(self, request: Request) -> Response:
-        folders = []
-        if self.data_root is not None and self.data_root.is_dir():
-            folders = sorted(str(p.relative_to(self.data_root)) for p in self.data_root.iterdir()
-                             if p.is_dir() and _class_folders(p))
-        return _ok({"builtin": list(BUILTIN_DATA), "folders": folders,
+        return _ok({"builtin": list(BUILTIN_DATA), "folders": await asyncio.to_thread(self._folders),
                     "data_dir": str(self.data_root) if self.data_root else None})
 
     async def data_detail(self, request: Request) -> Response:
@@ -256,6 +260,14 @@ class _Api:
         if request.method == "GET":
             return _ok({"jobs": [self._public(j) for j in self.store.list()]})
         body = await _json_body(request)
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, str) and data and _canonical(data) not in map(_canonical, BUILTIN_DATA):
+            # A folder under --data, named as the data list names it; the job reads it by its resolved
+            # path (kept inside the data folder by _data_folder), so moving the server's cwd changes nothing.
+            folder = self._data_folder(data)
+            if not _class_folders(folder):
+                return error(422, f"{data!r} holds no class sub-folders (expected one folder per class, images inside)")
+            body = {**body, "data": str(folder)}
         try:
             config = self.services.check_config(body)
         except ValueError as e:
@@ -265,7 +277,8 @@ class _Api:
             config["architecture"] = ARCHITECTURE_FILE
             config["network"] = _file_name(text)
         network = config.get("network") or config["architecture"]
-        name = str(body.get("name") or f"{network}-{config.get('data', '')}")[:60]
+        shown = data if isinstance(data, str) and data else config.get("data", "")  # a folder by its short name
+        name = str(body.get("name") or f"{network}-{shown}")[:60]
         write = None if text is None else (lambda run_dir: (run_dir / ARCHITECTURE_FILE).write_text(text))
         job = await asyncio.to_thread(self.queue.submit, name, config, write)
         return _ok(self._public(self.store.get(job)), 201)
@@ -511,6 +524,10 @@ def _builtin_detail(name: str, split: str) -> dict:
     samples = [{"label": classes[int(labels[i])], "image": png_data_uri(data.x[i], scale)} for i in picks]
     return {"name": name, "available": True, "split": split, "size": len(data), "shape": list(data.x.shape[1:]),
             "classes": classes, "counts": counts, "samples": samples}
+
+
+def _canonical(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")  # as load_dataset reads a name
 
 
 def _class_folders(folder: Path) -> list[Path]:
