@@ -116,7 +116,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum time per measurement")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", default="benchmarks/results/training_steps.json")
+    parser.add_argument("--conv-benchmark", choices=("on", "off"), default="on",
+                        help="profondo.backend.conv.benchmark: measure each layer's algorithm (on, as here by "
+                             "default) or take the fixed single-GEMM rule (off, profondo's default)")
     args = parser.parse_args()
+    conv_settings.benchmark = args.conv_benchmark == "on"
 
     import torch
 

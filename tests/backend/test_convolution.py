@@ -6,12 +6,12 @@ from profondo.backend import conv as settings
 from profondo.backend.convolution import ALGORITHMS, ConvSettings
 
 
-def test_defaults_are_auto_and_measured():
+def test_defaults_are_auto_with_the_fixed_rule():
     fresh = ConvSettings()
-    assert (fresh.forward, fresh.weight_grad, fresh.input_grad, fresh.benchmark) == ("auto", "auto", "auto", True)
+    assert (fresh.forward, fresh.weight_grad, fresh.input_grad, fresh.benchmark) == ("auto", "auto", "auto", False)
     assert fresh.chosen() == {} and fresh.measured == {}
     assert repr(fresh) == ("profondo.backend.conv(forward='auto', weight_grad='auto', input_grad='auto', "
-                           "benchmark=True, 0 shapes chosen)")
+                           "benchmark=False, 0 shapes chosen)")
 
 
 def test_every_listed_algorithm_can_be_set_and_recorded():

@@ -38,9 +38,10 @@ assert {c[2] for c in COMBOS} == set(INPUT_GRAD)
 @pytest.fixture(autouse=True)
 def fresh_settings():
     settings.clear()
+    settings.benchmark = True  # most tests here exercise the measured choice
     yield
     settings.forward = settings.weight_grad = settings.input_grad = "auto"
-    settings.benchmark = True
+    settings.benchmark = False
     settings.clear()
 
 
@@ -150,8 +151,7 @@ def test_without_benchmark_auto_follows_the_fixed_rule_and_measures_nothing():
     x = profondo.zeros(16, 8, 16, 16, requires_grad=True)
     F.conv2d(x, profondo.zeros(16, 8, 3, 3, requires_grad=True), padding=1).sum().backward()
     (key, chosen), = settings.chosen().items()
-    assert chosen == {"forward": "im2col-blocked", "weight_grad": "im2col-blocked",
-                      "input_grad": "correlation-blocked"}
+    assert chosen == {"forward": "im2col", "weight_grad": "im2col", "input_grad": "col2im"}
     assert settings.measured == {}
 
 
@@ -164,12 +164,24 @@ def test_grouped_and_float16_convolutions_take_the_portable_kernel():
     assert settings.chosen() == {}  # nothing chosen: only groups == 1 has a choice
 
 
-def test_without_benchmark_a_strided_layer_takes_col2im_blocks():
+def test_without_benchmark_the_results_equal_the_single_gemm_kernels_bit_for_bit():
+    """benchmark = False (the default) must reproduce the one-GEMM kernels exactly: the README's
+    accuracies were measured with them."""
     settings.benchmark = False
-    x = profondo.zeros(16, 8, 32, 32, requires_grad=True)
-    F.conv2d(x, profondo.zeros(16, 8, 3, 3, requires_grad=True), stride=2, padding=1).sum().backward()
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((16, 8, 32, 32)).astype(np.float32)
+    w = rng.standard_normal((16, 8, 3, 3)).astype(np.float32)
+    y, saved, padded = cpu_conv.conv2d_forward(np, x, w, (2, 2), (1, 1), (1, 1), 1, (16, 16))
+    y_old, cols, padded_old = kernels.im2col.conv2d_forward(np, x, w, (2, 2), (1, 1), (1, 1), 1, (16, 16))
+    np.testing.assert_array_equal(y, y_old)
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gx, gw = cpu_conv.conv2d_backward(np, gy, w, saved, padded, (2, 2), (1, 1), (1, 1), 1, True, True)
+    gx_old, gw_old = kernels.im2col.conv2d_backward(np, gy, w, cols, padded_old, (2, 2), (1, 1), (1, 1), 1,
+                                                    True, True)
+    np.testing.assert_array_equal(gx, gx_old)
+    np.testing.assert_array_equal(gw, gw_old)
     (key, chosen), = settings.chosen().items()
-    assert chosen["input_grad"] == "col2im-blocked" and x.grad.shape == (16, 8, 32, 32)
+    assert chosen == {"forward": "im2col", "weight_grad": "im2col", "input_grad": "col2im"}
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")

@@ -1,8 +1,11 @@
 """Which algorithm the CPU convolution uses, per layer shape and direction (``profondo.backend.conv``).
 
-Like ``torch.backends.cudnn.benchmark``: with ``benchmark = True`` (the default) a direction
+Like ``torch.backends.cudnn.benchmark``, off by default: with ``benchmark = True`` a direction
 left at ``"auto"`` is measured once for each new layer shape (every candidate run on the real
-data, the fastest kept) and the choice is cached for the rest of the process. A user can force
+data, the fastest kept) and the choice is cached for the rest of the process. The choice can
+differ from run to run, and with it the float32 rounding; off, every run takes the same
+algorithms (one im2col GEMM per layer, the input gradient by col2im), so a seed gives the same
+numbers every time, as the README's results were measured. A user can force
 one algorithm per direction::
 
     profondo.backend.conv.forward = "im2col"          # or "im2col-blocked", "auto"
@@ -10,7 +13,7 @@ one algorithm per direction::
     profondo.backend.conv.weight_grad = "im2col-blocked"
     profondo.backend.conv.chosen()                    # what each layer shape ran, per direction
 
-With ``benchmark = False`` "auto" takes a fixed rule instead (the same choice on every run).
+With ``benchmark = False`` (the default) "auto" takes that fixed rule.
 Every algorithm computes the same convolution; they differ in float32 rounding only.
 """
 
@@ -36,7 +39,7 @@ class ConvSettings:
 
     def __init__(self) -> None:
         object.__setattr__(self, "_algorithms", dict.fromkeys(ALGORITHMS, "auto"))
-        object.__setattr__(self, "benchmark", True)
+        object.__setattr__(self, "benchmark", False)
         object.__setattr__(self, "_chosen", {})
         # (direction, layer shape) -> the algorithm "auto" measured fastest there
         object.__setattr__(self, "measured", {})

@@ -304,9 +304,9 @@ def _settled(direction: str, key: tuple) -> str | None:
     return settings.measured.get((direction, key)) if settings.benchmark else _RULE[direction]
 
 
-# What "auto" runs without measuring (``benchmark = False``): the first candidate of each direction.
-# (correlation-blocked falls back to col2im-blocked where the stride is not 1)
-_RULE = {"weight_grad": "im2col-blocked", "input_grad": "correlation-blocked"}
+# What "auto" runs without measuring (``benchmark = False``, the default): the single-GEMM forms,
+# the same arithmetic on every run, whatever the machine's load.
+_RULE = {"forward": "im2col", "weight_grad": "im2col", "input_grad": "col2im"}
 
 
 # A measured choice ending in this ran its blocks on one worker thread: on a machine whose other
@@ -338,7 +338,10 @@ def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3, measu
         cached = cached.split(ONE)[0]
     if cached in candidates:
         return cached, candidates[cached]()
-    if not (measure and settings.benchmark) or len(candidates) == 1:
+    if not settings.benchmark:
+        name = _RULE[direction] if _RULE[direction] in candidates else next(iter(candidates))
+        return name, candidates[name]()
+    if not measure or len(candidates) == 1:
         name = next(iter(candidates))
         return name, candidates[name]()
     best, results = {}, {}
