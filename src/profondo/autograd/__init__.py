@@ -47,14 +47,7 @@ class no_grad:
         _set_grad_mode(self._previous)
 
     def __call__(self, fn):
-        import functools
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with type(self)():
-                return fn(*args, **kwargs)
-
-        return wrapper
+        return _in_grad_mode(fn, self._enabled)
 
 
 class enable_grad(no_grad):
@@ -84,21 +77,8 @@ class set_grad_enabled:
         _set_grad_mode(self._previous)
 
     def __call__(self, fn):
-        import functools
-
         _set_grad_mode(self._previous)  # as a decorator it acts only while fn runs
-        mode = self.mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            previous = _grad_enabled()
-            _set_grad_mode(mode)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _set_grad_mode(previous)
-
-        return wrapper
+        return _in_grad_mode(fn, self.mode)
 
 
 def is_grad_enabled() -> bool:
@@ -116,21 +96,22 @@ class inference_mode(no_grad):
         self._enabled = not mode
         return self
 
-    def __call__(self, fn):
-        import functools
 
-        enabled = self._enabled
+def _in_grad_mode(fn, enabled: bool):
+    """``fn`` wrapped to run with grad mode ``enabled`` in its thread, restored afterwards (the
+    decorator form of the grad-mode context managers)."""
+    import functools
 
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            previous = _grad_enabled()
-            _set_grad_mode(enabled)
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _set_grad_mode(previous)
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        previous = _grad_enabled()
+        _set_grad_mode(enabled)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            _set_grad_mode(previous)
 
-        return wrapper
+    return wrapper
 
 
 # --- in-place changes and hooks ----------------------------------------------------------
@@ -556,12 +537,11 @@ def _accumulate(t, g, held: set) -> None:
         return
     # Pass-through operators (add, reshape, sum's broadcast) hand the same buffer to several
     # tensors, or a read-only broadcast view: such a gradient is copied before it is kept.
-    base = g.base
-    key = id(g) if base is None else id(base)
+    key = _buffer(g)
     if key in held or not getattr(g.flags, "writeable", True) or (0 in g.strides and any(
             s == 0 and n > 1 for s, n in zip(g.strides, g.shape))):
         g = g.copy()
-        key = id(g)
+        key = _buffer(g)
     held.add(key)
     t.grad = Tensor(g)
 
