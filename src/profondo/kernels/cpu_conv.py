@@ -327,8 +327,8 @@ def _one_worker_too(candidates: dict) -> dict:
 
 def _choose(direction: str, key: tuple, candidates: dict, rounds: int = 3, measure: bool = True):
     """Run the forced algorithm, the cached choice, or (auto) each candidate ``rounds`` times in
-    turn and keep the fastest (``measure=False``, or ``benchmark = False``: the first); returns
-    (algorithm, result of its last run)."""
+    turn and keep the fastest (``benchmark = False``: the fixed rule; ``measure=False``: the first
+    candidate); returns (algorithm, result of its last run)."""
     forced = getattr(settings, direction)
     if forced != "auto":  # a form this layer cannot take (correlation at stride 2) runs the first candidate
         name = forced if forced in candidates else next(iter(candidates))
@@ -367,11 +367,10 @@ def conv2d_forward(xp, x, w, stride, padding, dilation, groups, out_hw):
     def blocked(threads=None):
         return forward_blocked(x, w, stride, padding, dilation, out_hw, threads=threads), _Saved(x, None, None, key)
 
-    # First the fixed rule's choice, the one ``benchmark = False`` and small products take.
-    small = _small(x.shape, w, out_hw)
-    candidates = {"im2col": portable, "im2col-blocked": blocked} if small else \
-        {"im2col-blocked": blocked, "im2col": portable}
-    algorithm, (y, saved) = _choose("forward", key, _one_worker_too(candidates), measure=not small)
+    # First the one GEMM, which small products take unmeasured.
+    candidates = {"im2col": portable, "im2col-blocked": blocked}
+    algorithm, (y, saved) = _choose("forward", key, _one_worker_too(candidates),
+                                    measure=not _small(x.shape, w, out_hw))
     settings.record(key, "forward", algorithm)
     saved.padded_shape = saved.padded_shape or (x.shape[0], x.shape[1], x.shape[2] + 2 * padding[0],
                                                 x.shape[3] + 2 * padding[1])
@@ -407,8 +406,7 @@ def conv2d_backward(xp, gy, w, saved, padded_shape, stride, padding, dilation, g
         def blocked_w(threads=None):
             return backward_blocked(x, gy, w, stride, padding, dilation, False, True, "", threads)[1]
 
-        candidates = {"im2col": whole_w, "im2col-blocked": blocked_w} if small else \
-            {"im2col-blocked": blocked_w, "im2col": whole_w}
+        candidates = {"im2col": whole_w, "im2col-blocked": blocked_w}
         algorithm, gw = _choose("weight_grad", key, _one_worker_too(candidates), measure=not small)
         settings.record(key, "weight_grad", algorithm)
     saved.cols = None  # the weight gradient was the last reader
