@@ -50,11 +50,13 @@ VARIANTS: dict[str, dict] = {
     "lr-decay-eps-0.01": {"lr_end": 0.0, "epsilon_end": 0.01},
     "sb3-zoo": {"lr": 2.3e-3, "batch_size": 64, "buffer_size": 100_000, "learning_starts": 1000, "gamma": 0.99,
                 "train_every": 256, "gradient_steps": 128, "target_update": 10, "tau": 1.0, "double": False, "huber_delta": 1.0, "max_grad_norm": 10.0,
-                "epsilon_start": 1.0, "epsilon_end": 0.04, "epsilon_decay": 8000, "lr_end": None,
+                "epsilon_start": 1.0, "epsilon_end": 0.04, "epsilon_decay": 8000, "lr_end": None, "lr_hold": 0.0,
                 "network": {"name": "sb3-mlp", "input": [4], "layers": [{"dense": {"units": 256, "activation": "relu"}},
                                                                          {"dense": {"units": 256, "activation": "relu"}},
                                                                          {"dense": {"units": 2}}]}},
 }
+for hold in (0.0, 0.3, 0.5, 0.7):  # lr held at 2.3e-3 for that fraction of the run, then decayed (0: default)
+    VARIANTS[f"lr-hold-{hold}"] = {"lr_hold": hold}
 VARIANTS["zoo-double"] = {**VARIANTS["sb3-zoo"], "double": True}
 VARIANTS["zoo-mse"] = {**VARIANTS["sb3-zoo"], "huber_delta": 1e6}
 VARIANTS["zoo-lr-decay"] = {**VARIANTS["sb3-zoo"], "lr_end": 0.0}

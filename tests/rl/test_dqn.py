@@ -152,12 +152,20 @@ def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
 
 
 def test_learning_rate_falls_linearly_over_the_run():
-    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.01, lr_end=0.001), seed=0)
+    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.01, lr_end=0.001, lr_hold=0.0), seed=0)
     assert [agent.learning_rate(t, 100) for t in (0, 50, 100, 200)] == pytest.approx([0.01, 0.0055, 0.001, 0.001])
     agent.config.lr_decay = 10  # a fixed span wins over the run's length
     assert agent.learning_rate(5, 100) == pytest.approx(0.0055)
     agent.config.lr_end = None
     assert agent.learning_rate(50, 100) == 0.01
+
+
+def test_learning_rate_holds_before_it_falls():
+    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.01, lr_end=0.001, lr_hold=0.5), seed=0)
+    assert [agent.learning_rate(t, 100) for t in (0, 50, 75, 100, 200)] == \
+        pytest.approx([0.01, 0.01, 0.0055, 0.001, 0.001])
+    with pytest.raises(ValueError, match=r"lr_hold must be in \[0, 1\), received 1.0"):
+        DQNConfig(lr_hold=1.0)
 
 
 def test_gradient_steps_run_in_bursts():
@@ -222,7 +230,7 @@ def test_uint8_observations_are_scaled():
 
 def test_the_defaults_are_those_of_the_command_line_cartpole_run():
     c = DQNConfig()  # `profondo rl dqn CartPole-v1` reads its defaults from here
-    assert (c.lr, c.lr_end, c.lr_decay, c.gamma, c.batch_size, c.buffer_size, c.learning_starts, c.train_every,
-            c.gradient_steps) == (2.3e-3, 0.0, None, 0.99, 64, 100_000, 1_000, 256, 128)
+    assert (c.lr, c.lr_end, c.lr_decay, c.lr_hold, c.gamma, c.batch_size, c.buffer_size, c.learning_starts,
+            c.train_every, c.gradient_steps) == (2.3e-3, 0.0, None, 0.0, 0.99, 64, 100_000, 1_000, 256, 128)
     assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (10, 1.0, False, 1.0, 10.0)
     assert (c.epsilon.start, c.epsilon.end, c.epsilon.decay, c.epsilon.kind) == (1.0, 0.04, 8_000, "linear")

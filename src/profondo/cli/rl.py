@@ -148,6 +148,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--lr", positive_float, "Adam learning rate"),
         ("--lr-end", non_negative_float, "learning rate reached linearly after --lr-decay steps (None: constant)"),
         ("--lr-decay", positive_int, "steps over which the learning rate falls to --lr-end (None: --steps)"),
+        ("--lr-hold", unit_interval, "fraction of those steps spent at --lr before the fall begins"),
         ("--gamma", unit_interval, "discount factor"),
         ("--batch-size", positive_int, "transitions per update"),
         ("--buffer-size", positive_int, "replay capacity (transitions)"),
