@@ -55,8 +55,11 @@ VARIANTS: dict[str, dict] = {
                                                                          {"dense": {"units": 256, "activation": "relu"}},
                                                                          {"dense": {"units": 2}}]}},
 }
-for hold in (0.0, 0.3, 0.5, 0.7):  # lr held at 2.3e-3 for that fraction of the run, then decayed (0: default)
-    VARIANTS[f"lr-hold-{hold}"] = {"lr_hold": hold}
+# The sweep that chose the defaults' lr_hold=0.5 with Double DQN ("default"): lr held at 2.3e-3 for a
+# fraction of the run, then decayed to 0, without Double DQN (lr-hold-0.0: the defaults before).
+for hold in (0.0, 0.3, 0.5, 0.7):
+    VARIANTS[f"lr-hold-{hold}"] = {"lr_hold": hold, "double": False}
+VARIANTS["lr-hold-0.5-gradient-steps-64"] = {"lr_hold": 0.5, "double": False, "gradient_steps": 64}
 VARIANTS["zoo-double"] = {**VARIANTS["sb3-zoo"], "double": True}
 VARIANTS["zoo-mse"] = {**VARIANTS["sb3-zoo"], "huber_delta": 1e6}
 VARIANTS["zoo-lr-decay"] = {**VARIANTS["sb3-zoo"], "lr_end": 0.0}
