@@ -60,6 +60,9 @@ VARIANTS: dict[str, dict] = {
 for hold in (0.0, 0.3, 0.5, 0.7):
     VARIANTS[f"lr-hold-{hold}"] = {"lr_hold": hold, "double": False}
 VARIANTS["lr-hold-0.5-gradient-steps-64"] = {"lr_hold": 0.5, "double": False, "gradient_steps": 64}
+# Updates spread thinner: the same half an update per environment step, in shorter bursts.
+for every in (16, 64):
+    VARIANTS[f"train-every-{every}-gradient-steps-{every // 2}"] = {"train_every": every, "gradient_steps": every // 2}
 VARIANTS["zoo-double"] = {**VARIANTS["sb3-zoo"], "double": True}
 VARIANTS["zoo-mse"] = {**VARIANTS["sb3-zoo"], "huber_delta": 1e6}
 VARIANTS["zoo-lr-decay"] = {**VARIANTS["sb3-zoo"], "lr_end": 0.0}

@@ -62,8 +62,14 @@ def test_dqn_run_file_resume_and_eval(tmp_path, capsys):
     assert [e[0] for e in history["evaluations"]] == [150, 300]
     assert {p.name for p in out.iterdir()} >= {"last.ckpt", "best.ckpt", "metrics.json", "history.json"}
 
+    # a resumed run keeps its options (--target-update 50 from the command line) and seed, and refuses changes
+    assert run(["dqn", str(run_file), "--out", str(out), "--quiet", "--resume", "--target-update", "20"]) == 1
+    assert "trained with target_update=50; this agent has target_update=20" in capsys.readouterr().err
+    assert run(["dqn", str(run_file), "--out", str(out), "--quiet", "--resume", "--seed", "3"]) == 1
+    assert "it is a run with seed 0, this command asks for 3" in capsys.readouterr().err
     assert run(["dqn", str(run_file), "--out", str(out), "--quiet", "--resume", "--steps", "450"]) == 0
-    assert "resumed from" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "resumed from" in printed and "target every 50 steps" in printed and "seed 0" in printed
     history = json.loads((out / "history.json").read_text())
     assert [e[0] for e in history["evaluations"]] == [150, 300, 450]
     assert json.loads((out / "metrics.json").read_text())["steps"] == 450

@@ -5,7 +5,13 @@ import pytest
 from tests.memory import peak_growth
 
 from profondo.backend.limits import FileFormatError, ResourceLimitError, set_max_file_bytes
-from profondo.io.checkpoint import Checkpoint, read_checkpoint, remove_temporaries, write_checkpoint
+from profondo.io.checkpoint import (
+    Checkpoint,
+    read_checkpoint,
+    read_checkpoint_meta,
+    remove_temporaries,
+    write_checkpoint,
+)
 
 
 def test_round_trip_keeps_arrays_dtypes_and_metadata(tmp_path):
@@ -52,6 +58,21 @@ def test_reading_refuses_pickled_objects_and_foreign_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.ckpt"):
         read_checkpoint(tmp_path / "missing.ckpt")
     assert os.path.exists(pickled)
+
+
+def test_the_metadata_alone_is_read_without_the_arrays(tmp_path):
+    path = write_checkpoint(tmp_path / "a.ckpt", Checkpoint({"replay": {"obs": np.zeros(4, np.uint8)}}, {"steps": 7}))
+    assert read_checkpoint_meta(path) == read_checkpoint(path).meta and read_checkpoint_meta(path)["steps"] == 7
+    _npz_with_header(tmp_path / "b.ckpt", (2**40,))  # an array that could not be allocated is not read
+    assert read_checkpoint_meta(tmp_path / "b.ckpt") == {}
+    np.savez(tmp_path / "c.npz", w=np.zeros(2))
+    with pytest.raises(FileFormatError, match="no __meta__ entry"):
+        read_checkpoint_meta(tmp_path / "c.npz")
+    (tmp_path / "junk.ckpt").write_bytes(b"not a zip")
+    with pytest.raises(FileFormatError, match="not a profondo checkpoint"):
+        read_checkpoint_meta(tmp_path / "junk.ckpt")
+    with pytest.raises(FileNotFoundError):
+        read_checkpoint_meta(tmp_path / "missing.ckpt")
 
 
 def _npz_with_header(path, shape, dtype="<f4", data=b"\0" * 16):

@@ -151,6 +151,29 @@ def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
     assert resumed.rng.bit_generator.state == straight.rng.bit_generator.state
 
 
+def test_resume_refuses_a_changed_config(tmp_path):
+    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5, double=True), seed=0)
+    agent.save(tmp_path / "a.ckpt")
+    other = DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0, double=True, batch_size=32), seed=0)
+    with pytest.raises(ValueError, match=r"trained with lr_hold=0.5, batch_size=64; this agent has lr_hold=0.0, "
+                                         r"batch_size=32: resume with the run's own settings"):
+        other.load(tmp_path / "a.ckpt")
+    DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5, double=True), seed=0).load(tmp_path / "a.ckpt")
+
+
+def test_resume_of_a_checkpoint_from_before_lr_hold(tmp_path):
+    # a file written before lr_hold existed trained with the rate falling from the first step
+    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0), seed=0)
+    before = {k: v for k, v in agent.config.to_dict().items() if k != "lr_hold"}
+    agent.save(tmp_path / "old.ckpt", config=before)
+    DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0), seed=0).load(tmp_path / "old.ckpt")
+    with pytest.raises(ValueError, match="trained with lr_hold=0.0; this agent has lr_hold=0.5"):
+        DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5), seed=0).load(tmp_path / "old.ckpt")
+    agent.save(tmp_path / "new.ckpt", config={**before, "lr_hold": 0.0, "future": 1})
+    with pytest.raises(ValueError, match=r"settings \['future'\] are unknown"):
+        agent.load(tmp_path / "new.ckpt")
+
+
 def test_learning_rate_falls_linearly_over_the_run():
     agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr=0.01, lr_end=0.001, lr_hold=0.0), seed=0)
     assert [agent.learning_rate(t, 100) for t in (0, 50, 100, 200)] == pytest.approx([0.01, 0.0055, 0.001, 0.001])

@@ -86,10 +86,14 @@ def dqn_defaults() -> dict:
             "frame_size": library_default(pixel_env, "size"), "frame_stack": None, **DQN_RECIPE}
 
 
-def _env_flags(p: argparse.ArgumentParser) -> None:
+def _env_flags(p: argparse.ArgumentParser, resumable: bool = False) -> None:
     p.add_argument("--env-arg", action="append", metavar="KEY=VALUE",
                    help="keyword argument of gymnasium.make, e.g. is_slippery=False (repeatable)")
-    add_flag(p, "seed", DEFAULT_SEED, help="seeds the network, exploration and episodes")
+    if resumable:  # left None so that --resume can tell a seed given from the default
+        add_flag(p, "seed", None, help=with_default("seeds the network, exploration and episodes",
+                                                    f"{DEFAULT_SEED}; a resumed run keeps its own"))
+    else:
+        add_flag(p, "seed", DEFAULT_SEED, help="seeds the network, exploration and episodes")
     add_flag(p, "out", help="output folder (default: runs/rl/ALGORITHM-ENV)")
     add_flag(p, "quiet", help="no progress bar")
 
@@ -191,7 +195,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_flag(p, "threads", None, help=with_default("CPU BLAS threads (small Q-networks run fastest on one; 0 leaves "
                                                    "the BLAS default; needs threadpoolctl)", d["threads"]))
     add_flag(p, "resume")
-    _env_flags(p)
+    _env_flags(p, resumable=True)
     p.set_defaults(run=cmd_dqn, compute=True, interrupted=resume_hint)
 
     p = rl_sub.add_parser("eval", formatter_class=HelpFormatter,
@@ -338,6 +342,23 @@ def _dqn_env(env_id: str, env_args: dict, o: dict, render_mode: str | None = Non
     return pixel_env(env, o["frame_size"], o["frame_stack"])
 
 
+def _began_with(checkpoint: Path, env_id: str, env_args: dict, args) -> dict:
+    """The options of the run that wrote ``checkpoint``, which a resumed run keeps (the command
+    line may extend ``--steps``; a flag that would change the training is refused by
+    :meth:`~profondo.rl.dqn.DQN.load`). Sets ``args.seed`` to the run's when it was left out."""
+    from ..io.checkpoint import read_checkpoint_meta
+
+    meta = read_checkpoint_meta(checkpoint)
+    for name, mine in (("env", env_id), ("env_args", env_args), ("seed", args.seed)):
+        theirs = meta.get(name)
+        if name in meta and mine is not None and theirs != mine:
+            raise ValueError(f"cannot resume from {checkpoint}: it is a run with {name} {theirs!r}, "
+                             f"this command asks for {mine!r}")
+    if args.seed is None:
+        args.seed = meta.get("seed")
+    return dict(meta.get("options") or {})  # none in files from before they were stored
+
+
 def _dqn_setup(env_id: str, env_args: dict, o: dict, seed: int):
     """(train env, eval env, agent) for the options ``o``."""
     from .. import manual_seed
@@ -363,7 +384,8 @@ def _dqn_setup(env_id: str, env_args: dict, o: dict, seed: int):
                                                o["epsilon_schedule"]))
     agent = DQN(from_dict(arch), n_actions, obs_shape, space.dtype, config, seed=seed, architecture=arch)
     agent.run_info = {"env": env_id, "env_args": env_args, "pixels": bool(o["pixels"]),
-                      "frame_size": o["frame_size"], "frame_stack": o["frame_stack"], "seed": seed}
+                      "frame_size": o["frame_size"], "frame_stack": o["frame_stack"], "seed": seed,
+                      "options": o}
     return env, eval_env, agent
 
 
@@ -380,17 +402,19 @@ def cmd_dqn(args) -> int:
         else:
             env_id, env_args, file_options = args.env, {}, {}
         env_args = {**env_args, **parse_env_args(args.env_arg)}
-        o = _options(args, dqn_defaults(), file_options)
+        out = args.run_dir = Path(args.out or f"runs/rl/dqn-{env_id}")
+        last, best = out / "last.ckpt", out / "best.ckpt"
+        if args.resume and not last.exists():
+            raise CommandError(f"--resume, but {last} does not exist")
+        began = _began_with(last, env_id, env_args, args) if args.resume else {}
+        args.seed = DEFAULT_SEED if args.seed is None else args.seed
+        o = _options(args, dqn_defaults(), {**file_options, **began})
         env, eval_env, agent = _dqn_setup(env_id, env_args, o, args.seed)
     except (ImportError, ValueError, FileNotFoundError) as e:
         raise CommandError(str(e)) from None
-    out = args.run_dir = Path(args.out or f"runs/rl/dqn-{env_id}")
     out.mkdir(parents=True, exist_ok=True)
-    last, best = out / "last.ckpt", out / "best.ckpt"
     history = History()
     if args.resume:
-        if not last.exists():
-            raise CommandError(f"--resume, but {last} does not exist")
         try:
             history = agent.load(last)
         except (ValueError, RuntimeError) as e:

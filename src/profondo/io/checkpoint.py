@@ -161,7 +161,33 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
     flat = read_npz(path, "profondo checkpoint")
     if "__meta__" not in flat:
         raise FileFormatError(f"{path} has no __meta__ entry: not a profondo checkpoint")
-    raw = flat.pop("__meta__")
+    meta = _parse_meta(path, flat.pop("__meta__"))
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    for key, array in flat.items():
+        group, _, name = key.partition("/")
+        arrays.setdefault(group, {})[name] = array
+    return Checkpoint(arrays, meta)
+
+
+def read_checkpoint_meta(path: str | os.PathLike) -> dict:
+    """Only the metadata of a checkpoint (its arrays, a replay buffer say, are not read)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("__meta__.npy")
+            raw = _read_member(archive, info, str(path), [0])
+    except KeyError:
+        raise FileFormatError(f"{path} has no __meta__ entry: not a profondo checkpoint") from None
+    except (FileNotFoundError, FileFormatError, ResourceLimitError, PermissionError, MemoryError):
+        raise
+    except Exception as e:  # as in read_npz: a damaged file
+        raise FileFormatError(f"{path} is not a profondo checkpoint (an .npz archive): {type(e).__name__}: "
+                              f"{short_repr(str(e))}") from None
+    return _parse_meta(path, raw)
+
+
+def _parse_meta(path: Path, raw: np.ndarray) -> dict:
+    """The JSON object stored as the ``__meta__`` bytes of a checkpoint."""
     if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > MAX_META_BYTES:
         raise FileFormatError(f"{path}: __meta__ expected JSON bytes (uint8, at most {MAX_META_BYTES} bytes), "
                               f"received {raw.dtype} of shape {raw.shape}")
@@ -171,11 +197,7 @@ def read_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise FileFormatError(f"{path}: __meta__ is not JSON text ({type(e).__name__})") from None
     if not isinstance(meta, dict):
         raise FileFormatError(f"{path}: __meta__ expected a JSON object, received {type(meta).__name__}")
-    arrays: dict[str, dict[str, np.ndarray]] = {}
-    for key, array in flat.items():
-        group, _, name = key.partition("/")
-        arrays.setdefault(group, {})[name] = array
-    return Checkpoint(arrays, meta)
+    return meta
 
 
 def _json_default(value):

@@ -27,6 +27,9 @@ from .replay import ReplayBuffer
 from .schedule import EpsilonSchedule
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluations during training replay the same seeded episodes
+# DQNConfig fields added after checkpoints were first written, with the value that reproduces
+# how those earlier runs trained (before lr_hold, the learning rate fell from the first step)
+CONFIG_BEFORE_FIELD = {"lr_hold": 0.0}
 
 
 @dataclass
@@ -301,6 +304,7 @@ class DQN:
         if tuple(m["obs_shape"]) != self.buffer.obs_shape or m["n_actions"] != self.n_actions:
             raise ValueError(f"{path}: the file's agent sees observations {tuple(m['obs_shape'])} with "
                              f"{m['n_actions']} actions, this one {self.buffer.obs_shape} with {self.n_actions}")
+        self._check_config(path, m.get("config") or {})
         self.online.load_state_dict(ckpt.group("model"))
         self.target.load_state_dict(ckpt.group("target"))
         state: dict[int, dict] = {int(i): {"step": s} for i, s in m["optimizer_steps"].items()}
@@ -313,3 +317,17 @@ class DQN:
         self.steps, self.updates, self.episodes = m["steps"], m["updates"], m["episodes"]
         self.rng.bit_generator.state = m["rng"]
         return History.from_dict(m.get("history") or {})
+
+    def _check_config(self, path, saved: dict) -> None:
+        """A resumed run goes on as it began: a changed hyperparameter (a new default, a flag left
+        out) would silently make it another run, so every difference is an error."""
+        mine = self.config.to_dict()
+        unknown = sorted(set(saved) - set(mine))
+        if unknown:
+            raise ValueError(f"{path}: its DQN settings {unknown} are unknown to this version of profondo")
+        saved = DQNConfig(**{**CONFIG_BEFORE_FIELD, **saved}).to_dict()
+        changed = [name for name in mine if saved[name] != mine[name]]
+        if changed:
+            raise ValueError(f"{path} was trained with " + ", ".join(f"{n}={saved[n]!r}" for n in changed)
+                             + "; this agent has " + ", ".join(f"{n}={mine[n]!r}" for n in changed)
+                             + ": resume with the run's own settings")
