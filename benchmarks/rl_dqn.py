@@ -50,7 +50,7 @@ VARIANTS: dict[str, dict] = {
     "lr-decay-eps-0.01": {"lr_end": 0.0, "epsilon_end": 0.01},
     "sb3-zoo": {"lr": 2.3e-3, "batch_size": 64, "buffer_size": 100_000, "learning_starts": 1000, "gamma": 0.99,
                 "train_every": 256, "gradient_steps": 128, "target_update": 10, "tau": 1.0, "double": False, "huber_delta": 1.0, "max_grad_norm": 10.0,
-                "epsilon_start": 1.0, "epsilon_end": 0.04, "epsilon_decay": 8000, "lr_end": None, "lr_hold": 0.0,
+                "epsilon_start": 1.0, "epsilon_end": 0.04, "epsilon_decay": 8000, "lr_end": None, "lr_hold": 0.0, "n_step": 1,
                 "network": {"name": "sb3-mlp", "input": [4], "layers": [{"dense": {"units": 256, "activation": "relu"}},
                                                                          {"dense": {"units": 256, "activation": "relu"}},
                                                                          {"dense": {"units": 2}}]}},
@@ -61,8 +61,17 @@ for hold in (0.0, 0.3, 0.5, 0.7):
     VARIANTS[f"lr-hold-{hold}"] = {"lr_hold": hold, "double": False}
 VARIANTS["lr-hold-0.5-gradient-steps-64"] = {"lr_hold": 0.5, "double": False, "gradient_steps": 64}
 # Updates spread thinner: the same half an update per environment step, in shorter bursts.
-for every in (16, 64):
+for every in (16, 64, 128):
     VARIANTS[f"train-every-{every}-gradient-steps-{every // 2}"] = {"train_every": every, "gradient_steps": every // 2}
+VARIANTS["train-every-64-gradient-steps-32-target-256"] = {"train_every": 64, "gradient_steps": 32, "target_update": 256}
+VARIANTS["train-every-64-gradient-steps-32-lr-hold-0.3"] = {"train_every": 64, "gradient_steps": 32, "lr_hold": 0.3}
+VARIANTS["lr-4e-3"] = {"lr": 4e-3}
+for n in (2, 3, 5):
+    VARIANTS[f"n-step-{n}"] = {"n_step": n}
+VARIANTS["n-step-2-lr-4e-3"] = {"n_step": 2, "lr": 4e-3}
+VARIANTS["n-step-2-no-double"] = {"n_step": 2, "double": False}
+VARIANTS["n-step-2-no-double-lr-4e-3"] = {"n_step": 2, "double": False, "lr": 4e-3}
+VARIANTS["n-step-3-no-double"] = {"n_step": 3, "double": False}
 VARIANTS["zoo-double"] = {**VARIANTS["sb3-zoo"], "double": True}
 VARIANTS["zoo-mse"] = {**VARIANTS["sb3-zoo"], "huber_delta": 1e6}
 VARIANTS["zoo-lr-decay"] = {**VARIANTS["sb3-zoo"], "lr_end": 0.0}
@@ -100,7 +109,7 @@ def run_profondo(seed: int, steps: int, eval_every: int, eval_episodes: int, var
         dqn_module.evaluate = evaluate
     final = evaluate(eval_env, agent.greedy, 100, seed=seed + FINAL_SEED_OFFSET)
     return _row("profondo", variant, seed, seconds, [(s, m) for s, m, _ in history.evaluations], final,
-                updates=agent.updates, train_cpu_seconds=round(cpu, 1))
+                updates=agent.updates, train_cpu_seconds=round(cpu, 1), overrides=VARIANTS[variant])
 
 
 def run_sb3(seed: int, steps: int, eval_every: int, eval_episodes: int) -> dict:

@@ -121,7 +121,7 @@ def test_dqn_solves_a_tiny_environment(corridor):
 def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
     # 10-step episodes (the goal is out of reach), so step 200 is an episode boundary
     def agent():  # with every schedule: learning rate, exploration, Polyak target, bursts of updates
-        config = DQNConfig(lr=0.01, lr_end=0.001, double=True, batch_size=8, buffer_size=300, learning_starts=20, target_update=2,
+        config = DQNConfig(lr=0.01, lr_end=0.001, double=True, n_step=2, batch_size=8, buffer_size=300, learning_starts=20, target_update=2,
                            tau=0.1, train_every=2, gradient_steps=2, epsilon=EpsilonSchedule(1.0, 0.1, 300))
         return DQN(_mlp(40), 2, (40,), config=config, seed=1)
 
@@ -151,6 +151,43 @@ def test_checkpoint_resume_continues_exactly(tmp_path, corridor):
     assert resumed.rng.bit_generator.state == straight.rng.bit_generator.state
 
 
+def _episode(agent, rewards, terminated):
+    """Observations 0, 1, 2, ... (as 6-vectors) through an episode with these rewards."""
+    for t, r in enumerate(rewards):
+        last = t == len(rewards) - 1
+        agent.observe(np.full(6, t, np.float32), t % 2, r, np.full(6, t + 1, np.float32),
+                      terminated and last, truncated=not terminated and last)
+
+
+@pytest.mark.parametrize("terminated", [True, False])
+def test_n_step_transitions_by_hand(terminated):
+    config = DQNConfig(n_step=3, gamma=0.5, learning_starts=10_000)  # no updates
+    agent = DQN(_mlp(), 2, (6,), config=config, seed=0)
+    _episode(agent, [1.0, 2.0, 3.0, 4.0, 5.0], terminated)
+    buf, n = agent.buffer, len(agent.buffer)
+    assert n == 5 and agent.window == [] and agent.steps == 5
+    assert buf.obs[:n, 0].tolist() == [0, 1, 2, 3, 4] and buf.actions[:n].tolist() == [0, 1, 0, 1, 0]
+    # r_t + 0.5 r_{t+1} + 0.25 r_{t+2}, cut at the episode's end
+    assert buf.rewards[:n].tolist() == [2.75, 4.5, 6.25, 6.5, 5.0]
+    assert buf.horizons[:n].tolist() == [3, 3, 3, 2, 1]
+    assert buf.next_obs[:n, 0].tolist() == [3, 4, 5, 5, 5]  # n steps on, else the episode's last observation
+    assert buf.terminated[:n].tolist() == ([0, 0, 1, 1, 1] if terminated else [0] * 5)
+    _episode(agent, [1.0], True)  # the next episode starts with an empty window
+    assert (len(buf), buf.rewards[5], buf.horizons[5]) == (6, 1.0, 1)
+
+
+def test_n_step_targets_discount_by_the_horizon():
+    online = nn.Linear(2, 2, bias=False)
+    agent = DQN(online, 2, (2,), config=DQNConfig(gamma=0.5, batch_size=1, buffer_size=1, double=False), seed=0)
+    online.weight.data[...] = agent.target.weight.data[...] = np.eye(2, dtype=np.float32)
+    next_obs = np.tile(np.array([[1.0, 4.0]], np.float32), (3, 1))  # max Q = 4
+    zeros = np.zeros(3, np.float32)
+    assert agent.td_targets(zeros, next_obs, zeros, np.array([1, 2, 3])).tolist() == [2.0, 1.0, 0.5]
+    assert agent.td_targets(zeros, next_obs, zeros).tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(ValueError, match="n_step must be >= 1, received 0"):
+        DQNConfig(n_step=0)
+
+
 def test_resume_refuses_a_changed_config(tmp_path):
     agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5, double=True), seed=0)
     agent.save(tmp_path / "a.ckpt")
@@ -161,14 +198,17 @@ def test_resume_refuses_a_changed_config(tmp_path):
     DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5, double=True), seed=0).load(tmp_path / "a.ckpt")
 
 
-def test_resume_of_a_checkpoint_from_before_lr_hold(tmp_path):
-    # a file written before lr_hold existed trained with the rate falling from the first step
-    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0), seed=0)
-    before = {k: v for k, v in agent.config.to_dict().items() if k != "lr_hold"}
+def test_resume_of_a_checkpoint_from_before_a_setting_existed(tmp_path):
+    # a file written before lr_hold existed trained with the rate falling from the first step,
+    # one from before n_step with 1-step transitions
+    agent = DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0, n_step=1), seed=0)
+    before = {k: v for k, v in agent.config.to_dict().items() if k not in ("lr_hold", "n_step")}
     agent.save(tmp_path / "old.ckpt", config=before)
-    DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0), seed=0).load(tmp_path / "old.ckpt")
+    DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0, n_step=1), seed=0).load(tmp_path / "old.ckpt")
     with pytest.raises(ValueError, match="trained with lr_hold=0.0; this agent has lr_hold=0.5"):
-        DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5), seed=0).load(tmp_path / "old.ckpt")
+        DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.5, n_step=1), seed=0).load(tmp_path / "old.ckpt")
+    with pytest.raises(ValueError, match="trained with n_step=1; this agent has n_step=2"):
+        DQN(_mlp(), 2, (6,), config=DQNConfig(lr_hold=0.0, n_step=2), seed=0).load(tmp_path / "old.ckpt")
     agent.save(tmp_path / "new.ckpt", config={**before, "lr_hold": 0.0, "future": 1})
     with pytest.raises(ValueError, match=r"settings \['future'\] are unknown"):
         agent.load(tmp_path / "new.ckpt")
@@ -253,7 +293,7 @@ def test_uint8_observations_are_scaled():
 
 def test_the_defaults_are_those_of_the_command_line_cartpole_run():
     c = DQNConfig()  # `profondo rl dqn CartPole-v1` reads its defaults from here
-    assert (c.lr, c.lr_end, c.lr_decay, c.lr_hold, c.gamma, c.batch_size, c.buffer_size, c.learning_starts,
-            c.train_every, c.gradient_steps) == (2.3e-3, 0.0, None, 0.5, 0.99, 64, 100_000, 1_000, 256, 128)
+    assert (c.lr, c.lr_end, c.lr_decay, c.lr_hold, c.gamma, c.n_step, c.batch_size, c.buffer_size, c.learning_starts,
+            c.train_every, c.gradient_steps) == (2.3e-3, 0.0, None, 0.5, 0.99, 1, 64, 100_000, 1_000, 256, 128)
     assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (10, 1.0, True, 1.0, 10.0)
     assert (c.epsilon.start, c.epsilon.end, c.epsilon.decay, c.epsilon.kind) == (1.0, 0.04, 8_000, "linear")

@@ -56,3 +56,17 @@ def test_uint8_frames_and_state_round_trip():
     assert np.array_equal(other.obs, buf.obs) and (other.pos, len(other)) == (buf.pos, len(buf))
     with pytest.raises(ValueError, match=r"shape \(3,\), the buffer holds \(2, 3, 3\)"):
         buf.add(np.zeros(3), 0, 0.0, np.zeros(3), False)
+
+
+def test_horizons_round_trip_and_older_files_hold_one_step_transitions():
+    buf = ReplayBuffer(4, obs_shape=(2,))
+    buf.add(np.zeros(2), 0, 1.0, np.ones(2), False, horizon=3)
+    buf.add(np.zeros(2), 1, 1.0, np.ones(2), True)
+    assert buf.sample(64, np.random.default_rng(0)).horizons.tolist().count(3) > 0
+    other = ReplayBuffer(4, obs_shape=(2,))
+    other.load_state_dict(buf.state_dict())
+    assert other.horizons[:2].tolist() == [3, 1]
+    older = {k: v for k, v in buf.state_dict().items() if k != "horizons"}
+    other.horizons[:] = 7
+    other.load_state_dict(older)
+    assert other.horizons[:2].tolist() == [1, 1]

@@ -154,6 +154,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         ("--lr-decay", positive_int, "steps over which the learning rate falls to --lr-end (None: --steps)"),
         ("--lr-hold", unit_interval, "fraction of those steps spent at --lr before the fall begins"),
         ("--gamma", unit_interval, "discount factor"),
+        ("--n-step", positive_int, "environment steps each stored transition spans (n-step returns)"),
         ("--batch-size", positive_int, "transitions per update"),
         ("--buffer-size", positive_int, "replay capacity (transitions)"),
         ("--learning-starts", non_negative_int, "steps of experience before the first update"),

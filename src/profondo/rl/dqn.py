@@ -1,4 +1,4 @@
-"""Deep Q-learning: a Q-network, experience replay, a target network, Huber loss, Double DQN.
+"""Deep Q-learning: a Q-network, experience replay, a target network, Huber loss, Double DQN, n-step returns.
 
 Per environment step the agent runs at most one batched forward for the greedy action (none
 when it explores) and, every ``train_every`` steps, ``gradient_steps`` updates, each a forward
@@ -29,7 +29,7 @@ from .schedule import EpsilonSchedule
 EVAL_SEED_OFFSET = 1_000_000  # evaluations during training replay the same seeded episodes
 # DQNConfig fields added after checkpoints were first written, with the value that reproduces
 # how those earlier runs trained (before lr_hold, the learning rate fell from the first step)
-CONFIG_BEFORE_FIELD = {"lr_hold": 0.0}
+CONFIG_BEFORE_FIELD = {"lr_hold": 0.0, "n_step": 1}
 
 
 @dataclass
@@ -39,6 +39,8 @@ class DQNConfig:
     The target network moves towards the online one every ``target_update`` environment
     steps by ``target <- tau * online + (1 - tau) * target``: ``tau=1`` is the classic hard
     copy every N steps, a small ``tau`` with ``target_update=1`` a soft (Polyak) update.
+    With ``n_step`` > 1 every stored transition spans n steps: the discounted sum of their
+    rewards, bootstrapped from the observation n steps on (fewer at an episode's end).
     ``epsilon`` is indexed by environment steps; ``max_grad_norm`` is read once, when the agent
     is built. With ``lr_end`` the learning rate falls linearly from ``lr`` to ``lr_end`` over
     ``lr_decay`` environment steps (None: over the ``total_steps`` of :meth:`DQN.fit`, so a
@@ -59,6 +61,7 @@ class DQNConfig:
     lr_decay: int | None = None
     lr_hold: float = 0.5
     gamma: float = 0.99
+    n_step: int = 1
     batch_size: int = 64
     buffer_size: int = 100_000
     learning_starts: int = 1_000
@@ -76,13 +79,13 @@ class DQNConfig:
             self.epsilon = EpsilonSchedule(**self.epsilon)
         checks = {"lr": self.lr > 0, "lr_end": self.lr_end is None or self.lr_end >= 0,
                   "lr_decay": self.lr_decay is None or self.lr_decay >= 1,
-                  "lr_hold": 0 <= self.lr_hold < 1, "gamma": 0 <= self.gamma <= 1, "batch_size": self.batch_size >= 1,
+                  "lr_hold": 0 <= self.lr_hold < 1, "gamma": 0 <= self.gamma <= 1, "n_step": self.n_step >= 1, "batch_size": self.batch_size >= 1,
                   "buffer_size": self.buffer_size >= self.batch_size, "learning_starts": self.learning_starts >= 0,
                   "train_every": self.train_every >= 1,
                   "gradient_steps": self.gradient_steps >= 1, "target_update": self.target_update >= 1,
                   "tau": 0 < self.tau <= 1, "huber_delta": self.huber_delta > 0,
                   "max_grad_norm": self.max_grad_norm is None or self.max_grad_norm > 0}
-        expected = {"lr": "> 0", "lr_end": ">= 0 or None", "lr_decay": ">= 1 or None", "lr_hold": "in [0, 1)", "gamma": "in [0, 1]", "batch_size": ">= 1", "buffer_size": ">= batch_size",
+        expected = {"lr": "> 0", "lr_end": ">= 0 or None", "lr_decay": ">= 1 or None", "lr_hold": "in [0, 1)", "gamma": "in [0, 1]", "n_step": ">= 1", "batch_size": ">= 1", "buffer_size": ">= batch_size",
                     "learning_starts": ">= 0", "train_every": ">= 1", "gradient_steps": ">= 1",
                     "target_update": ">= 1", "tau": "in (0, 1]",
                     "huber_delta": "> 0", "max_grad_norm": "> 0 or None"}
@@ -116,6 +119,7 @@ class DQN:
         self.scale = np.float32(1 / 255) if np.dtype(obs_dtype) == np.uint8 else None
         self.rng = np.random.default_rng(seed)
         self.steps = self.updates = self.episodes = 0
+        self.window: list[tuple] = []  # the episode's last (obs, action, reward) not yet stored (n_step > 1)
         self.best_state = None  # the online weights of the best evaluation during fit
         self.run_info: dict = {}  # stored in every checkpoint's metadata (environment id, ...)
         self._rows = np.arange(config.batch_size)
@@ -151,14 +155,20 @@ class DQN:
         return self.greedy(observation)
 
     # --- learning -------------------------------------------------------------------------------
-    def observe(self, obs, action: int, reward: float, next_obs, terminated: bool) -> float | None:
+    def observe(self, obs, action: int, reward: float, next_obs, terminated: bool,
+                truncated: bool = False) -> float | None:
         """Store a transition, count the step, train and move the target network when due.
 
         Every ``train_every`` steps ``gradient_steps`` updates run in a row (the target network
-    stays put meanwhile). Returns the last update's loss when one ran, else None.
+        stays put meanwhile). With ``n_step`` > 1 the transition is stored once n steps have
+        followed it, or at the episode's end (``terminated`` or ``truncated``). Returns the last
+        update's loss when one ran, else None.
         """
         c = self.config
-        self.buffer.add(obs, action, reward, next_obs, terminated)
+        if c.n_step == 1:
+            self.buffer.add(obs, action, reward, next_obs, terminated)
+        else:
+            self._store_n_step(obs, action, reward, next_obs, terminated, terminated or truncated)
         self.steps += 1
         loss = None
         if self.steps >= c.learning_starts and len(self.buffer) >= c.batch_size and self.steps % c.train_every == 0:
@@ -167,6 +177,16 @@ class DQN:
         if self.steps % c.target_update == 0:
             self.update_target()
         return loss
+
+    def _store_n_step(self, obs, action: int, reward: float, next_obs, terminated: bool, ended: bool) -> None:
+        """Add the window's oldest step as an n-step transition when n steps follow it; at an
+        episode's end, every step left, each bootstrapped from the last observation."""
+        self.window.append((obs, action, reward))
+        gamma = self.config.gamma
+        while len(self.window) == self.config.n_step or (ended and self.window):
+            ret = sum(r * gamma ** k for k, (_, _, r) in enumerate(self.window))
+            first_obs, first_action, _ = self.window.pop(0)
+            self.buffer.add(first_obs, first_action, ret, next_obs, terminated, horizon=len(self.window) + 1)
 
     def learning_rate(self, step: int, total_steps: int | None = None) -> float:
         """The learning rate at environment step ``step`` (see :class:`DQNConfig`)."""
@@ -177,9 +197,10 @@ class DQN:
         hold = c.lr_hold * span
         return c.lr_end + (c.lr - c.lr_end) * min(1.0, max(0.0, 1.0 - (step - hold) / (span - hold)))
 
-    def td_targets(self, rewards: np.ndarray, next_obs: np.ndarray, terminated: np.ndarray) -> np.ndarray:
-        """``r + gamma * (1 - terminated) * Q_target(s', a*)`` with ``a* = argmax_a Q_target(s', a)``,
-        or ``argmax_a Q_online(s', a)`` for Double DQN."""
+    def td_targets(self, rewards: np.ndarray, next_obs: np.ndarray, terminated: np.ndarray,
+                   horizons: np.ndarray | None = None) -> np.ndarray:
+        """``r + gamma ** h * (1 - terminated) * Q_target(s', a*)`` with ``a* = argmax_a Q_target(s', a)``,
+        or ``argmax_a Q_online(s', a)`` for Double DQN; ``h``: the transitions' horizons (1 if None)."""
         with no_grad():
             next_in = Tensor(self._input(next_obs))
             q_next = self.target(next_in).data
@@ -188,14 +209,16 @@ class DQN:
                 q_best = q_next[np.arange(len(best)), best]
             else:
                 q_best = q_next.max(axis=1)
-        return (rewards + np.float32(self.config.gamma) * (1.0 - terminated) * q_best).astype(np.float32)
+        gamma = np.float32(self.config.gamma)
+        discount = gamma if horizons is None else gamma ** horizons.astype(np.float32)
+        return (rewards + discount * (1.0 - terminated) * q_best).astype(np.float32)
 
     def train_step(self) -> float:
         """One gradient step on a sampled batch (Huber loss on the taken actions' Q-values),
         through :attr:`gradient_step`, a :class:`~profondo.train.step.TrainStep`."""
         c = self.config
         batch = self.buffer.sample(c.batch_size, self.rng)
-        targets = self.td_targets(batch.rewards, batch.next_obs, batch.terminated)
+        targets = self.td_targets(batch.rewards, batch.next_obs, batch.terminated, batch.horizons)
         loss = self.gradient_step(Tensor(self._input(batch.obs)), target=(batch.actions, targets)).loss
         self.updates += 1
         return float(loss.data)
@@ -240,6 +263,7 @@ class DQN:
         next_save = self.steps + checkpoint_every
         # every episode is seeded (seed + its index), so a resumed run replays the same episodes
         obs, _ = env.reset(seed=None if seed is None else seed + self.episodes)
+        self.window.clear()  # a new episode (a run cut inside one resumes with a new one)
         episode_return, length, mean100, stop = 0.0, 0, history.mean_return(100), False
         while self.steps < total_steps and not stop:
             epsilon = self.config.epsilon(self.steps)
@@ -248,7 +272,7 @@ class DQN:
                     group["lr"] = self.learning_rate(self.steps, total_steps)
             action = self.act(obs, epsilon)
             next_obs, reward, terminated, truncated, _ = env.step(action)
-            self.observe(obs, action, float(reward), next_obs, terminated)
+            self.observe(obs, action, float(reward), next_obs, terminated, truncated)
             obs, episode_return, length = next_obs, episode_return + float(reward), length + 1
             ended = terminated or truncated
             if ended:

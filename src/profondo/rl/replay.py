@@ -8,13 +8,16 @@ import numpy as np
 
 
 class Batch(NamedTuple):
-    """A sampled mini-batch; ``terminated`` is 1.0 where the next state is terminal (no bootstrap)."""
+    """A sampled mini-batch; ``terminated`` is 1.0 where the next state is terminal (no bootstrap);
+    ``horizons``: the environment steps each transition spans (``rewards`` are their discounted
+    sum, and ``next_obs`` the observation that many steps on; 1 for plain transitions)."""
 
     obs: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray
     next_obs: np.ndarray
     terminated: np.ndarray
+    horizons: np.ndarray
 
 
 class ReplayBuffer:
@@ -31,7 +34,7 @@ class ReplayBuffer:
     ((32, 4), (32,))
     """
 
-    _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated")
+    _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminated", "horizons")
 
     def __init__(self, capacity: int, obs_shape: tuple[int, ...], obs_dtype=np.float32) -> None:
         if capacity < 1:
@@ -42,20 +45,22 @@ class ReplayBuffer:
         self.actions = np.zeros(self.capacity, np.int64)
         self.rewards = np.zeros(self.capacity, np.float32)
         self.terminated = np.zeros(self.capacity, np.float32)
+        self.horizons = np.ones(self.capacity, np.int32)
         self.pos = self.size = 0
 
     def __len__(self) -> int:
         return self.size
 
-    def add(self, obs, action: int, reward: float, next_obs, terminated: bool) -> None:
-        """Store one transition at the write position, overwriting the oldest when full."""
+    def add(self, obs, action: int, reward: float, next_obs, terminated: bool, horizon: int = 1) -> None:
+        """Store one transition at the write position, overwriting the oldest when full
+        (``horizon`` > 1: an n-step transition, see :class:`Batch`)."""
         i = self.pos
         if np.shape(obs) != self.obs_shape:
             raise ValueError(f"ReplayBuffer.add: observation of shape {np.shape(obs)}, the buffer holds "
                              f"{self.obs_shape}")
         self.obs[i] = obs
         self.next_obs[i] = next_obs
-        self.actions[i], self.rewards[i], self.terminated[i] = action, reward, terminated
+        self.actions[i], self.rewards[i], self.terminated[i], self.horizons[i] = action, reward, terminated, horizon
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
@@ -64,7 +69,7 @@ class ReplayBuffer:
         if self.size == 0:
             raise ValueError("ReplayBuffer.sample: the buffer is empty; add transitions first")
         idx = rng.integers(0, self.size, batch_size)
-        return Batch(self.obs[idx], self.actions[idx], self.rewards[idx], self.next_obs[idx], self.terminated[idx])
+        return Batch(*(getattr(self, name)[idx] for name in self._FIELDS))
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """The filled rows of every field plus ``pos`` (checkpoints store this to resume)."""
@@ -77,6 +82,6 @@ class ReplayBuffer:
         if size > self.capacity or tuple(state["obs"].shape[1:]) != self.obs_shape:
             raise ValueError(f"ReplayBuffer.load_state_dict: the file holds {size} transitions of shape "
                              f"{tuple(state['obs'].shape[1:])}, the buffer {self.capacity} of shape {self.obs_shape}")
-        for name in self._FIELDS:
-            getattr(self, name)[:size] = state[name]
+        for name in self._FIELDS:  # files from before n-step returns hold 1-step transitions
+            getattr(self, name)[:size] = state.get(name, 1) if name == "horizons" else state[name]
         self.size, self.pos = size, int(state["pos"]) % self.capacity
