@@ -28,7 +28,8 @@ from .schedule import EpsilonSchedule
 
 EVAL_SEED_OFFSET = 1_000_000  # evaluations during training replay the same seeded episodes
 # DQNConfig fields added after checkpoints were first written, with the value that reproduces
-# how those earlier runs trained (before lr_hold, the learning rate fell from the first step)
+# how those earlier runs trained (before lr_hold, the learning rate fell from the first step;
+# before n_step, transitions spanned one step)
 CONFIG_BEFORE_FIELD = {"lr_hold": 0.0, "n_step": 1}
 
 
@@ -119,7 +120,7 @@ class DQN:
         self.scale = np.float32(1 / 255) if np.dtype(obs_dtype) == np.uint8 else None
         self.rng = np.random.default_rng(seed)
         self.steps = self.updates = self.episodes = 0
-        self.window: list[tuple] = []  # the episode's last (obs, action, reward) not yet stored (n_step > 1)
+        self.window: list[tuple] = []  # the episode's last (obs, action, reward) not yet stored
         self.best_state = None  # the online weights of the best evaluation during fit
         self.run_info: dict = {}  # stored in every checkpoint's metadata (environment id, ...)
         self._rows = np.arange(config.batch_size)
@@ -165,10 +166,7 @@ class DQN:
         update's loss when one ran, else None.
         """
         c = self.config
-        if c.n_step == 1:
-            self.buffer.add(obs, action, reward, next_obs, terminated)
-        else:
-            self._store_n_step(obs, action, reward, next_obs, terminated, terminated or truncated)
+        self._store_n_step(obs, action, reward, next_obs, terminated, terminated or truncated)
         self.steps += 1
         loss = None
         if self.steps >= c.learning_starts and len(self.buffer) >= c.batch_size and self.steps % c.train_every == 0:
@@ -180,7 +178,8 @@ class DQN:
 
     def _store_n_step(self, obs, action: int, reward: float, next_obs, terminated: bool, ended: bool) -> None:
         """Add the window's oldest step as an n-step transition when n steps follow it; at an
-        episode's end, every step left, each bootstrapped from the last observation."""
+        episode's end, every step left, each bootstrapped from the last observation (with
+        ``n_step=1`` every step is stored at once, as it came)."""
         self.window.append((obs, action, reward))
         gamma = self.config.gamma
         while len(self.window) == self.config.n_step or (ended and self.window):
