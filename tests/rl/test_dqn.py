@@ -22,8 +22,8 @@ def _same(a, b):
 
 
 def _per_step(**kwargs) -> DQNConfig:
-    """A config with one update per environment step, Double DQN and a constant learning rate."""
-    return DQNConfig(**{"train_every": 1, "gradient_steps": 1, "double": True, "lr_end": None, **kwargs})
+    """A config with one update per environment step, 1-step returns, Double DQN and a constant learning rate."""
+    return DQNConfig(**{"train_every": 1, "gradient_steps": 1, "n_step": 1, "double": True, "lr_end": None, **kwargs})
 
 
 def _transition(rng, n=6):
@@ -294,6 +294,6 @@ def test_uint8_observations_are_scaled():
 def test_the_defaults_are_those_of_the_command_line_cartpole_run():
     c = DQNConfig()  # `profondo rl dqn CartPole-v1` reads its defaults from here
     assert (c.lr, c.lr_end, c.lr_decay, c.lr_hold, c.gamma, c.n_step, c.batch_size, c.buffer_size, c.learning_starts,
-            c.train_every, c.gradient_steps) == (2.3e-3, 0.0, None, 0.5, 0.99, 1, 64, 100_000, 1_000, 256, 128)
-    assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (10, 1.0, True, 1.0, 10.0)
+            c.train_every, c.gradient_steps) == (2.3e-3, 0.0, None, 0.5, 0.99, 2, 64, 100_000, 1_000, 256, 128)
+    assert (c.target_update, c.tau, c.double, c.huber_delta, c.max_grad_norm) == (10, 1.0, False, 1.0, 10.0)
     assert (c.epsilon.start, c.epsilon.end, c.epsilon.decay, c.epsilon.kind) == (1.0, 0.04, 8_000, "linear")

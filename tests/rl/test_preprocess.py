@@ -21,7 +21,7 @@ def _network(name: str, obs_shape, n_actions: int):
 
 
 def _a_few_updates(env, net, n_actions: int) -> DQN:
-    config = DQNConfig(batch_size=8, buffer_size=64, learning_starts=8, target_update=10, train_every=1, gradient_steps=1,
+    config = DQNConfig(batch_size=8, buffer_size=64, learning_starts=8, target_update=10, train_every=1, gradient_steps=1, n_step=1,
                        epsilon=EpsilonSchedule(1.0, 0.5, 20))
     agent = DQN(net, n_actions, env.observation_space.shape, np.uint8, config, seed=0)
     before = [p.data.copy() for p in net.parameters()]
