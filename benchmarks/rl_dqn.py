@@ -230,11 +230,11 @@ def main() -> None:
                 print(json.dumps({k: v for k, v in rows[-1].items() if k != "evaluations"}), flush=True)
     if a.json:
         path = Path(a.json)
-        old = json.loads(path.read_text())["runs"] if path.exists() else []
+        report = json.loads(path.read_text()) if path.exists() else {}  # its notes and earlier runs are kept
         path.parent.mkdir(parents=True, exist_ok=True)
-        report = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
-                  "protocol": {"steps": a.steps, "eval_every": a.eval_every, "eval_episodes": a.eval_episodes,
-                               "final_episodes": 100, "threads": 1}, "runs": old + rows}
+        report.update({"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+                       "protocol": {"steps": a.steps, "eval_every": a.eval_every, "eval_episodes": a.eval_episodes,
+                                    "final_episodes": 100, "threads": 1}, "runs": report.get("runs", []) + rows})
         path.write_text(json.dumps(report, indent=1))
 
 

@@ -52,7 +52,7 @@ def test_dqn_run_file_resume_and_eval(tmp_path, capsys):
     out = tmp_path / "run"
     assert run(["dqn", str(run_file), "--out", str(out), "--quiet", "--target-update", "50"]) == 0
     printed = capsys.readouterr().out
-    assert "target every 50 steps" in printed and "double DQN" in printed  # file < command line
+    assert "target every 50 steps" in printed and "2-step double DQN" in printed  # file < command line
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 300 and metrics["options"]["batch_size"] == 16 and metrics["eval_episodes"] == 3
     assert set(metrics) >= {"last_mean_return", "best_mean_return"}  # both the final and the selected weights

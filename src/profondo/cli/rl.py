@@ -139,7 +139,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
     d = dqn_defaults()
     p = rl_sub.add_parser("dqn", formatter_class=HelpFormatter,
-                          help="deep Q-learning with replay, a target network and Double DQN",
+                          help="deep Q-learning with replay, a target network and n-step returns",
                           description="Deep Q-learning. An option left out takes the run file's value, else the "
                                       "default shown.")
     p.add_argument("env", metavar="ENV|FILE", help="gymnasium environment id (CartPole-v1, MinAtar/Breakout-v1, "
@@ -425,7 +425,7 @@ def cmd_dqn(args) -> int:
     print(f"dqn on {env_id}: observations {agent.buffer.obs_shape} {agent.buffer.obs.dtype}, {agent.n_actions} "
           f"actions, {o['steps']} steps, lr {c.lr}{'' if c.lr_end is None else f' -> {c.lr_end}'}, batch "
           f"{c.batch_size}, {c.gradient_steps} update(s) every {c.train_every} steps, replay {c.buffer_size}, target every "
-          f"{c.target_update} steps (tau {c.tau}), {'double ' if c.double else ''}DQN, epsilon {c.epsilon.start} -> "
+          f"{c.target_update} steps (tau {c.tau}), {c.n_step}-step {'double ' if c.double else ''}DQN, epsilon {c.epsilon.start} -> "
           f"{c.epsilon.end} over {c.epsilon.decay} steps, seed {args.seed}")
     bar = _progress(o["steps"], f"dqn {env_id}", args.quiet)
     with blas_threads(o["threads"] or None):
