@@ -293,7 +293,7 @@ def test_the_dqn_update_steps_through_train_step(step_calls):
     from profondo.rl import DQN, DQNConfig
 
     agent = DQN(_net(), 3, (5,), config=DQNConfig(batch_size=4, buffer_size=8, learning_starts=4,
-                                                           train_every=1, gradient_steps=1), seed=0)
+                                                           train_every=1, gradient_steps=1, n_step=1), seed=0)
     rng = np.random.default_rng(0)
     for _ in range(6):
         agent.observe(rng.standard_normal(5), int(rng.integers(3)), 1.0, rng.standard_normal(5), False)
