@@ -164,9 +164,9 @@ class DQN:
         """Store a transition, count the step, train and move the target network when due.
 
         Every ``train_every`` steps ``gradient_steps`` updates run in a row (the target network
-        stays put meanwhile). With ``n_step`` > 1 the transition is stored once n steps have
-        followed it, or at the episode's end (``terminated`` or ``truncated``). Returns the last
-        update's loss when one ran, else None.
+        stays put meanwhile). With ``n_step`` > 1 a step is stored once it starts a span of n
+        steps (the n - 1 after it observed too), or at the episode's end (``terminated`` or
+        ``truncated``). Returns the last update's loss when one ran, else None.
         """
         c = self.config
         self._store_n_step(obs, action, reward, next_obs, terminated, terminated or truncated)
@@ -180,8 +180,8 @@ class DQN:
         return loss
 
     def _store_n_step(self, obs, action: int, reward: float, next_obs, terminated: bool, ended: bool) -> None:
-        """Add the window's oldest step as an n-step transition when n steps follow it; at an
-        episode's end, every step left, each bootstrapped from the last observation (with
+        """Add the window's oldest step as an n-step transition once the window holds n steps; at
+        an episode's end, every step left, each bootstrapped from the last observation (with
         ``n_step=1`` every step is stored at once, as it came)."""
         self.window.append((obs, action, reward))
         gamma = self.config.gamma
